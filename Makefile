@@ -1,0 +1,53 @@
+# Entry points. `make demo` runs the extension in the local Lambda simulator; `make test` runs
+# every check. Both install what they need (npm packages, the test OpenTelemetry Collector).
+
+SHELL := /bin/bash
+NODE_TEST := node --import tsx --test --test-concurrency=2 --test-timeout=180000
+TEST_FILES = $(shell find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+
+.PHONY: all install build layer collector test unit e2e typecheck lint format demo bench clean
+
+all: layer
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed
+
+build: install
+	node build.mjs
+
+layer: build
+	node layer/build-layer.mjs
+
+collector:
+	bash test/collector/build.sh >/dev/null
+
+typecheck: install
+	npx tsc --noEmit -p .
+
+lint: install
+	npx biome check .
+
+format: install
+	npx biome check --write .
+
+# Unit tests need nothing built; end-to-end tests run the built layer and the real Collector.
+test: install typecheck lint layer collector
+	$(NODE_TEST) $(TEST_FILES)
+
+unit: install
+	$(NODE_TEST) $(shell find test/unit -name '*.test.ts' | sort)
+
+e2e: layer collector
+	$(NODE_TEST) $(shell find test/e2e -name '*.test.ts' | sort)
+
+demo: layer
+	node --import tsx test/simulator/demo.ts
+
+bench: layer
+	node --import tsx bench/run.ts
+
+clean:
+	rm -rf build dist
