@@ -1,0 +1,329 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ChunkSink, TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { WireResourceSpans } from '../../src/receiver/otlp-messages.js';
+import { OtlpReceiver } from '../../src/receiver/otlp-receiver.js';
+import { loadOtlpSchema } from '../../src/receiver/otlp-schema.js';
+import type { InvocationDirectory, InvocationTraceContext } from '../../src/receiver/trace-correlation.js';
+import { TraceCorrelator } from '../../src/receiver/trace-correlation.js';
+import { allSpans, decodeTraces, encodeRequest } from '../otlp/decode.js';
+import { post } from '../otlp/http-post.js';
+
+const XRAY_TRACE = '5759e988bd862e3fe1be46a994272793';
+const PLATFORM_SPAN = '53995c3f42cd8ad8';
+const XRAY_PARENT = '8a3c60f7d188f8fa';
+const FN_TRACE = '0af7651916cd43dd8448eb211c80319c';
+const UPSTREAM_SPAN = '00f067aa0ba902b7';
+
+class FakeDirectory implements InvocationDirectory {
+  readonly adopted: { requestId: string; traceId: string; parentSpanId?: string }[] = [];
+  readonly released: string[] = [];
+  refuse = false;
+  readonly invocations = new Map<string, InvocationTraceContext>([
+    ['req-1', { traceId: XRAY_TRACE, spanId: PLATFORM_SPAN, parentSpanId: XRAY_PARENT }],
+  ]);
+
+  lookupByRequestId(id: string): InvocationTraceContext | undefined {
+    return this.invocations.get(id);
+  }
+  lookupByTraceId(traceId: string): string | undefined {
+    for (const [requestId, ctx] of this.invocations) if (ctx.traceId === traceId) return requestId;
+    return undefined;
+  }
+  /** Like the converter's table: same trace only releases; another trace is refused once exported. */
+  adoptFunctionTrace(requestId: string, ctx: { traceId: string; parentSpanId?: string }): boolean {
+    const inv = this.invocations.get(requestId);
+    if (!inv) return false;
+    if (ctx.traceId === inv.traceId) {
+      this.released.push(requestId);
+      return true;
+    }
+    if (this.refuse) return false;
+    this.adopted.push({ requestId, ...ctx });
+    this.invocations.set(requestId, {
+      traceId: ctx.traceId,
+      spanId: inv.spanId,
+      parentSpanId: ctx.parentSpanId,
+    });
+    return true;
+  }
+}
+
+interface SpanSpec {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  kind?: number;
+  attributes?: Record<string, string>;
+}
+
+/** Decoded the way the receiver decodes (protobufjs messages from the generated descriptor). */
+async function decodedRequest(specs: SpanSpec[]): Promise<{ resourceSpans: WireResourceSpans[] }> {
+  const bytes = encodeRequest('traces', {
+    resourceSpans: [
+      {
+        scopeSpans: [
+          {
+            spans: specs.map((s) => ({
+              ...s,
+              attributes: Object.entries(s.attributes ?? {}).map(([key, v]) => ({
+                key,
+                value: { stringValue: v },
+              })),
+            })),
+          },
+        ],
+      },
+    ],
+  });
+  const schema = await loadOtlpSchema();
+  return schema.request.traces.decode(bytes) as unknown as { resourceSpans: WireResourceSpans[] };
+}
+
+async function reencoded(message: { resourceSpans: WireResourceSpans[] }) {
+  const schema = await loadOtlpSchema();
+  const type = schema.request.traces;
+  return allSpans(decodeTraces(type.encode(message as never).finish()));
+}
+
+describe('trace correlation rules', () => {
+  test('(i) a handler already under the platform span is left alone', async () => {
+    const dir = new FakeDirectory();
+    const correlator = new TraceCorrelator(dir);
+    const req = await decodedRequest([
+      {
+        name: 'handler',
+        traceId: XRAY_TRACE,
+        spanId: 'aaaaaaaaaaaaaaaa',
+        parentSpanId: PLATFORM_SPAN,
+        kind: 2,
+        attributes: { 'faas.invocation_id': 'req-1' },
+      },
+    ]);
+    assert.deepEqual(correlator.observeResourceSpans(req.resourceSpans), { modified: false });
+    assert.deepEqual(dir.adopted, []);
+    assert.equal(correlator.outcomes['already-joined'], 1);
+    // The directory still hears of it, to release the platform span it held back.
+    assert.deepEqual(dir.released, ['req-1']);
+  });
+
+  test('(ii) a root handler becomes the platform span child and its trace is adopted', async () => {
+    const dir = new FakeDirectory();
+    const correlator = new TraceCorrelator(dir);
+    const req = await decodedRequest([
+      {
+        name: 'handler',
+        traceId: FN_TRACE,
+        spanId: 'aaaaaaaaaaaaaaaa',
+        kind: 2,
+        attributes: { 'faas.invocation_id': 'req-1' },
+      },
+      {
+        name: 'child',
+        traceId: FN_TRACE,
+        spanId: 'bbbbbbbbbbbbbbbb',
+        parentSpanId: 'aaaaaaaaaaaaaaaa',
+        kind: 3,
+      },
+    ]);
+    assert.deepEqual(correlator.observeResourceSpans(req.resourceSpans), { modified: true });
+    assert.deepEqual(dir.adopted, [{ requestId: 'req-1', traceId: FN_TRACE }]);
+    const spans = await reencoded(req);
+    assert.equal(spans.find((s) => s.name === 'handler')?.parentSpanId, PLATFORM_SPAN);
+    assert.equal(spans.find((s) => s.name === 'handler')?.traceId, FN_TRACE);
+    assert.equal(spans.find((s) => s.name === 'child')?.parentSpanId, 'aaaaaaaaaaaaaaaa');
+    assert.equal(correlator.outcomes['adopted-root'], 1);
+  });
+
+  test('(iii) a handler with an upstream parent makes the platform span its sibling', async () => {
+    const dir = new FakeDirectory();
+    const correlator = new TraceCorrelator(dir);
+    const req = await decodedRequest([
+      {
+        name: 'handler',
+        traceId: FN_TRACE,
+        spanId: 'aaaaaaaaaaaaaaaa',
+        parentSpanId: UPSTREAM_SPAN,
+        kind: 2,
+        attributes: { 'faas.execution': 'req-1' },
+      },
+    ]);
+    assert.deepEqual(correlator.observeResourceSpans(req.resourceSpans), { modified: false });
+    assert.deepEqual(dir.adopted, [{ requestId: 'req-1', traceId: FN_TRACE, parentSpanId: UPSTREAM_SPAN }]);
+    assert.equal((await reencoded(req))[0]?.parentSpanId, UPSTREAM_SPAN);
+    assert.equal(correlator.outcomes['adopted-sibling'], 1);
+  });
+
+  test('a root span in the X-Ray trace is joined without any attribute', async () => {
+    const dir = new FakeDirectory();
+    const correlator = new TraceCorrelator(dir);
+    const req = await decodedRequest([
+      { name: 'handler', traceId: XRAY_TRACE, spanId: 'aaaaaaaaaaaaaaaa', kind: 1 },
+    ]);
+    assert.deepEqual(correlator.observeResourceSpans(req.resourceSpans), { modified: true });
+    assert.deepEqual(dir.adopted, []);
+    assert.equal((await reencoded(req))[0]?.parentSpanId, PLATFORM_SPAN);
+    assert.equal(correlator.outcomes.parented, 1);
+    assert.deepEqual(dir.released, ['req-1']);
+  });
+
+  test('AWS service request ids on client spans, unknown ids and other traces are ignored', async () => {
+    const dir = new FakeDirectory();
+    const correlator = new TraceCorrelator(dir);
+    const req = await decodedRequest([
+      // An S3 call's aws.request_id: a CLIENT span with a parent, never a handler.
+      {
+        name: 'S3.GetObject',
+        traceId: FN_TRACE,
+        spanId: 'cccccccccccccccc',
+        parentSpanId: 'aaaaaaaaaaaaaaaa',
+        kind: 3,
+        attributes: { 'aws.request_id': 'req-1' },
+      },
+      {
+        name: 'other',
+        traceId: FN_TRACE,
+        spanId: 'dddddddddddddddd',
+        kind: 2,
+        attributes: { 'faas.invocation_id': 'req-404' },
+      },
+    ]);
+    assert.deepEqual(correlator.observeResourceSpans(req.resourceSpans), { modified: false });
+    assert.deepEqual(dir.adopted, []);
+  });
+
+  test('aws.lambda.request_id identifies the handler too', async () => {
+    const dir = new FakeDirectory();
+    const correlator = new TraceCorrelator(dir);
+    const req = await decodedRequest([
+      {
+        name: 'handler',
+        traceId: FN_TRACE,
+        spanId: 'aaaaaaaaaaaaaaaa',
+        kind: 1,
+        attributes: { 'aws.lambda.request_id': 'req-1' },
+      },
+    ]);
+    assert.deepEqual(correlator.observeResourceSpans(req.resourceSpans), { modified: true });
+    assert.equal(dir.adopted.length, 1);
+  });
+
+  test('a refused adoption leaves the function spans untouched', async () => {
+    const dir = new FakeDirectory();
+    dir.refuse = true;
+    const correlator = new TraceCorrelator(dir);
+    const req = await decodedRequest([
+      {
+        name: 'handler',
+        traceId: FN_TRACE,
+        spanId: 'aaaaaaaaaaaaaaaa',
+        kind: 2,
+        attributes: { 'faas.invocation_id': 'req-1' },
+      },
+    ]);
+    assert.deepEqual(correlator.observeResourceSpans(req.resourceSpans), { modified: false });
+    assert.equal((await reencoded(req))[0]?.parentSpanId, '');
+    assert.equal(correlator.outcomes.refused, 1);
+  });
+
+  test('one decision per invocation: a second span with the same id is not re-parented', async () => {
+    const dir = new FakeDirectory();
+    const correlator = new TraceCorrelator(dir);
+    const req = await decodedRequest([
+      {
+        name: 'handler',
+        traceId: FN_TRACE,
+        spanId: 'aaaaaaaaaaaaaaaa',
+        kind: 2,
+        attributes: { 'faas.invocation_id': 'req-1' },
+      },
+      {
+        name: 'inner server',
+        traceId: FN_TRACE,
+        spanId: 'bbbbbbbbbbbbbbbb',
+        parentSpanId: 'aaaaaaaaaaaaaaaa',
+        kind: 2,
+        attributes: { 'faas.invocation_id': 'req-1' },
+      },
+    ]);
+    correlator.observeResourceSpans(req.resourceSpans);
+    assert.equal(dir.adopted.length, 1);
+    const spans = await reencoded(req);
+    assert.equal(spans.find((s) => s.name === 'inner server')?.parentSpanId, 'aaaaaaaaaaaaaaaa');
+  });
+
+  test('a later request of an adopted invocation is already joined', async () => {
+    const dir = new FakeDirectory();
+    const correlator = new TraceCorrelator(dir);
+    const first = await decodedRequest([
+      {
+        name: 'handler',
+        traceId: FN_TRACE,
+        spanId: 'aaaaaaaaaaaaaaaa',
+        kind: 2,
+        attributes: { 'faas.invocation_id': 'req-1' },
+      },
+    ]);
+    correlator.observeResourceSpans(first.resourceSpans);
+    const again = await decodedRequest([
+      {
+        name: 'handler',
+        traceId: FN_TRACE,
+        spanId: 'aaaaaaaaaaaaaaaa',
+        parentSpanId: PLATFORM_SPAN,
+        kind: 2,
+        attributes: { 'faas.invocation_id': 'req-1' },
+      },
+    ]);
+    assert.deepEqual(correlator.observeResourceSpans(again.resourceSpans), { modified: false });
+    assert.equal(dir.adopted.length, 1);
+  });
+});
+
+describe('correlation inside the receiver', () => {
+  test('the chunk carries the rewritten parent', async () => {
+    const chunks: TelemetryChunk[] = [];
+    const sink: ChunkSink = { enqueue: (c) => chunks.push(c) };
+    const dir = new FakeDirectory();
+    const receiver = new OtlpReceiver({
+      sink,
+      port: 0,
+      hosts: ['127.0.0.1'],
+      correlator: new TraceCorrelator(dir),
+    });
+    const { port } = await receiver.start();
+    try {
+      const body = encodeRequest('traces', {
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  {
+                    name: 'handler',
+                    traceId: FN_TRACE,
+                    spanId: 'aaaaaaaaaaaaaaaa',
+                    kind: 2,
+                    attributes: [{ key: 'faas.invocation_id', value: { stringValue: 'req-1' } }],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      });
+      const res = await post(port, '/v1/traces', {
+        headers: { 'content-type': 'application/x-protobuf' },
+        body,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(chunks.length, 1);
+      const [span] = allSpans(decodeTraces((chunks[0] as TelemetryChunk).protobuf));
+      assert.equal(span?.parentSpanId, PLATFORM_SPAN);
+      assert.deepEqual(dir.adopted, [{ requestId: 'req-1', traceId: FN_TRACE }]);
+    } finally {
+      await receiver.stop();
+    }
+  });
+});
