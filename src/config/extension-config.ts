@@ -1,0 +1,466 @@
+// Every setting of the extension, declared once: type, range, default, environment variables,
+// description, secrecy. The loader, the type of the loaded configuration, the reference page
+// (docs/configuration.md) and the layer's template (layer/config.yaml) all derive from this.
+
+import type { Signal } from '../pipeline/chunk.js';
+import {
+  FLUSH_STRATEGY_FORMS,
+  type FlushStrategy,
+  formatFlushStrategy,
+  parseFlushStrategy,
+} from './flush-strategy.js';
+import {
+  bytes,
+  custom,
+  durationMs,
+  type Fields,
+  flag,
+  headerMap,
+  type Infer,
+  integer,
+  listOf,
+  objectList,
+  oneOf,
+  type Section,
+  section,
+  text,
+  url,
+} from './schema.js';
+
+const SIGNAL_NAMES = ['traces', 'metrics', 'logs'] as const satisfies readonly Signal[];
+const PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+const COMPRESSIONS = ['gzip', 'none'] as const;
+
+const MiB = 1024 * 1024;
+
+const additionalExporter = section(
+  'One more OTLP/HTTP destination; every signal it lists is sent there as well as to the main exporter.',
+  {
+    name: text({
+      description: 'Names the destination in logs and self-telemetry; unique among additional exporters.',
+      required: true,
+      pattern: /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/,
+      patternLabel: 'a name of letters, digits, _ and - (at most 63)',
+      env: false,
+    }),
+    endpoint: url({
+      description: 'Base URL; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended.',
+      env: false,
+    }),
+    traces_endpoint: url({
+      description: 'Full URL for traces, used as is (overrides `endpoint`).',
+      env: false,
+    }),
+    metrics_endpoint: url({
+      description: 'Full URL for metrics, used as is (overrides `endpoint`).',
+      env: false,
+    }),
+    logs_endpoint: url({ description: 'Full URL for logs, used as is (overrides `endpoint`).', env: false }),
+    protocol: oneOf(PROTOCOLS, { default: 'http/protobuf', description: 'OTLP encoding.', env: false }),
+    compression: oneOf(COMPRESSIONS, {
+      default: 'gzip',
+      description: 'Request body compression.',
+      env: false,
+    }),
+    headers: headerMap({
+      description: 'HTTP headers sent with every request (e.g. an API key).',
+      secret: true,
+      env: false,
+    }),
+    timeout_ms: durationMs({
+      min: 100,
+      max: 60_000,
+      description: 'Per-request timeout; unset: `exporter.timeout_ms`.',
+      env: false,
+    }),
+    signals: listOf(SIGNAL_NAMES, {
+      default: SIGNAL_NAMES,
+      minItems: 1,
+      description: 'The signals sent to this destination.',
+      env: false,
+    }),
+  },
+  (item, report) => {
+    for (const signal of item.signals) {
+      if (item.endpoint === undefined && item[`${signal}_endpoint`] === undefined) {
+        report(
+          '',
+          `no endpoint for ${signal}: set endpoint or ${signal}_endpoint, or remove ${signal} from signals`,
+        );
+      }
+    }
+  },
+);
+
+export const CONFIG_SCHEMA = section('The extension configuration.', {
+  log_level: oneOf(['error', 'warn', 'info', 'debug'], {
+    default: 'warn',
+    description: "The extension's own log verbosity (its lines go to the function's log group).",
+  }),
+  strict_config: flag({
+    default: false,
+    description:
+      'When true, an invalid configuration fails the init phase (`Extension.ConfigInvalid`). When false, the extension logs one error naming every problem and runs in pass-through mode: it follows the lifecycle and exports nothing.',
+  }),
+
+  telemetry_api: section('The Telemetry API subscription that brings platform events and log lines.', {
+    buffering: section('How Lambda batches events before sending them to the extension.', {
+      max_items: integer({
+        min: 1000,
+        max: 10_000,
+        default: 1000,
+        description: 'Events per batch before Lambda sends it.',
+      }),
+      max_bytes: bytes({
+        min: 262_144,
+        max: 1_048_576,
+        default: 262_144,
+        description: 'Bytes per batch before Lambda sends it.',
+      }),
+      timeout_ms: durationMs({
+        min: 25,
+        max: 30_000,
+        default: 25,
+        description:
+          'Longest wait before Lambda sends a batch. Keep it low: events must arrive before the flush at the end of an invocation.',
+      }),
+    }),
+    max_body_bytes: bytes({
+      min: MiB,
+      max: 64 * MiB,
+      default: 8 * MiB,
+      description: 'Largest request the Telemetry API listener accepts; larger ones are refused and counted.',
+    }),
+  }),
+
+  exporter: section(
+    'The main OTLP/HTTP destination. When no endpoint is set here, the exporter falls back to the standard `OTEL_EXPORTER_OTLP_*` variables unless they point at the local receiver (those are usually set for the function).',
+    {
+      endpoint: url({ description: 'Base URL; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended.' }),
+      traces_endpoint: url({ description: 'Full URL for traces, used as is (overrides `endpoint`).' }),
+      metrics_endpoint: url({ description: 'Full URL for metrics, used as is (overrides `endpoint`).' }),
+      logs_endpoint: url({ description: 'Full URL for logs, used as is (overrides `endpoint`).' }),
+      protocol: oneOf(PROTOCOLS, { default: 'http/protobuf', description: 'OTLP encoding.' }),
+      compression: oneOf(COMPRESSIONS, { default: 'gzip', description: 'Request body compression.' }),
+      headers: headerMap({
+        description:
+          'HTTP headers sent with every request. In the environment: `name=value,name2=value2`, values percent-encoded. Merged by name across sources.',
+        secret: true,
+      }),
+      timeout_ms: durationMs({
+        min: 100,
+        max: 60_000,
+        default: 10_000,
+        env: 'LAMBDA_OTEL_EXPORTER_TIMEOUT',
+        description:
+          'Per-request timeout. Flushes are also bounded by the invocation and shutdown deadlines, whichever comes first.',
+      }),
+      max_concurrency: integer({
+        min: 1,
+        max: 32,
+        default: 4,
+        description: 'Export requests in flight at once, over all destinations.',
+      }),
+      signals: listOf(SIGNAL_NAMES, {
+        default: SIGNAL_NAMES,
+        description: 'The signals sent to this destination (an empty list sends none here).',
+      }),
+    },
+  ),
+
+  additional_exporters: objectList(additionalExporter, {
+    description:
+      'More OTLP/HTTP destinations (fan-out). Only in files; a list in a later file replaces an earlier one.',
+    check(items, report) {
+      const seen = new Set<string>();
+      for (const item of items) {
+        if (seen.has(item.name)) report(`the name "${item.name}" is used more than once`);
+        seen.add(item.name);
+      }
+    },
+  }),
+
+  datadog: section(
+    "Datadog's OTLP intake preset: enabled when an API key (or a secret holding one) is configured. Metrics go to it with delta temporality.",
+    {
+      api_key: text({
+        env: ['LAMBDA_OTEL_DATADOG_API_KEY', 'DD_API_KEY'],
+        secret: true,
+        pattern: /^\S+$/,
+        patternLabel: 'an API key without spaces',
+        description:
+          'Datadog API key; enables the preset. Prefer the environment or `api_key_secret_arn` to a file.',
+      }),
+      api_key_secret_arn: text({
+        env: ['LAMBDA_OTEL_DATADOG_API_KEY_SECRET_ARN', 'DD_API_KEY_SECRET_ARN'],
+        pattern: /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+$/,
+        patternLabel:
+          'a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
+        description:
+          'Secrets Manager secret whose value is the API key, read at init; enables the preset. Ignored when `api_key` is set.',
+      }),
+      site: text({
+        env: ['LAMBDA_OTEL_DATADOG_SITE', 'DD_SITE'],
+        default: 'datadoghq.com',
+        pattern: /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i,
+        patternLabel: 'a Datadog site host name such as datadoghq.com or datadoghq.eu',
+        description:
+          'Datadog site: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, ddog-gov.com.',
+      }),
+      traces_endpoint: url({
+        description: 'Traces intake URL, used as is; default `https://trace.agent.<site>/v1/traces`.',
+      }),
+      metrics_endpoint: url({
+        description: 'Metrics intake URL, used as is; default `https://otlp.<site>/v1/metrics`.',
+      }),
+      logs_endpoint: url({
+        description: 'Logs intake URL, used as is; default `https://otlp.<site>/v1/logs`.',
+      }),
+    },
+  ),
+
+  metrics: section('Metrics derived from platform events (FaaS semantic conventions).', {
+    enabled: flag({ default: true, description: 'Produce and export platform metrics.' }),
+    temporality: oneOf(['cumulative', 'delta', 'lowmemory'], {
+      default: 'cumulative',
+      standardEnv: ['OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE'],
+      description:
+        'Aggregation temporality. `lowmemory` means delta for counters and histograms (all platform metrics). When unset and the Datadog preset is enabled, delta.',
+    }),
+  }),
+
+  traces: section('Spans derived from platform events.', {
+    enabled: flag({ default: true, description: 'Produce and export invocation, init and restore spans.' }),
+    export_unsampled: flag({
+      default: false,
+      description: 'Also export spans of invocations whose trace header says `Sampled=0`.',
+    }),
+    correlation_hold_ms: durationMs({
+      min: 0,
+      max: 30_000,
+      default: 2000,
+      description:
+        "How long a finished invocation span waits for the function's own spans (to join their trace) before it is exported as is.",
+    }),
+  }),
+
+  logs: section('Log records from the Telemetry API.', {
+    enabled: flag({ default: true, description: 'Export log records at all.' }),
+    function: flag({ default: true, description: "Export the function's log lines." }),
+    extension: flag({ default: true, description: "Export extensions' log lines." }),
+    platform_lines: flag({
+      default: false,
+      description:
+        'Also export platform events (start, report, …) as log records, like the START/END/REPORT lines.',
+    }),
+    max_record_bytes: bytes({
+      min: 1024,
+      max: MiB,
+      default: 262_144,
+      description: 'Longer log bodies are truncated (and counted).',
+    }),
+  }),
+
+  flush: section('When queued telemetry is exported.', {
+    strategy: custom<FlushStrategy>({
+      default: { kind: 'adaptive' },
+      typeLabel: FLUSH_STRATEGY_FORMS,
+      expected: `one of ${FLUSH_STRATEGY_FORMS}`,
+      parse: parseFlushStrategy,
+      render: formatFlushStrategy,
+      description:
+        '`adaptive`: at the end of invocations while they are rare, on a timer when frequent. `end`: at the end of every invocation. `end,<ms>`: also every `<ms>` during long invocations. `periodic,<ms>`: at the end of an invocation once `<ms>` has passed since the last flush. `continuous,<ms>`: every `<ms>` in the background. `<ms>` is 100–900,000.',
+    }),
+    grace_ms: durationMs({
+      min: 0,
+      max: 2000,
+      default: 100,
+      description:
+        "After the function's response, how long to wait for its own telemetry to reach the receiver before flushing.",
+    }),
+    max_staleness_ms: durationMs({
+      min: 1000,
+      max: 900_000,
+      default: 30_000,
+      description: 'Telemetry older than this is flushed at the next opportunity, whatever the strategy.',
+    }),
+    deadline_margin_ms: durationMs({
+      min: 0,
+      max: 1000,
+      default: 200,
+      description:
+        'Kept free before an invocation or shutdown deadline: exports still running then are abandoned and retried later.',
+    }),
+    managed_instances_interval_ms: durationMs({
+      min: 1000,
+      max: 300_000,
+      default: 10_000,
+      description:
+        'Flush timer on Lambda Managed Instances, where there is no per-invocation event to flush on.',
+    }),
+  }),
+
+  queue: section(
+    'Telemetry waiting for export, per signal; beyond these bounds the oldest is dropped and counted.',
+    {
+      max_items_per_signal: integer({
+        min: 100,
+        max: 1_000_000,
+        default: 20_000,
+        description: 'Spans, data points or log records queued per signal.',
+      }),
+      max_bytes_per_signal: bytes({
+        min: MiB,
+        max: 256 * MiB,
+        default: 8 * MiB,
+        description: 'Encoded bytes queued per signal.',
+      }),
+    },
+  ),
+
+  batch: section('The size of one export request.', {
+    max_items: integer({ min: 1, max: 100_000, default: 5000, description: 'Items per request.' }),
+    max_bytes: bytes({
+      min: 65_536,
+      max: 32 * MiB,
+      default: 4 * MiB,
+      description:
+        'Encoded (uncompressed) bytes per request; destinations with lower limits lower it further.',
+    }),
+  }),
+
+  receiver: section("The local OTLP/HTTP receiver for the function's own telemetry.", {
+    enabled: flag({ default: true, description: 'Listen for OTLP from the function.' }),
+    port: integer({
+      min: 1,
+      max: 65_535,
+      default: 4318,
+      description:
+        'Port on 127.0.0.1. Point the function at it with `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:<port>`.',
+    }),
+    max_body_bytes: bytes({
+      min: 65_536,
+      max: 256 * MiB,
+      default: 16 * MiB,
+      description: 'Largest request body accepted (as sent, possibly compressed); larger ones get 413.',
+    }),
+    max_decompressed_bytes: bytes({
+      min: 65_536,
+      max: 1024 * MiB,
+      default: 64 * MiB,
+      description: 'Largest body after decompression; protects against compression bombs.',
+    }),
+  }),
+});
+
+export type ExtensionConfig = Infer<typeof CONFIG_SCHEMA>;
+export type ExporterConfig = ExtensionConfig['exporter'];
+export type AdditionalExporterConfig = ExtensionConfig['additional_exporters'][number];
+export type DatadogConfig = ExtensionConfig['datadog'];
+export type LogLevel = ExtensionConfig['log_level'];
+export type MetricsTemporalityPreference = ExtensionConfig['metrics']['temporality'];
+
+/** Dotted paths of every setting, e.g. `flush.grace_ms`. */
+export type ConfigKey = LeafPaths<(typeof CONFIG_SCHEMA)['fields']>;
+
+type LeafPaths<F extends Fields, P extends string = ''> = {
+  [K in keyof F & string]: F[K] extends Section<infer G> ? LeafPaths<G, `${P}${K}.`> : `${P}${K}`;
+}[keyof F & string];
+
+/** Whether the Datadog intake preset is on: an API key or a secret holding one is configured. */
+export function isDatadogEnabled(config: ExtensionConfig): boolean {
+  return config.datadog.api_key !== undefined || config.datadog.api_key_secret_arn !== undefined;
+}
+
+/**
+ * The temporality of an instrument under a preference, as the OpenTelemetry specification defines
+ * `lowmemory`: delta for synchronous counters and histograms, cumulative for the rest.
+ */
+export function temporalityFor(
+  preference: MetricsTemporalityPreference,
+  instrument:
+    | 'counter'
+    | 'histogram'
+    | 'up_down_counter'
+    | 'observable_counter'
+    | 'observable_up_down_counter'
+    | 'gauge',
+): 'cumulative' | 'delta' {
+  if (preference === 'cumulative') return 'cumulative';
+  if (preference === 'delta')
+    return instrument === 'up_down_counter' || instrument === 'observable_up_down_counter'
+      ? 'cumulative'
+      : 'delta';
+  return instrument === 'counter' || instrument === 'histogram' ? 'delta' : 'cumulative';
+}
+
+/** Host names that reach this execution environment itself. */
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '0.0.0.0', '[::]', 'sandbox.localdomain']);
+
+/** Whether `endpoint` points at the extension's own receiver (exporting there would loop). */
+export function pointsAtReceiver(endpoint: string, receiverPort: number): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  const host = parsed.hostname.toLowerCase();
+  const local = LOCAL_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+  const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
+  return local && port === receiverPort;
+}
+
+/**
+ * Rules that involve more than one key. `report` names the key the problem is attached to; `warn`
+ * is for combinations that work but are probably not what was meant.
+ */
+export function checkAcrossKeys(
+  config: ExtensionConfig,
+  report: (key: ConfigKey, text: string) => void,
+  warn: (key: ConfigKey, text: string) => void,
+): void {
+  if (config.batch.max_items > config.queue.max_items_per_signal) {
+    report(
+      'batch.max_items',
+      `must not exceed queue.max_items_per_signal (${config.queue.max_items_per_signal}), got ${config.batch.max_items}`,
+    );
+  }
+  if (config.batch.max_bytes > config.queue.max_bytes_per_signal) {
+    report(
+      'batch.max_bytes',
+      `must not exceed queue.max_bytes_per_signal (${config.queue.max_bytes_per_signal}), got ${config.batch.max_bytes}`,
+    );
+  }
+  if (config.receiver.max_decompressed_bytes < config.receiver.max_body_bytes) {
+    report(
+      'receiver.max_decompressed_bytes',
+      `must be at least receiver.max_body_bytes (${config.receiver.max_body_bytes}), got ${config.receiver.max_decompressed_bytes}`,
+    );
+  }
+  if (config.receiver.enabled) {
+    const port = config.receiver.port;
+    const loop = (endpoint: string | undefined) => endpoint !== undefined && pointsAtReceiver(endpoint, port);
+    for (const key of ['endpoint', 'traces_endpoint', 'metrics_endpoint', 'logs_endpoint'] as const) {
+      if (loop(config.exporter[key])) {
+        report(
+          `exporter.${key}`,
+          `points at the extension's own receiver (port ${port}); exporting there would loop. Set the backend's URL here, or move the receiver with receiver.port`,
+        );
+      }
+    }
+    for (const [i, item] of config.additional_exporters.entries()) {
+      for (const key of ['endpoint', 'traces_endpoint', 'metrics_endpoint', 'logs_endpoint'] as const) {
+        if (loop(item[key])) {
+          report(
+            'additional_exporters',
+            `additional_exporters[${i}].${key} points at the extension's own receiver (port ${port}); exporting there would loop`,
+          );
+        }
+      }
+    }
+  }
+  if (config.datadog.api_key !== undefined && config.datadog.api_key_secret_arn !== undefined) {
+    warn('datadog.api_key_secret_arn', 'ignored: datadog.api_key is set too, and the key itself wins');
+  }
+}
