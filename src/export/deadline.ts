@@ -1,0 +1,91 @@
+// The time a flush may spend. Every attempt and every backoff wait is cut to what is left; a later,
+// more urgent flush (SHUTDOWN while a periodic flush runs) can pull the end in, which aborts whatever
+// would run past it.
+
+import { setMaxListeners } from 'node:events';
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class DeadlineBudget {
+  private endMs: number;
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+
+  /**
+   * @param deadlineMs epoch ms by which the work must be over (e.g. the SHUTDOWN deadline)
+   * @param marginMs kept free before the deadline for the caller's own follow-up work
+   */
+  constructor(
+    deadlineMs: number,
+    readonly marginMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.endMs = deadlineMs - marginMs;
+    // Every attempt, wait and queued request of a flush listens to this one signal.
+    setMaxListeners(0, this.controller.signal);
+    this.arm();
+  }
+
+  /** Epoch ms when work must be finished (deadline minus margin). */
+  get usableEndMs(): number {
+    return this.endMs;
+  }
+
+  remainingMs(): number {
+    return this.endMs - this.now();
+  }
+
+  /** Fires when the usable end is reached; attempts and waits listen to it. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get expired(): boolean {
+    return this.controller.signal.aborted || this.remainingMs() <= 0;
+  }
+
+  /** Moves the end earlier (never later). */
+  tighten(deadlineMs: number): void {
+    const end = deadlineMs - this.marginMs;
+    if (end >= this.endMs) return;
+    this.endMs = end;
+    this.arm();
+  }
+
+  /** Stops the timer; call when the work is over. */
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.controller.signal.aborted) return;
+    const left = this.remainingMs();
+    if (left <= 0) {
+      this.controller.abort();
+      return;
+    }
+    // setTimeout overflows past ~24.8 days; a far deadline re-arms instead.
+    if (left > MAX_TIMER_MS) this.timer = setTimeout(() => this.arm(), MAX_TIMER_MS);
+    else this.timer = setTimeout(() => this.controller.abort(), left);
+  }
+}
+
+/** Waits `ms`, or less when `signal` aborts first. Resolves true when the full wait elapsed. */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  if (ms <= 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

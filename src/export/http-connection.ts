@@ -1,0 +1,216 @@
+// Keep-alive HTTP(S) connections that survive the execution environment being frozen.
+//
+// While frozen, the backend or a load balancer closes idle connections, but our process cannot notice:
+// after the thaw the agent still holds those sockets and the first request written to one fails with
+// ECONNRESET / EPIPE / "socket hang up". Three defences:
+//  - free sockets are closed after a few seconds idle (agent `timeout`), so long gaps rarely leave any;
+//  - when the last activity is older than that bound (timers did not run during a freeze), free
+//    sockets are discarded before sending;
+//  - a request that still fails that way on a REUSED socket is sent once more, at once, on a fresh
+//    connection, and reported as a stale-connection retry, not as a failure.
+
+import type { Agent as HttpAgent, IncomingHttpHeaders, ClientRequest, IncomingMessage } from 'node:http';
+import http from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** At most MAX_RESPONSE_BYTES; enough for an Export*ServiceResponse or an error message. */
+  body: Buffer;
+}
+
+export type PostResult =
+  | { kind: 'response'; response: HttpResponse; staleRetries: number }
+  | { kind: 'network-error'; error: Error; code: string; staleRetries: number }
+  | { kind: 'timeout'; staleRetries: number }
+  | { kind: 'aborted'; staleRetries: number };
+
+export interface PostRequest {
+  url: URL;
+  headers: Record<string, string>;
+  body: Buffer;
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+const MAX_RESPONSE_BYTES = 64 * 1024;
+const USER_AGENT = 'otel-lambda-extension/0.1.0';
+
+/** Errors that mean "the peer had already closed this connection". */
+function isStaleSocketError(error: NodeJS.ErrnoException): boolean {
+  return error.code === 'ECONNRESET' || error.code === 'EPIPE' || /socket hang up/i.test(error.message);
+}
+
+export interface ConnectionPoolOptions {
+  /** Free sockets are closed after this long unused (default 4 s, under most servers' idle timeouts). */
+  freeSocketTimeoutMs?: number;
+  maxSockets?: number;
+  now?: () => number;
+}
+
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+class AbortedError extends Error {
+  override readonly name = 'AbortError';
+}
+
+export class HttpConnectionPool {
+  private httpAgent: HttpAgent | undefined;
+  private httpsAgent: HttpsAgent | undefined;
+  private httpsModule: typeof import('node:https') | undefined;
+  private lastActivityMs: number;
+  private readonly freeSocketTimeoutMs: number;
+  private readonly maxSockets: number;
+  private readonly now: () => number;
+
+  constructor(options: ConnectionPoolOptions = {}) {
+    this.freeSocketTimeoutMs = options.freeSocketTimeoutMs ?? 4_000;
+    this.maxSockets = options.maxSockets ?? 8;
+    this.now = options.now ?? Date.now;
+    this.lastActivityMs = this.now();
+  }
+
+  /** Sends one POST; never rejects. A stale reused socket costs one immediate resend, at most. */
+  async post(request: PostRequest): Promise<PostResult> {
+    if (request.url.protocol === 'https:' && !this.httpsModule) {
+      // TLS is loaded only by configurations that need it (start-up cost).
+      this.httpsModule = await import('node:https');
+    }
+    if (this.now() - this.lastActivityMs > this.freeSocketTimeoutMs) this.closeIdleConnections();
+    const deadline = this.now() + request.timeoutMs;
+    let staleRetries = 0;
+    for (;;) {
+      const attempt = await this.attempt(request, Math.max(1, deadline - this.now()));
+      this.lastActivityMs = this.now();
+      if (attempt.kind === 'stale' && staleRetries === 0) {
+        // The connection died while we were frozen: drop every idle socket to that pool and resend.
+        staleRetries++;
+        this.closeIdleConnections();
+        continue;
+      }
+      if (attempt.kind === 'stale') {
+        return {
+          kind: 'network-error',
+          error: attempt.error,
+          code: attempt.error.code ?? 'ECONNRESET',
+          staleRetries,
+        };
+      }
+      return { ...attempt, staleRetries };
+    }
+  }
+
+  /** Closes connections not carrying a request (e.g. after a long freeze). */
+  closeIdleConnections(): void {
+    for (const agent of [this.httpAgent, this.httpsAgent]) {
+      if (!agent) continue;
+      for (const sockets of Object.values(agent.freeSockets)) {
+        for (const socket of sockets ?? []) socket.destroy();
+      }
+    }
+  }
+
+  /** Closes everything; the pool can still be used afterwards (agents are recreated lazily). */
+  destroy(): void {
+    this.httpAgent?.destroy();
+    this.httpsAgent?.destroy();
+    this.httpAgent = undefined;
+    this.httpsAgent = undefined;
+  }
+
+  private agentFor(url: URL): HttpAgent | HttpsAgent {
+    const options = {
+      keepAlive: true,
+      keepAliveMsecs: 1_000,
+      maxSockets: this.maxSockets,
+      maxFreeSockets: this.maxSockets,
+      timeout: this.freeSocketTimeoutMs,
+      scheduling: 'lifo' as const,
+    };
+    if (url.protocol === 'https:') {
+      this.httpsAgent ??= new (this.httpsModule as typeof import('node:https')).Agent(options);
+      return this.httpsAgent;
+    }
+    this.httpAgent ??= new http.Agent(options);
+    return this.httpAgent;
+  }
+
+  private attempt(
+    request: PostRequest,
+    timeoutMs: number,
+  ): Promise<
+    | { kind: 'response'; response: HttpResponse }
+    | { kind: 'network-error'; error: Error; code: string }
+    | { kind: 'timeout' }
+    | { kind: 'aborted' }
+    | { kind: 'stale'; error: NodeJS.ErrnoException }
+  > {
+    return new Promise((resolve) => {
+      if (request.signal.aborted) {
+        resolve({ kind: 'aborted' });
+        return;
+      }
+      const { url } = request;
+      const transport = url.protocol === 'https:' ? (this.httpsModule as typeof import('node:https')) : http;
+      let settled = false;
+      let gotResponse = false;
+      let req: ClientRequest;
+      const finish = (value: Parameters<typeof resolve>[0]): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        request.signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      const onAbort = (): void => {
+        req.destroy(new AbortedError('export deadline reached'));
+      };
+      const timer = setTimeout(() => {
+        req.destroy(new TimeoutError(`no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+
+      req = transport.request(
+        url,
+        {
+          method: 'POST',
+          agent: this.agentFor(url),
+          headers: {
+            ...request.headers,
+            'content-length': String(request.body.length),
+            'user-agent': USER_AGENT,
+          },
+        },
+        (res: IncomingMessage) => {
+          gotResponse = true;
+          const parts: Buffer[] = [];
+          let size = 0;
+          res.on('data', (part: Buffer) => {
+            if (size >= MAX_RESPONSE_BYTES) return;
+            parts.push(part);
+            size += part.length;
+          });
+          res.on('end', () => {
+            finish({
+              kind: 'response',
+              response: { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) },
+            });
+          });
+          res.on('error', (error) => onError(error));
+        },
+      );
+      const onError = (error: NodeJS.ErrnoException): void => {
+        if (error instanceof TimeoutError) finish({ kind: 'timeout' });
+        else if (error instanceof AbortedError) finish({ kind: 'aborted' });
+        else if (!gotResponse && req.reusedSocket && isStaleSocketError(error))
+          finish({ kind: 'stale', error });
+        else finish({ kind: 'network-error', error, code: error.code ?? error.name });
+      };
+      req.on('error', onError);
+      request.signal.addEventListener('abort', onAbort, { once: true });
+      req.end(request.body);
+    });
+  }
+}

@@ -1,0 +1,416 @@
+// The export pipeline: producers' chunks go into per-destination, per-signal queues (a reference per
+// destination; chunks are immutable), and a flush drains every queue to its destination in parallel
+// within the caller's deadline. Fan-out isolation follows from the layout: each destination has its
+// own queues, its own share of request slots, and its own retry state, so one failing destination
+// never delays or drops another's data. What could not be delivered yet (retryable failures, the
+// deadline) returns to the front of its queue and is redriven by the next flush, whatever triggers it.
+
+import type { Resource } from '@opentelemetry/resources';
+import { DeadlineBudget } from '../export/deadline.js';
+import { log as extensionLog } from '../extension-log.js';
+import type { DestinationConfig } from '../export/destination.js';
+import {
+  DEFAULT_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_QUEUE_LIMITS,
+  type QueueLimits,
+} from '../export/endpoint-config.js';
+import { type ExportLog, logOnce } from '../export/export-log.js';
+import {
+  type BatchOutcome,
+  type ExporterOptions,
+  type FlushGate,
+  OtlpHttpExporter,
+} from '../export/otlp-http-exporter.js';
+import { RequestLimiter } from '../export/request-limiter.js';
+import { SIGNALS, type ChunkProducer, type ChunkSink, type Signal, type TelemetryChunk } from './chunk.js';
+import { SelfTelemetry, type SelfTelemetryProducer } from './self-telemetry.js';
+import { SignalQueue } from './signal-queue.js';
+
+export interface FlushOptions {
+  /** Epoch ms by which the flush must be over. */
+  deadlineMs: number;
+  /** Why the flush runs (end-of-invocation, periodic, shutdown, …); a self-telemetry attribute. */
+  reason: string;
+  /** SHUTDOWN or an explicit drain: producers hand over everything. */
+  final?: boolean;
+}
+
+export interface FlushReport {
+  /** Items delivered; a chunk delivered to two destinations counts twice. */
+  exportedItems: number;
+  /** Uncompressed bytes delivered. */
+  exportedBytes: number;
+  /** HTTP requests sent. */
+  requests: number;
+  /** Items back in the queues for the next flush (retryable failures, deadline). */
+  retryLaterItems: number;
+  /** Items dropped since the previous flush report (queue overflow between flushes included). */
+  droppedItems: number;
+  /** The same drops by reason: queue_full, http_<status>, payload_too_large, no_destination, … */
+  droppedByReason: Record<string, number>;
+  durationMs: number;
+  /** True when the deadline, not the destinations, stopped delivery. */
+  deadlineHit: boolean;
+}
+
+export interface PendingSummary {
+  items: number;
+  bytes: number;
+  oldestCreatedAtMs: number | undefined;
+}
+
+export interface ExportPipelineOptions {
+  destinations: readonly DestinationConfig[];
+  /** In-flight requests across all destinations (default 4). */
+  maxConcurrentRequests?: number;
+  /** Bounds of each destination's per-signal queue (default 8 MiB / 20,000 items). */
+  queue?: QueueLimits;
+  /** Default: the extension's logger. */
+  log?: ExportLog;
+  /**
+   * When set, the pipeline's own metrics are exported with this resource (scope
+   * otel-lambda-extension), at most every `selfTelemetryIntervalMs` (default 60 s) and at the final
+   * flush.
+   */
+  selfTelemetry?: { resource: Resource; temporality?: 'delta' | 'cumulative'; intervalMs?: number };
+  /** Kept free before each flush deadline for settling results (default 25 ms). */
+  deadlineMarginMs?: number;
+  /** Retry tuning and test hooks for the exporters. */
+  exporter?: Omit<ExporterOptions, 'limiter' | 'log'>;
+  now?: () => number;
+}
+
+interface DestinationState {
+  exporter: OtlpHttpExporter;
+  queues: Map<Signal, SignalQueue>;
+}
+
+/** Budget of a flush called without a usable deadline. */
+const FALLBACK_FLUSH_MS = 10_000;
+
+/** Flush rounds per call: data arriving during a flush is sent too, within bounds. */
+const MAX_ROUNDS = 4;
+
+function emptyReport(): FlushReport {
+  return {
+    exportedItems: 0,
+    exportedBytes: 0,
+    requests: 0,
+    retryLaterItems: 0,
+    droppedItems: 0,
+    droppedByReason: {},
+    durationMs: 0,
+    deadlineHit: false,
+  };
+}
+
+function itemsOf(chunks: readonly TelemetryChunk[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.items;
+  return n;
+}
+
+export class ExportPipeline implements ChunkSink {
+  readonly stats: SelfTelemetry;
+  private readonly destinations: DestinationState[] = [];
+  private readonly bySignal = new Map<Signal, DestinationState[]>();
+  private readonly producers: ChunkProducer[] = [];
+  private readonly selfProducer: SelfTelemetryProducer | undefined;
+  private readonly log: ExportLog;
+  private readonly now: () => number;
+  private readonly marginMs: number;
+  /** Drops since the last flush report, by reason. */
+  private dropsSinceReport: Record<string, number> = {};
+  private active: { promise: Promise<FlushReport>; budget: DeadlineBudget } | undefined;
+  private next: { promise: Promise<FlushReport>; opts: FlushOptions } | undefined;
+
+  constructor(options: ExportPipelineOptions) {
+    this.log = options.log ?? extensionLog;
+    this.now = options.now ?? Date.now;
+    this.marginMs = options.deadlineMarginMs ?? 25;
+    this.stats = new SelfTelemetry(this.now);
+    const queueLimits = options.queue ?? DEFAULT_QUEUE_LIMITS;
+    const limiter = new RequestLimiter(
+      options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS,
+      options.destinations.length,
+    );
+    for (const destination of options.destinations) {
+      const exporter = new OtlpHttpExporter(destination, {
+        ...options.exporter,
+        now: options.exporter?.now ?? this.now,
+        limiter,
+        log: this.log,
+      });
+      const state: DestinationState = { exporter, queues: new Map() };
+      for (const signal of SIGNALS) {
+        if (!destination.signals[signal]) continue;
+        state.queues.set(signal, new SignalQueue(queueLimits));
+        let list = this.bySignal.get(signal);
+        if (!list) {
+          list = [];
+          this.bySignal.set(signal, list);
+        }
+        list.push(state);
+      }
+      this.destinations.push(state);
+    }
+    if (options.selfTelemetry) {
+      this.selfProducer = this.stats.createProducer(options.selfTelemetry);
+      this.producers.push(this.selfProducer);
+    }
+  }
+
+  /** Hands a chunk to every destination that takes its signal. Never throws. */
+  enqueue(chunk: TelemetryChunk): void {
+    if (
+      !chunk ||
+      !SIGNALS.includes(chunk.signal) ||
+      !(chunk.protobuf instanceof Uint8Array) ||
+      !(
+        chunk.items >= 0 &&
+        chunk.bytes >= 0 &&
+        Number.isFinite(chunk.items + chunk.bytes + chunk.createdAtMs)
+      )
+    ) {
+      const signal: Signal = chunk && SIGNALS.includes(chunk.signal) ? chunk.signal : 'logs';
+      logOnce(
+        this.log,
+        'pipeline:invalid-chunk',
+        'error',
+        'export pipeline: a producer handed over a malformed chunk; dropped',
+      );
+      // Item count unknown or untrustworthy: count at least one so the drop is visible.
+      this.countDrop('', signal, 'invalid_chunk', Math.max(1, Number(chunk?.items) || 0));
+      return;
+    }
+    if (chunk.protobuf.byteLength === 0) return; // nothing inside, nothing lost
+    this.stats.recordQueued(chunk.signal, chunk.items);
+    const targets = this.bySignal.get(chunk.signal);
+    if (!targets) {
+      logOnce(
+        this.log,
+        `pipeline:no-destination:${chunk.signal}`,
+        'warn',
+        `export pipeline: no destination takes ${chunk.signal}; dropping it (counted)`,
+      );
+      this.countDrop('', chunk.signal, 'no_destination', chunk.items);
+      return;
+    }
+    for (const state of targets) {
+      const dropped = (state.queues.get(chunk.signal) as SignalQueue).push(chunk);
+      if (dropped.length > 0) this.countQueueFull(state, chunk.signal, dropped);
+    }
+  }
+
+  addProducer(producer: ChunkProducer): void {
+    this.producers.push(producer);
+  }
+
+  /** Over all queues (producers not included); a chunk waiting for two destinations counts twice. */
+  pending(): PendingSummary {
+    let items = 0;
+    let bytes = 0;
+    let oldest: number | undefined;
+    for (const state of this.destinations) {
+      for (const queue of state.queues.values()) {
+        items += queue.items;
+        bytes += queue.bytes;
+        const t = queue.oldestCreatedAtMs();
+        if (t !== undefined && (oldest === undefined || t < oldest)) oldest = t;
+      }
+    }
+    return { items, bytes, oldestCreatedAtMs: oldest };
+  }
+
+  /**
+   * Collects producers and exports everything pending within the deadline. A call while another flush
+   * runs pulls that flush's deadline in to its own (if earlier) and then runs after it; calls piling up
+   * meanwhile share that one follow-up flush. Never rejects.
+   */
+  flush(opts: FlushOptions): Promise<FlushReport> {
+    if (!Number.isFinite(opts.deadlineMs)) {
+      logOnce(
+        this.log,
+        'pipeline:bad-deadline',
+        'warn',
+        `export pipeline: flush deadline ${opts.deadlineMs} is not a time; using ${FALLBACK_FLUSH_MS} ms`,
+      );
+      opts = { ...opts, deadlineMs: this.now() + FALLBACK_FLUSH_MS };
+    }
+    if (!this.active && !this.next) return this.start(opts);
+    this.active?.budget.tighten(opts.deadlineMs);
+    if (this.next) {
+      this.next.opts.deadlineMs = Math.min(this.next.opts.deadlineMs, opts.deadlineMs);
+      this.next.opts.final = this.next.opts.final || opts.final;
+      return this.next.promise;
+    }
+    const pendingOpts: FlushOptions = { ...opts };
+    const promise = (this.active as { promise: Promise<FlushReport> }).promise.then(() => {
+      this.next = undefined;
+      return this.start(pendingOpts);
+    });
+    this.next = { promise, opts: pendingOpts };
+    return promise;
+  }
+
+  /** Closes idle keep-alive connections of every destination (call after a long freeze if known). */
+  closeIdleConnections(): void {
+    for (const state of this.destinations) state.exporter.closeIdleConnections();
+  }
+
+  /** Releases sockets; call after the final flush. */
+  shutdown(): void {
+    for (const state of this.destinations) state.exporter.shutdown();
+  }
+
+  private start(opts: FlushOptions): Promise<FlushReport> {
+    const budget = new DeadlineBudget(opts.deadlineMs, this.marginMs, this.now);
+    const promise = this.run(opts, budget).finally(() => {
+      budget.dispose();
+      if (this.active?.promise === promise) this.active = undefined;
+    });
+    this.active = { promise, budget };
+    return promise;
+  }
+
+  private async run(opts: FlushOptions, budget: DeadlineBudget): Promise<FlushReport> {
+    const startMs = this.now();
+    const report = emptyReport();
+    try {
+      // On a short-lived environment the serializer of our own metrics may still be loading at the
+      // final flush: everything else goes out meanwhile, our metrics in a last round.
+      const selfLoading =
+        opts.final === true && this.selfProducer !== undefined && !this.selfProducer.isReady;
+      this.collectProducers(opts.final === true);
+      const gates = new Map<string, FlushGate>();
+      await this.exportRounds(budget, gates, report);
+      if (selfLoading && this.selfProducer && !budget.expired) {
+        await Promise.race([
+          this.selfProducer.ready(),
+          new Promise((resolve) => budget.signal.addEventListener('abort', resolve, { once: true })),
+        ]);
+        if (!budget.expired) {
+          for (const chunk of this.selfProducer.collect(this.now(), true)) this.enqueue(chunk);
+          await this.exportRounds(budget, gates, report);
+        }
+      }
+      for (const gate of gates.values()) report.deadlineHit ||= gate.deadlineHit;
+      if (!report.deadlineHit && budget.expired && this.pending().items > 0) report.deadlineHit = true;
+    } catch (error) {
+      logOnce(
+        this.log,
+        'pipeline:flush-error',
+        'error',
+        `export pipeline: flush failed unexpectedly: ${String(error)}`,
+      );
+    }
+    report.durationMs = this.now() - startMs;
+    report.droppedByReason = this.dropsSinceReport;
+    report.droppedItems = Object.values(this.dropsSinceReport).reduce((n, v) => n + v, 0);
+    this.dropsSinceReport = {};
+    this.stats.recordFlush(opts.reason, report.durationMs);
+    return report;
+  }
+
+  /** Drains every queue, again while data keeps arriving, within MAX_ROUNDS and the budget. */
+  private async exportRounds(
+    budget: DeadlineBudget,
+    gates: Map<string, FlushGate>,
+    report: FlushReport,
+  ): Promise<void> {
+    for (let round = 0; round < MAX_ROUNDS && !budget.expired; round++) {
+      const work: Promise<void>[] = [];
+      for (const state of this.destinations) {
+        for (const [signal, queue] of state.queues) {
+          if (queue.length === 0) continue;
+          const key = `${state.exporter.name}\u0000${signal}`;
+          let gate = gates.get(key);
+          if (!gate) {
+            gate = { stopped: false, deadlineHit: false };
+            gates.set(key, gate);
+          }
+          if (gate.stopped) continue;
+          work.push(this.drain(state, signal, queue, budget, gate, report));
+        }
+      }
+      if (work.length === 0) return;
+      await Promise.all(work);
+    }
+  }
+
+  private collectProducers(final: boolean): void {
+    const nowMs = this.now();
+    for (const producer of this.producers) {
+      let chunks: TelemetryChunk[];
+      try {
+        chunks = producer.collect(nowMs, final);
+      } catch (error) {
+        logOnce(
+          this.log,
+          'pipeline:producer-error',
+          'error',
+          `export pipeline: a producer failed to collect: ${String(error)}`,
+        );
+        continue;
+      }
+      for (const chunk of chunks) this.enqueue(chunk);
+    }
+  }
+
+  private async drain(
+    state: DestinationState,
+    signal: Signal,
+    queue: SignalQueue,
+    budget: DeadlineBudget,
+    gate: FlushGate,
+    report: FlushReport,
+  ): Promise<void> {
+    const target = state.exporter.target(signal);
+    if (!target) return;
+    const batches = queue.takeBatches(target.batch);
+    const outcomes: BatchOutcome[] = await Promise.all(
+      batches.map((batch) => state.exporter.exportBatch(signal, batch, budget, gate)),
+    );
+    const name = state.exporter.name;
+    const retryLater: TelemetryChunk[] = [];
+    for (const out of outcomes) {
+      const exported = itemsOf(out.delivered);
+      report.exportedItems += exported;
+      report.exportedBytes += out.deliveredBytes;
+      report.requests += out.requests;
+      if (exported > 0) this.stats.recordExported(name, signal, exported, out.deliveredBytes);
+      if (out.requests > 0) this.stats.recordRequests(name, signal, out.requests, out.staleConnectionRetries);
+      if (out.retries > 0) this.stats.recordRetries(name, signal, out.retries);
+      if (out.rejectedItems > 0) this.stats.recordRejected(name, signal, out.rejectedItems);
+      for (const d of out.dropped) this.countDrop(name, signal, d.reason, d.chunk.items);
+      retryLater.push(...out.retryLater);
+    }
+    if (retryLater.length > 0) {
+      report.retryLaterItems += itemsOf(retryLater);
+      // Back to the front, in order; if newer data filled the queue meanwhile, the oldest go first.
+      const dropped = queue.requeueFront(retryLater);
+      if (dropped.length > 0) {
+        const returned = new Set(retryLater);
+        report.retryLaterItems -= itemsOf(dropped.filter((c) => returned.has(c)));
+        this.countQueueFull(state, signal, dropped);
+      }
+    }
+  }
+
+  private countQueueFull(state: DestinationState, signal: Signal, dropped: readonly TelemetryChunk[]): void {
+    const items = itemsOf(dropped);
+    logOnce(
+      this.log,
+      `pipeline:queue-full:${state.exporter.name}:${signal}`,
+      'warn',
+      `export queue for ${state.exporter.name} (${signal}) is full; dropping the oldest telemetry`,
+    );
+    this.countDrop(state.exporter.name, signal, 'queue_full', items);
+  }
+
+  private countDrop(destination: string, signal: Signal, reason: string, items: number): void {
+    if (items <= 0) return;
+    this.dropsSinceReport[reason] = (this.dropsSinceReport[reason] ?? 0) + items;
+    this.stats.recordDropped(destination, signal, reason, items);
+  }
+}

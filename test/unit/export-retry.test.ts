@@ -1,0 +1,323 @@
+// OTLP/HTTP retry rules, end to end over real sockets: pipeline → fault proxy → sink.
+
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { SignalTarget } from '../../src/export/destination.js';
+import type { ExporterOptions } from '../../src/export/otlp-http-exporter.js';
+import { backoffDelayMs, isRetryableStatus, parseRetryAfterMs } from '../../src/export/retry-policy.js';
+import { ExportPipeline } from '../../src/pipeline/export-pipeline.js';
+import { responseType } from '../otlp/decode.js';
+import { spanChunk, spanNames } from '../fakes/chunks.js';
+import { destination, FAST_RETRIES, recordingLog } from '../fakes/destinations.js';
+import { type FaultProxy, startFaultProxy } from '../fakes/fault-proxy.js';
+import { type OtlpSink, type OtlpSinkOptions, startOtlpSink } from '../fakes/otlp-sink.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+interface Setup {
+  sink: OtlpSink;
+  proxy: FaultProxy;
+  pipeline: ExportPipeline;
+  log: ReturnType<typeof recordingLog>;
+}
+
+async function setup(
+  options: {
+    sink?: OtlpSinkOptions;
+    target?: Partial<Omit<SignalTarget, 'url'>>;
+    exporter?: Omit<ExporterOptions, 'limiter' | 'log'>;
+  } = {},
+): Promise<Setup> {
+  const sink = await startOtlpSink(options.sink);
+  const proxy = await startFaultProxy(sink.url);
+  const log = recordingLog();
+  const pipeline = new ExportPipeline({
+    destinations: [destination('backend', proxy.url, { signals: ['traces'], ...options.target })],
+    log,
+    exporter: { ...FAST_RETRIES, ...options.exporter },
+  });
+  cleanups.push(
+    () => pipeline.shutdown(),
+    () => proxy.close(),
+    () => sink.close(),
+  );
+  return { sink, proxy, pipeline, log };
+}
+
+const inMs = (ms: number) => Date.now() + ms;
+
+describe('retry policy primitives', () => {
+  it('classifies statuses as the OTLP specification does', () => {
+    assert.deepEqual(
+      [200, 400, 401, 403, 404, 408, 413, 429, 500, 501, 502, 503, 504].filter(isRetryableStatus),
+      [429, 502, 503, 504],
+    );
+  });
+
+  it('parses Retry-After seconds and HTTP dates', () => {
+    const now = Date.parse('2025-01-01T00:00:00Z');
+    assert.equal(parseRetryAfterMs('7', now), 7000);
+    assert.equal(parseRetryAfterMs(' 0 ', now), 0);
+    assert.equal(parseRetryAfterMs('Wed, 01 Jan 2025 00:00:03 GMT', now), 3000);
+    assert.equal(parseRetryAfterMs('Tue, 31 Dec 2024 23:00:00 GMT', now), 0);
+    assert.equal(parseRetryAfterMs('soon', now), undefined);
+    assert.equal(parseRetryAfterMs('-5', now), undefined);
+    assert.equal(parseRetryAfterMs(undefined, now), undefined);
+  });
+
+  it('backs off exponentially with full jitter under a cap', () => {
+    const policy = { initialMs: 100, maxMs: 1000 };
+    assert.equal(
+      backoffDelayMs(0, policy, () => 0),
+      0,
+    );
+    assert.equal(
+      backoffDelayMs(0, policy, () => 0.999),
+      99,
+    );
+    assert.equal(
+      backoffDelayMs(3, policy, () => 0.999),
+      799,
+    );
+    assert.equal(
+      backoffDelayMs(12, policy, () => 0.999),
+      999,
+    );
+    const spread = new Set(Array.from({ length: 50 }, () => backoffDelayMs(2, policy)));
+    assert.ok(spread.size > 10, 'jitter spreads waits');
+  });
+});
+
+describe('retry matrix', () => {
+  for (const status of [429, 502, 503, 504]) {
+    it(`retries ${status} and delivers`, async () => {
+      const { sink, proxy, pipeline } = await setup();
+      proxy.script({ kind: 'status', status });
+      pipeline.enqueue(spanChunk(3));
+      const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+      assert.equal(report.exportedItems, 3);
+      assert.equal(report.requests, 2);
+      assert.deepEqual(report.droppedByReason, {});
+      assert.equal(sink.items('traces'), 3);
+      assert.equal(pipeline.stats.snapshot().retries, 1);
+      assert.equal(pipeline.pending().items, 0);
+    });
+  }
+
+  for (const status of [400, 401, 403, 404, 500, 501]) {
+    it(`drops and counts on ${status}, without retrying`, async () => {
+      const { sink, proxy, pipeline, log } = await setup();
+      proxy.script({
+        kind: 'status',
+        status,
+        headers: { 'content-type': 'application/json' },
+        body: '{"error":"nope"}',
+      });
+      pipeline.enqueue(spanChunk(4));
+      const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+      assert.equal(report.requests, 1);
+      assert.deepEqual(report.droppedByReason, { [`http_${status}`]: 4 });
+      assert.equal(report.retryLaterItems, 0);
+      assert.equal(pipeline.pending().items, 0);
+      assert.equal(sink.items('traces'), 0);
+      assert.equal(pipeline.stats.snapshot().droppedByReason[`http_${status}`], 4);
+      assert.match(log.text(), new RegExp(`HTTP ${status}: \\{"error":"nope"\\}; 4 items dropped`));
+    });
+  }
+
+  it('retries a connection cut mid-request', async () => {
+    const { sink, proxy, pipeline } = await setup();
+    proxy.script({ kind: 'cut' });
+    pipeline.enqueue(spanChunk(2));
+    const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(report.exportedItems, 2);
+    assert.equal(sink.items('traces'), 2);
+    assert.equal(pipeline.stats.snapshot().retries, 1);
+  });
+
+  it('keeps data for the next flush when the backend refuses connections, then redrives it', async () => {
+    const sink = await startOtlpSink();
+    cleanups.push(() => sink.close());
+    const closedPort = await startOtlpSink();
+    const deadUrl = closedPort.url;
+    await closedPort.close();
+    const pipeline = new ExportPipeline({
+      destinations: [destination('down', deadUrl, { signals: ['traces'] })],
+      log: recordingLog(),
+      exporter: { ...FAST_RETRIES, maxRetries: 2 },
+    });
+    cleanups.push(() => pipeline.shutdown());
+    const chunk = spanChunk(5, { createdAtMs: Date.now() - 10_000 });
+    pipeline.enqueue(chunk);
+    const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(report.requests, 3, 'first attempt + 2 retries');
+    assert.equal(report.retryLaterItems, 5);
+    assert.deepEqual(report.droppedByReason, {});
+    assert.equal(report.deadlineHit, false);
+    assert.deepEqual(pipeline.pending(), {
+      items: 5,
+      bytes: chunk.bytes,
+      oldestCreatedAtMs: chunk.createdAtMs,
+    });
+  });
+});
+
+describe('Retry-After and deadlines', () => {
+  it('honours Retry-After in seconds', async () => {
+    const { sink, proxy, pipeline } = await setup();
+    proxy.script({ kind: 'status', status: 503, headers: { 'retry-after': '1' } });
+    pipeline.enqueue(spanChunk(1));
+    const report = await pipeline.flush({ deadlineMs: inMs(4000), reason: 'test' });
+    assert.equal(report.exportedItems, 1);
+    const [first, second] = proxy.log;
+    assert.ok(second!.atMs - first!.atMs >= 950, `waited ${second!.atMs - first!.atMs} ms`);
+    assert.equal(sink.items('traces'), 1);
+  });
+
+  it('honours Retry-After as an HTTP date', async () => {
+    const { proxy, pipeline } = await setup();
+    // HTTP dates have one-second resolution: aim a whole second at least one second ahead.
+    const when = new Date(Math.ceil((Date.now() + 1000) / 1000) * 1000).toUTCString();
+    proxy.script({ kind: 'status', status: 429, headers: { 'retry-after': when } });
+    pipeline.enqueue(spanChunk(1));
+    const report = await pipeline.flush({ deadlineMs: inMs(5000), reason: 'test' });
+    assert.equal(report.exportedItems, 1);
+    const [first, second] = proxy.log;
+    assert.ok(
+      second!.atMs >= Date.parse(when) - 5,
+      `retried at ${second!.atMs}, asked for ${Date.parse(when)}`,
+    );
+    assert.ok(second!.atMs - first!.atMs >= 950);
+  });
+
+  it('a Retry-After beyond the deadline returns the batch at once, and holds later flushes back', async () => {
+    const { sink, proxy, pipeline } = await setup();
+    proxy.script({ kind: 'status', status: 429, headers: { 'retry-after': '30' } });
+    pipeline.enqueue(spanChunk(2));
+    const started = Date.now();
+    const report = await pipeline.flush({ deadlineMs: inMs(1500), reason: 'test' });
+    assert.ok(Date.now() - started < 500, 'did not sleep towards the deadline');
+    assert.equal(report.retryLaterItems, 2);
+    assert.equal(report.requests, 1);
+    const again = await pipeline.flush({ deadlineMs: inMs(1000), reason: 'test' });
+    assert.equal(again.requests, 0, 'the server asked for 30 s');
+    assert.equal(pipeline.pending().items, 2);
+    assert.equal(sink.items('traces'), 0);
+  });
+
+  it('backoff never runs past the deadline; what is left is retry-later, then redriven', async () => {
+    const { sink, proxy, pipeline } = await setup({
+      exporter: { backoff: { initialMs: 100, maxMs: 400 }, maxRetries: 100 },
+    });
+    proxy.script(...Array.from({ length: 200 }, () => ({ kind: 'status' as const, status: 503 })));
+    pipeline.enqueue(spanChunk(3));
+    const deadlineMs = inMs(700);
+    const report = await pipeline.flush({ deadlineMs, reason: 'test' });
+    assert.ok(Date.now() <= deadlineMs + 100, `finished ${Date.now() - deadlineMs} ms after the deadline`);
+    assert.ok(report.requests >= 2, 'retried while time allowed');
+    assert.equal(report.retryLaterItems, 3);
+    assert.equal(report.deadlineHit, true);
+    assert.deepEqual(report.droppedByReason, {});
+    proxy.clearScript();
+    const next = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'test' });
+    assert.equal(next.exportedItems, 3);
+    assert.equal(sink.items('traces'), 3);
+  });
+
+  it('cuts a hanging attempt at the deadline and keeps the data', async () => {
+    const { proxy, pipeline } = await setup({ target: { timeoutMs: 10_000 } });
+    proxy.script({ kind: 'hang' });
+    pipeline.enqueue(spanChunk(2));
+    const deadlineMs = inMs(400);
+    const report = await pipeline.flush({ deadlineMs, reason: 'test' });
+    assert.ok(Date.now() <= deadlineMs + 100, `finished ${Date.now() - deadlineMs} ms after the deadline`);
+    assert.equal(report.retryLaterItems, 2);
+    assert.equal(report.deadlineHit, true);
+    assert.equal(pipeline.pending().items, 2);
+  });
+
+  it('times out a hanging attempt after the configured timeout and retries', async () => {
+    const { sink, proxy, pipeline } = await setup({ target: { timeoutMs: 200 } });
+    proxy.script({ kind: 'hang' });
+    pipeline.enqueue(spanChunk(2));
+    const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(report.exportedItems, 2);
+    assert.ok(report.durationMs >= 195, `took ${report.durationMs} ms`);
+    assert.equal(sink.items('traces'), 2);
+  });
+});
+
+describe('413 and partial success', () => {
+  it('splits a batch the backend finds too large, down to what it accepts', async () => {
+    const limit = 3_000;
+    const { sink, pipeline } = await setup({
+      sink: { respond: (r) => (r.body.length > limit ? { status: 413 } : undefined) },
+    });
+    const chunks = Array.from({ length: 8 }, () => spanChunk(1, { padBytes: 900 }));
+    for (const c of chunks) pipeline.enqueue(c);
+    const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(report.exportedItems, 8);
+    assert.deepEqual(report.droppedByReason, {});
+    assert.ok(sink.requests.every((r) => r.body.length <= limit));
+    assert.ok(sink.attempts.some((a) => a.status === 413));
+    const expected = chunks.flatMap((c) => spanNames([{ decoded: c.json() }]));
+    assert.deepEqual(spanNames(sink.requests), expected, 'all spans, in order');
+  });
+
+  it('drops a single chunk that is still too large, and delivers the rest', async () => {
+    const { sink, pipeline } = await setup({
+      sink: { respond: (r) => (r.body.length > 5_000 ? { status: 413 } : undefined) },
+    });
+    pipeline.enqueue(spanChunk(2));
+    pipeline.enqueue(spanChunk(1, { padBytes: 8_000 }));
+    pipeline.enqueue(spanChunk(3));
+    const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(report.exportedItems, 5);
+    assert.deepEqual(report.droppedByReason, { payload_too_large: 1 });
+    assert.equal(sink.items('traces'), 5);
+  });
+
+  it('counts and logs a protobuf partialSuccess without retrying', async () => {
+    const type = responseType('traces');
+    const body = Buffer.from(
+      type
+        .encode(type.fromObject({ partialSuccess: { rejectedSpans: 3, errorMessage: 'span too old' } }))
+        .finish(),
+    );
+    const { sink, pipeline, log } = await setup({
+      sink: { respond: () => ({ status: 200, headers: { 'content-type': 'application/x-protobuf' }, body }) },
+    });
+    pipeline.enqueue(spanChunk(5));
+    const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(report.requests, 1);
+    assert.equal(report.exportedItems, 5);
+    assert.equal(pipeline.stats.snapshot().rejected, 3);
+    assert.match(log.text(), /rejected 3 items: span too old/);
+    assert.equal(sink.items('traces'), 5);
+  });
+
+  it('sends OTLP/JSON when asked and reads a JSON partialSuccess (202)', async () => {
+    const { sink, pipeline } = await setup({
+      target: { protocol: 'http/json' },
+      sink: {
+        respond: () => ({
+          status: 202,
+          headers: { 'content-type': 'application/json' },
+          body: '{"partialSuccess":{"rejectedSpans":"2","errorMessage":"dup"}}',
+        }),
+      },
+    });
+    pipeline.enqueue(spanChunk(2));
+    pipeline.enqueue(spanChunk(3));
+    const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(report.exportedItems, 5);
+    assert.equal(sink.requests.length, 1);
+    assert.equal(sink.requests[0]!.headers['content-type'], 'application/json');
+    assert.equal(sink.requests[0]!.headers['content-encoding'], 'gzip');
+    assert.equal(sink.items('traces'), 5, 'one JSON request carrying both chunks');
+    assert.equal(pipeline.stats.snapshot().rejected, 2);
+  });
+});

@@ -1,0 +1,324 @@
+// The export pipeline over real sockets: fan-out isolation, queue bounds, redrive, concurrent
+// flushes, producers and self-telemetry.
+
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { ChunkProducer, TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { FlushTarget } from '../../src/flush/types.js';
+import { ExportPipeline } from '../../src/pipeline/export-pipeline.js';
+import { SELF_TELEMETRY_SCOPE } from '../../src/pipeline/self-telemetry.js';
+import { allMetrics, attrs, dataPoints, type MetricsRequest } from '../otlp/decode.js';
+import { logChunk, metricChunk, spanChunk, spanNames } from '../fakes/chunks.js';
+import { destination, FAST_RETRIES, recordingLog } from '../fakes/destinations.js';
+import { startFaultProxy } from '../fakes/fault-proxy.js';
+import { startOtlpSink } from '../fakes/otlp-sink.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function sink() {
+  const s = await startOtlpSink();
+  cleanups.push(() => s.close());
+  return s;
+}
+
+async function proxyTo(url: string) {
+  const p = await startFaultProxy(url);
+  cleanups.push(() => p.close());
+  return p;
+}
+
+function pipelineOf(options: ConstructorParameters<typeof ExportPipeline>[0]) {
+  // Type-level contract: the flush manager drives the pipeline through this interface.
+  const p: ExportPipeline & FlushTarget = new ExportPipeline(options);
+  cleanups.push(() => p.shutdown());
+  return p;
+}
+
+const inMs = (ms: number) => Date.now() + ms;
+
+describe('fan-out', () => {
+  it('one destination hanging never delays or drops what another receives', async () => {
+    const good = await sink();
+    const badBackend = await sink();
+    const bad = await proxyTo(badBackend.url);
+    bad.script(...Array.from({ length: 50 }, () => ({ kind: 'hang' as const })));
+    const pipeline = pipelineOf({
+      destinations: [
+        destination('bad', bad.url, { timeoutMs: 10_000, batch: { maxItems: 5, maxBytes: 1 << 20 } }),
+        destination('good', good.url, { batch: { maxItems: 5, maxBytes: 1 << 20 } }),
+      ],
+      maxConcurrentRequests: 2,
+      log: recordingLog(),
+      exporter: FAST_RETRIES,
+    });
+    for (let i = 0; i < 10; i++) pipeline.enqueue(spanChunk(5));
+    pipeline.enqueue(logChunk(4));
+    const started = Date.now();
+    const flushing = pipeline.flush({ deadlineMs: inMs(1500), reason: 'test' });
+    await good.waitFor(() => good.items('traces') === 50 && good.items('logs') === 4, 1000);
+    const goodDoneMs = Date.now() - started;
+    assert.ok(goodDoneMs < 700, `good destination complete after ${goodDoneMs} ms`);
+    assert.equal(good.requests.length, 11, 'ten trace batches and one log batch through its own slot');
+    const report = await flushing;
+    assert.equal(report.exportedItems, 54);
+    assert.equal(report.deadlineHit, true);
+    assert.equal(report.retryLaterItems, 54, 'the hanging destination keeps all its data');
+    assert.deepEqual(report.droppedByReason, {});
+    assert.equal(pipeline.pending().items, 54);
+    assert.equal(badBackend.items('traces'), 0);
+    // Healthy again: the next flush delivers to it only (the good one has nothing left).
+    bad.clearScript();
+    const next = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(next.exportedItems, 54);
+    assert.equal(badBackend.items('traces'), 50);
+    assert.equal(good.items('traces'), 50, 'nothing sent twice');
+  });
+
+  it('routes each signal only to the destinations that take it', async () => {
+    const all = await sink();
+    const logsOnly = await sink();
+    const pipeline = pipelineOf({
+      destinations: [destination('all', all.url), destination('logs', logsOnly.url, { signals: ['logs'] })],
+      log: recordingLog(),
+    });
+    pipeline.enqueue(spanChunk(2));
+    pipeline.enqueue(logChunk(3));
+    pipeline.enqueue(metricChunk({ temporality: 'delta' }));
+    assert.equal(
+      pipeline.pending().items,
+      2 + 3 + 2 + 3,
+      'a chunk waiting for two destinations counts twice',
+    );
+    const report = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'test' });
+    assert.equal(report.exportedItems, 10);
+    assert.deepEqual([all.items('traces'), all.items('logs'), all.items('metrics')], [2, 3, 2]);
+    assert.deepEqual(
+      [logsOnly.items('traces'), logsOnly.items('logs'), logsOnly.items('metrics')],
+      [0, 3, 0],
+    );
+  });
+});
+
+describe('queues and redrive', () => {
+  it('drops the oldest when a queue is full and counts it by reason', async () => {
+    const s = await sink();
+    const pipeline = pipelineOf({
+      destinations: [destination('d', s.url, { signals: ['traces'] })],
+      queue: { maxItems: 10, maxBytes: 1 << 20 },
+      log: recordingLog(),
+    });
+    const chunks = [spanChunk(4), spanChunk(4), spanChunk(4), spanChunk(4)];
+    for (const c of chunks) pipeline.enqueue(c);
+    assert.equal(pipeline.pending().items, 8);
+    const report = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'test' });
+    assert.deepEqual(report.droppedByReason, { queue_full: 8 });
+    assert.equal(report.droppedItems, 8);
+    assert.deepEqual(
+      spanNames(s.requests),
+      spanNames([{ decoded: chunks[2]!.json() }, { decoded: chunks[3]!.json() }]),
+    );
+    assert.equal(pipeline.stats.snapshot().droppedByReason['queue_full'], 8);
+    const quiet = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'test' });
+    assert.deepEqual(quiet.droppedByReason, {}, 'drops are reported once');
+    assert.equal(quiet.droppedItems, 0);
+  });
+
+  it('redrives failed chunks first on the next flush, keeping their age', async () => {
+    const s = await sink();
+    const proxy = await proxyTo(s.url);
+    const pipeline = pipelineOf({
+      destinations: [destination('d', proxy.url, { signals: ['traces'] })],
+      log: recordingLog(),
+      exporter: { ...FAST_RETRIES, maxRetries: 1 },
+    });
+    proxy.script({ kind: 'status', status: 503 }, { kind: 'status', status: 503 });
+    const old = spanChunk(2, { createdAtMs: Date.now() - 60_000 });
+    pipeline.enqueue(old);
+    const first = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'end-of-invocation' });
+    assert.equal(first.retryLaterItems, 2);
+    assert.equal(pipeline.pending().oldestCreatedAtMs, old.createdAtMs);
+    const newer = spanChunk(3);
+    pipeline.enqueue(newer);
+    const second = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'periodic' });
+    assert.equal(second.exportedItems, 5);
+    assert.deepEqual(spanNames(s.requests), [
+      ...spanNames([{ decoded: old.json() }]),
+      ...spanNames([{ decoded: newer.json() }]),
+    ]);
+    assert.equal(pipeline.pending().oldestCreatedAtMs, undefined);
+  });
+
+  it('when newer data filled the queue during a failed flush, the returned oldest data is what gets dropped', async () => {
+    const s = await sink();
+    const proxy = await proxyTo(s.url);
+    proxy.script({ kind: 'hang' });
+    const pipeline = pipelineOf({
+      destinations: [destination('d', proxy.url, { signals: ['traces'], timeoutMs: 10_000 })],
+      queue: { maxItems: 10, maxBytes: 1 << 20 },
+      log: recordingLog(),
+    });
+    const old = spanChunk(6);
+    pipeline.enqueue(old);
+    const flushing = pipeline.flush({ deadlineMs: inMs(300), reason: 'test' });
+    const fresh = spanChunk(6);
+    pipeline.enqueue(fresh);
+    const report = await flushing;
+    assert.deepEqual(report.droppedByReason, { queue_full: 6 });
+    assert.equal(report.retryLaterItems, 0);
+    assert.equal(pipeline.pending().items, 6);
+    await pipeline.flush({ deadlineMs: inMs(2000), reason: 'test' });
+    assert.deepEqual(spanNames(s.requests), spanNames([{ decoded: fresh.json() }]));
+  });
+
+  it('counts chunks no destination takes, and malformed chunks, instead of losing them silently', async () => {
+    const s = await sink();
+    const log = recordingLog();
+    const pipeline = pipelineOf({ destinations: [destination('d', s.url, { signals: ['traces'] })], log });
+    pipeline.enqueue(logChunk(3));
+    pipeline.enqueue({ signal: 'bogus', items: 2 } as unknown as TelemetryChunk);
+    const report = await pipeline.flush({ deadlineMs: inMs(1000), reason: 'test' });
+    assert.deepEqual(report.droppedByReason, { no_destination: 3, invalid_chunk: 2 });
+    assert.match(log.text(), /no destination takes logs/);
+  });
+});
+
+describe('concurrent flushes', () => {
+  it('never sends a chunk twice; a second call runs after the first, a third shares it', async () => {
+    const s = await sink();
+    const proxy = await proxyTo(s.url);
+    proxy.script({ kind: 'delay', ms: 150 });
+    const pipeline = pipelineOf({
+      destinations: [destination('d', proxy.url, { signals: ['traces'] })],
+      log: recordingLog(),
+    });
+    pipeline.enqueue(spanChunk(3));
+    const first = pipeline.flush({ deadlineMs: inMs(3000), reason: 'a' });
+    pipeline.enqueue(spanChunk(2));
+    const second = pipeline.flush({ deadlineMs: inMs(3000), reason: 'b' });
+    pipeline.enqueue(spanChunk(1));
+    const third = pipeline.flush({ deadlineMs: inMs(3000), reason: 'c' });
+    assert.equal(second, third);
+    let firstDone = false;
+    void first.then(() => {
+      firstDone = true;
+    });
+    const r2 = await second;
+    assert.ok(firstDone, 'the second flush ended after the first');
+    const r1 = await first;
+    // Data enqueued while the first flush runs may go out in its next round or in the follow-up flush.
+    assert.equal(r1.exportedItems + r2.exportedItems, 6);
+    const names = spanNames(s.requests);
+    assert.equal(names.length, 6);
+    assert.equal(new Set(names).size, 6);
+  });
+
+  it('an urgent flush pulls a running flush in to its own deadline', async () => {
+    const s = await sink();
+    const proxy = await proxyTo(s.url);
+    proxy.script({ kind: 'hang' });
+    const pipeline = pipelineOf({
+      destinations: [destination('d', proxy.url, { signals: ['traces'], timeoutMs: 10_000 })],
+      log: recordingLog(),
+    });
+    pipeline.enqueue(spanChunk(2));
+    const periodic = pipeline.flush({ deadlineMs: inMs(10_000), reason: 'periodic' });
+    await new Promise((r) => setTimeout(r, 50));
+    const shutdownDeadline = inMs(500);
+    const final = await pipeline.flush({ deadlineMs: shutdownDeadline, reason: 'shutdown', final: true });
+    assert.ok(Date.now() <= shutdownDeadline + 100, `finished ${Date.now() - shutdownDeadline} ms late`);
+    const first = await periodic;
+    assert.equal(first.deadlineHit, true);
+    // The hung attempt came back; the final flush had no time left for it, so it is still pending.
+    assert.equal(final.exportedItems + first.exportedItems, 0);
+    assert.equal(pipeline.pending().items, 2);
+  });
+});
+
+describe('producers and self-telemetry', () => {
+  it('collects producers at flush time, passes final through, and survives a failing producer', async () => {
+    const s = await sink();
+    const log = recordingLog();
+    const pipeline = pipelineOf({ destinations: [destination('d', s.url)], log });
+    const calls: boolean[] = [];
+    const producer: ChunkProducer = {
+      collect(_now, final) {
+        calls.push(final);
+        return final ? [metricChunk({ temporality: 'delta', points: 3 })] : [];
+      },
+    };
+    pipeline.addProducer({
+      collect() {
+        throw new Error('broken aggregation');
+      },
+    });
+    pipeline.addProducer(producer);
+    const r1 = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'periodic' });
+    assert.equal(r1.exportedItems, 0);
+    const r2 = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'shutdown', final: true });
+    assert.equal(r2.exportedItems, 4);
+    assert.deepEqual(calls, [false, true]);
+    assert.equal(s.items('metrics'), 4);
+    assert.match(log.text(), /producer failed to collect: Error: broken aggregation/);
+  });
+
+  it('exports its own metrics under the extension scope, with a one-line summary', async () => {
+    const s = await sink();
+    const backend = await proxyTo(s.url);
+    const pipeline = pipelineOf({
+      destinations: [destination('d', backend.url, { signals: ['traces', 'metrics'] })],
+      // Two padded span chunks overflow the byte bound; the small self-telemetry chunk fits.
+      queue: { maxItems: 1000, maxBytes: 6_000 },
+      log: recordingLog(),
+      exporter: FAST_RETRIES,
+      selfTelemetry: {
+        resource: resourceFromAttributes({ 'service.name': 'fn', 'cloud.provider': 'aws' }),
+        temporality: 'delta',
+        intervalMs: 60_000,
+      },
+    });
+    backend.script({ kind: 'status', status: 503 });
+    pipeline.enqueue(spanChunk(4, { padBytes: 1_000 }));
+    pipeline.enqueue(spanChunk(4, { padBytes: 1_000 })); // pushes the first out: queue_full 4
+    await pipeline.flush({ deadlineMs: inMs(2000), reason: 'end-of-invocation' });
+    await pipeline.flush({ deadlineMs: inMs(2000), reason: 'shutdown', final: true });
+
+    const payloads = s.requests.filter((r) => r.signal === 'metrics').map((r) => r.decoded as MetricsRequest);
+    assert.equal(payloads.length, 1, 'interval not reached: only the final collect emits');
+    const metrics = allMetrics(payloads[0]!);
+    assert.ok(metrics.every((m) => m.scope?.name === SELF_TELEMETRY_SCOPE));
+    assert.equal(metrics[0]?.resource['service.name'], 'fn');
+    const value = (name: string, where: Record<string, unknown>) =>
+      metrics
+        .filter((m) => m.name === name)
+        .flatMap((m) => dataPoints(m))
+        .filter((p) => Object.entries(where).every(([k, v]) => attrs(p.attributes)[k] === v))
+        .reduce((n, p) => n + Number((p as { asInt?: string }).asInt ?? 0), 0);
+    assert.equal(
+      value('otel_lambda_extension.export.items.exported', { signal: 'traces', destination: 'd' }),
+      4,
+    );
+    assert.equal(
+      value('otel_lambda_extension.export.items.dropped', { reason: 'queue_full', signal: 'traces' }),
+      4,
+    );
+    assert.equal(value('otel_lambda_extension.export.retries', { destination: 'd' }), 1);
+    assert.equal(value('otel_lambda_extension.export.requests', { signal: 'traces' }), 2);
+    assert.equal(value('otel_lambda_extension.export.items.queued', { signal: 'traces' }), 8);
+    const sum = metrics.find((m) => m.name === 'otel_lambda_extension.export.items.exported')?.sum;
+    assert.equal(sum?.aggregationTemporality, 1, 'delta');
+    const flush = metrics.find((m) => m.name === 'otel_lambda_extension.flush.duration');
+    assert.equal(flush?.unit, 's');
+    const reasons = (flush?.histogram?.dataPoints ?? []).map((p) => attrs(p.attributes)['flush.reason']);
+    assert.deepEqual(reasons, ['end-of-invocation'], 'the final flush is still running when collected');
+
+    const summary = pipeline.stats.summary();
+    assert.match(summary, /exported \d+ items/);
+    assert.match(summary, /dropped 4 \(queue_full=4\)/);
+    assert.match(summary, /retries 1/);
+    assert.ok(!summary.includes('\n'));
+  });
+});
