@@ -1,0 +1,57 @@
+// The seams the flush manager works through. The export pipeline, the clock and the timers are
+// injected so that the decision and the freeze-safety logic run in virtual time in tests.
+
+/** What the export pipeline holds right now. May under-count: producers are pulled only at flush time. */
+export interface PendingSummary {
+  items: number;
+  bytes: number;
+  /** Epoch ms of the oldest queued item, undefined when nothing is queued. */
+  oldestCreatedAtMs: number | undefined;
+}
+
+export interface FlushRequest {
+  /** Epoch ms by which the flush must have returned; each export attempt is bounded by it. */
+  deadlineMs: number;
+  reason: string;
+  /** SHUTDOWN: pull every producer with final=true and send everything. */
+  final?: boolean;
+}
+
+export interface FlushReport {
+  exportedItems: number;
+  exportedBytes: number;
+  requests: number;
+  /** Still queued after the flush (deadline reached, retryable failure): sent by a later flush. */
+  retryLaterItems: number;
+  droppedItems: number;
+  durationMs: number;
+  deadlineHit: boolean;
+}
+
+/**
+ * The export pipeline as the flush manager sees it. flush() never rejects; what it could not send
+ * by the deadline stays queued. It also pulls producers (held spans, metric aggregations).
+ */
+export interface FlushTarget {
+  pending(): PendingSummary;
+  flush(request: FlushRequest): Promise<FlushReport>;
+}
+
+/** Epoch milliseconds (wall clock: it is compared with Lambda's deadlineMs and item timestamps). */
+export interface Clock {
+  now(): number;
+}
+
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** One-shot timers. The real one is unref'd: a timer never keeps the process alive. */
+export interface Scheduler {
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+}
+
+export interface FlushLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
