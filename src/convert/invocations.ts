@@ -1,0 +1,218 @@
+// Per-request state: one Invocation per requestId from its first sighting (INVOKE, platform.start or
+// any later record) until it is fully reported, and the directory the local receiver and the log
+// converter use to correlate the function's own telemetry with the platform's invocation span.
+//
+// Ids are assigned at first sighting so the function's spans can be re-parented under the
+// invocation span before that span is exported. An invocation is `active` while its span is held,
+// then `finished` (span exported) until its report came; both maps are bounded.
+
+import type { PlatformSpan } from '../lambda/telemetry-events.js';
+import type { EnvironmentPhase } from './phases.js';
+
+/** What the function's telemetry needs to join the invocation's trace. */
+export interface InvocationIdentity {
+  traceId: string;
+  /** The invocation span's id: the parent for the function's root spans. */
+  spanId: string;
+  /** The invocation span's own parent (the caller's span), when there is one. */
+  parentSpanId?: string;
+  /** False when the invocation's trace is not sampled (its platform spans may not be exported). */
+  sampled: boolean;
+}
+
+/** The function's trace, as its SDK started or continued it. */
+export interface FunctionTrace {
+  traceId: string;
+  /** The parent of the function's root span (a caller outside this function), if any. */
+  parentSpanId?: string;
+  /** Defaults to true: a function that exports spans sampled them. */
+  sampled?: boolean;
+}
+
+export interface InvocationDirectory {
+  /**
+   * The invocation's identity. From this call on its ids no longer change (except by
+   * adoptFunctionTrace), so they are safe to build on.
+   */
+  lookupByRequestId(requestId: string): InvocationIdentity | undefined;
+  /** The most recent invocation whose span is in this trace. */
+  lookupByTraceId(traceId: string): string | undefined;
+  /**
+   * Moves the (not yet exported) invocation span and its children into the function's trace,
+   * keeping the invocation span id, and releases the span for export. Calling it with the trace
+   * the invocation already has just releases the span. False when the request is unknown or its
+   * span is already exported in another trace.
+   */
+  adoptFunctionTrace(requestId: string, trace: FunctionTrace): boolean;
+}
+
+/** Where the invocation's trace id came from. */
+export enum TraceSource {
+  /** Nothing from Lambda yet: random ids, replaced by Lambda's context if it comes before a lease. */
+  Generated = 0,
+  /** The X-Ray (or W3C) value on INVOKE / platform records. */
+  Lambda = 1,
+  /** The function's own trace, adopted. */
+  Function = 2,
+}
+
+export class Invocation {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | undefined = undefined;
+  sampled = true;
+  traceSource = TraceSource.Generated;
+  /** The span id came from Lambda's tracing.spanId. */
+  spanIdFromLambda = false;
+  /** Handed out by the directory: the ids are now fixed. */
+  leased = false;
+  /** The last tracing value applied, to skip re-parsing the same string on every record. */
+  tracingValue: string | undefined = undefined;
+
+  coldstart = false;
+  lastSeenMs: number;
+  startMs: number | undefined = undefined;
+  endMs: number | undefined = undefined;
+  deadlineMs: number | undefined = undefined;
+  invokedArn: string | undefined = undefined;
+  functionArn: string | undefined = undefined;
+  status: string | undefined = undefined;
+  errorType: string | undefined = undefined;
+  runtimeDurationMs: number | undefined = undefined;
+  /** runtimeDone's phase spans, until the report (which may repeat some) came. */
+  runtimeDoneSpans: readonly PlatformSpan[] | undefined = undefined;
+  /** Phase spans not yet exported. */
+  children: PlatformSpan[] = [];
+  /** The init/restore phase that belongs to this (first) invocation's trace. */
+  phase: EnvironmentPhase | undefined = undefined;
+  /** A phase in its own trace this invocation links to. */
+  phaseLink: EnvironmentPhase | undefined = undefined;
+
+  runtimeDoneSeen = false;
+  reportSeen = false;
+  /** The record times, to tell a redelivered record (same time) from a retry's (later time). */
+  runtimeDoneMs: number | undefined = undefined;
+  reportMs: number | undefined = undefined;
+  /** The earlier attempt under the same requestId, for its late records. */
+  previousAttempt: Invocation | undefined = undefined;
+  invocationCounted = false;
+  errorCounted = false;
+  oomCounted = false;
+  released = false;
+  exported = false;
+
+  constructor(
+    readonly requestId: string,
+    readonly firstSeenMs: number,
+    traceId: string,
+    spanId: string,
+  ) {
+    this.lastSeenMs = firstSeenMs;
+    this.traceId = traceId;
+    this.spanId = spanId;
+  }
+}
+
+export class InvocationTable implements InvocationDirectory {
+  readonly active = new Map<string, Invocation>();
+  readonly finished = new Map<string, Invocation>();
+  private readonly byTrace = new Map<string, string>();
+  adoptions = 0;
+
+  constructor(private readonly maxEntries: number) {}
+
+  get(requestId: string): Invocation | undefined {
+    return this.active.get(requestId) ?? this.finished.get(requestId);
+  }
+
+  /** Adds a new active invocation; returns the oldest active one when the bound forces it out. */
+  addActive(inv: Invocation): Invocation | undefined {
+    let evicted: Invocation | undefined;
+    if (this.active.size >= this.maxEntries) {
+      const oldest = this.active.values().next().value as Invocation;
+      this.active.delete(oldest.requestId);
+      evicted = oldest;
+    }
+    this.active.set(inv.requestId, inv);
+    this.byTrace.set(inv.traceId, inv.requestId);
+    return evicted;
+  }
+
+  /** Moves an exported invocation to `finished` (kept for late records and correlation). */
+  finish(inv: Invocation): void {
+    this.active.delete(inv.requestId);
+    const earlier = this.finished.get(inv.requestId);
+    if (earlier !== undefined && earlier !== inv) {
+      // A retry under the same requestId replaces its earlier attempt here (still reachable from it).
+      this.finished.delete(inv.requestId);
+      if (earlier.traceId !== inv.traceId && this.byTrace.get(earlier.traceId) === inv.requestId) {
+        this.byTrace.delete(earlier.traceId);
+      }
+    }
+    if (this.finished.size >= this.maxEntries) {
+      const oldest = this.finished.values().next().value as Invocation;
+      this.forget(oldest);
+    }
+    // Drop what is no longer needed; the entry stays small.
+    inv.children = [];
+    if (inv.reportSeen) inv.runtimeDoneSpans = undefined;
+    inv.phase = undefined;
+    inv.phaseLink = undefined;
+    this.finished.set(inv.requestId, inv);
+  }
+
+  forget(inv: Invocation): void {
+    this.finished.delete(inv.requestId);
+    this.active.delete(inv.requestId);
+    if (this.byTrace.get(inv.traceId) === inv.requestId) this.byTrace.delete(inv.traceId);
+  }
+
+  /** Records a trace id change of an invocation. */
+  retrace(inv: Invocation, previousTraceId: string): void {
+    if (this.byTrace.get(previousTraceId) === inv.requestId) this.byTrace.delete(previousTraceId);
+    this.byTrace.set(inv.traceId, inv.requestId);
+  }
+
+  clear(): void {
+    this.active.clear();
+    this.finished.clear();
+    this.byTrace.clear();
+  }
+
+  lookupByRequestId(requestId: string): InvocationIdentity | undefined {
+    const inv = this.get(requestId);
+    if (inv === undefined) return undefined;
+    inv.leased = true;
+    const identity: InvocationIdentity = { traceId: inv.traceId, spanId: inv.spanId, sampled: inv.sampled };
+    if (inv.parentSpanId !== undefined) identity.parentSpanId = inv.parentSpanId;
+    return identity;
+  }
+
+  lookupByTraceId(traceId: string): string | undefined {
+    return this.byTrace.get(traceId);
+  }
+
+  adoptFunctionTrace(requestId: string, trace: FunctionTrace): boolean {
+    const inv = this.get(requestId);
+    if (inv === undefined || typeof trace?.traceId !== 'string') return false;
+    const traceId = trace.traceId.toLowerCase();
+    if (inv.exported) return inv.traceId === traceId;
+    if (!/^[0-9a-f]{32}$/.test(traceId) || /^0+$/.test(traceId)) return false;
+    const parent = typeof trace.parentSpanId === 'string' ? trace.parentSpanId.toLowerCase() : undefined;
+    const validParent = parent !== undefined && /^[0-9a-f]{16}$/.test(parent) && !/^0+$/.test(parent);
+    if (traceId !== inv.traceId) {
+      const previous = inv.traceId;
+      inv.traceId = traceId;
+      inv.parentSpanId = validParent && parent !== inv.spanId ? parent : undefined;
+      this.retrace(inv, previous);
+    } else if (validParent && parent !== inv.spanId && inv.parentSpanId === undefined) {
+      inv.parentSpanId = parent;
+    }
+    inv.traceSource = TraceSource.Function;
+    inv.sampled = trace.sampled ?? true;
+    inv.leased = true;
+    inv.released = true;
+    this.adoptions++;
+    return true;
+  }
+}

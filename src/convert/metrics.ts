@@ -1,0 +1,479 @@
+// Platform metrics aggregated inside the extension (one environment, one aggregation) and handed
+// out as one ResourceMetrics per collect. Counters are monotonic sums, durations and sizes explicit-
+// bucket histograms; attributes are low-cardinality only (no request ids), with a per-instrument
+// series limit folding the excess into `otel.metric.overflow=true`.
+
+import { type Attributes, ValueType } from '@opentelemetry/api';
+import type { InstrumentationScope } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  type DataPoint,
+  DataPointType,
+  type Histogram,
+  type MetricData,
+  type MetricDescriptor,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+import {
+  ATTR_AWS_LAMBDA_INITIALIZATION_TYPE,
+  ATTR_ERROR_TYPE,
+  ATTR_FAAS_COLDSTART,
+  ATTR_FAAS_TRIGGER,
+  ATTR_OTEL_METRIC_OVERFLOW,
+  FAAS_TRIGGER_OTHER,
+  METRIC_AWS_LAMBDA_BILLED_DURATION,
+  METRIC_AWS_LAMBDA_LOGS_DROPPED,
+  METRIC_AWS_LAMBDA_LOGS_DROPPED_BYTES,
+  METRIC_AWS_LAMBDA_OUT_OF_MEMORY,
+  METRIC_AWS_LAMBDA_POST_RUNTIME_DURATION,
+  METRIC_AWS_LAMBDA_PRODUCED_BYTES,
+  METRIC_AWS_LAMBDA_RESPONSE_LATENCY,
+  METRIC_AWS_LAMBDA_RESTORE_DURATION,
+  METRIC_FAAS_COLDSTARTS,
+  METRIC_FAAS_ERRORS,
+  METRIC_FAAS_INIT_DURATION,
+  METRIC_FAAS_INVOCATIONS,
+  METRIC_FAAS_INVOKE_DURATION,
+  METRIC_FAAS_MEM_USAGE,
+  METRIC_FAAS_TIMEOUTS,
+} from './semconv.js';
+import { msToHrTime } from './time.js';
+
+export type Temporality = 'cumulative' | 'delta';
+
+/** The FaaS semconv duration buckets, in seconds. */
+export const DURATION_BUCKETS_S: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+const MIB = 1048576;
+/** Lambda memory sizes run from 128 MiB to 10,240 MiB. */
+export const MEMORY_BUCKETS_BYTES: readonly number[] = [
+  64, 128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192, 10240,
+].map((m) => m * MIB);
+/** Response sizes: up to the 6 MiB buffered limit and the 20 MiB streamed one. */
+export const PAYLOAD_BUCKETS_BYTES: readonly number[] = [
+  256,
+  1024,
+  4096,
+  16384,
+  65536,
+  262144,
+  1048576,
+  6 * MIB,
+  20 * MIB,
+];
+
+/** Distinct attribute sets one instrument may hold before folding into the overflow series. */
+const SERIES_LIMIT = 64;
+
+interface Series {
+  readonly attributes: Attributes;
+  /** Counter value, or histogram count. */
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  readonly buckets: number[] | undefined;
+  /** Recorded into since the last collect. */
+  dirty: boolean;
+  /** Recorded into at all since the aggregation started. */
+  used: boolean;
+}
+
+class Instrument {
+  readonly series = new Map<string, Series>();
+
+  constructor(
+    readonly descriptor: MetricDescriptor,
+    readonly boundaries: readonly number[] | undefined,
+  ) {}
+
+  /** The series for `key`, created with `attributes` (or the overflow set beyond the limit). */
+  seriesFor(key: string, attributes: Attributes): Series {
+    let s = this.series.get(key);
+    if (s !== undefined) return s;
+    // As in the OTel SDK, the overflow series counts towards the limit.
+    if (this.series.size >= SERIES_LIMIT - 1) {
+      s = this.series.get(OVERFLOW_KEY);
+      if (s !== undefined) return s;
+      key = OVERFLOW_KEY;
+      attributes = OVERFLOW_ATTRIBUTES;
+    }
+    s = {
+      attributes,
+      count: 0,
+      sum: 0,
+      min: Number.POSITIVE_INFINITY,
+      max: Number.NEGATIVE_INFINITY,
+      buckets: this.boundaries ? new Array<number>(this.boundaries.length + 1).fill(0) : undefined,
+      dirty: false,
+      used: false,
+    };
+    this.series.set(key, s);
+    return s;
+  }
+
+  add(series: Series, value: number): void {
+    series.count += value;
+    series.dirty = true;
+    series.used = true;
+  }
+
+  observe(series: Series, value: number): void {
+    const b = this.boundaries as readonly number[];
+    let i = 0;
+    while (i < b.length && value > (b[i] as number)) i++;
+    const buckets = series.buckets as number[];
+    buckets[i] = (buckets[i] as number) + 1;
+    series.count++;
+    series.sum += value;
+    if (value < series.min) series.min = value;
+    if (value > series.max) series.max = value;
+    series.dirty = true;
+    series.used = true;
+  }
+
+  reset(series: Series): void {
+    series.count = 0;
+    series.sum = 0;
+    series.min = Number.POSITIVE_INFINITY;
+    series.max = Number.NEGATIVE_INFINITY;
+    if (series.buckets) series.buckets.fill(0);
+    series.dirty = false;
+  }
+}
+
+const OVERFLOW_KEY = '\u0000overflow';
+const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ [ATTR_OTEL_METRIC_OVERFLOW]: true });
+
+const TRIGGER: Attributes = Object.freeze({ [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER });
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+const COLD: Attributes = Object.freeze({
+  [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER,
+  [ATTR_FAAS_COLDSTART]: true,
+});
+const WARM: Attributes = Object.freeze({
+  [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER,
+  [ATTR_FAAS_COLDSTART]: false,
+});
+
+function counter(name: string, unit: string, description: string): Instrument {
+  return new Instrument({ name, unit, description, valueType: ValueType.INT }, undefined);
+}
+
+function histogram(
+  name: string,
+  unit: string,
+  description: string,
+  boundaries: readonly number[],
+): Instrument {
+  return new Instrument({ name, unit, description, valueType: ValueType.DOUBLE }, boundaries);
+}
+
+export interface MetricsCollection {
+  resourceMetrics: ResourceMetrics;
+  /** Data points inside. */
+  points: number;
+  /** When the oldest measurement not yet collected was recorded. */
+  oldestMs: number;
+}
+
+export class PlatformMetrics {
+  private readonly invocations = counter(METRIC_FAAS_INVOCATIONS, '{invocation}', 'Invocations started');
+  private readonly errors = counter(METRIC_FAAS_ERRORS, '{error}', 'Invocations that ended in an error');
+  private readonly timeouts = counter(METRIC_FAAS_TIMEOUTS, '{timeout}', 'Invocations that timed out');
+  private readonly coldstarts = counter(
+    METRIC_FAAS_COLDSTARTS,
+    '{coldstart}',
+    'First invocations after an init',
+  );
+  private readonly outOfMemory = counter(
+    METRIC_AWS_LAMBDA_OUT_OF_MEMORY,
+    '{invocation}',
+    'Invocations that ran out of memory',
+  );
+  private readonly logsDropped = counter(
+    METRIC_AWS_LAMBDA_LOGS_DROPPED,
+    '{record}',
+    'Telemetry records Lambda dropped before delivery',
+  );
+  private readonly logsDroppedBytes = counter(
+    METRIC_AWS_LAMBDA_LOGS_DROPPED_BYTES,
+    'By',
+    'Bytes of telemetry Lambda dropped before delivery',
+  );
+  private readonly invokeDuration = histogram(
+    METRIC_FAAS_INVOKE_DURATION,
+    's',
+    "Duration of the function's logic execution",
+    DURATION_BUCKETS_S,
+  );
+  private readonly initDuration = histogram(
+    METRIC_FAAS_INIT_DURATION,
+    's',
+    'Duration of the environment initialization',
+    DURATION_BUCKETS_S,
+  );
+  private readonly memUsage = histogram(
+    METRIC_FAAS_MEM_USAGE,
+    'By',
+    'Maximum memory used per invocation',
+    MEMORY_BUCKETS_BYTES,
+  );
+  private readonly billedDuration = histogram(
+    METRIC_AWS_LAMBDA_BILLED_DURATION,
+    's',
+    'Billed duration per invocation',
+    DURATION_BUCKETS_S,
+  );
+  private readonly restoreDuration = histogram(
+    METRIC_AWS_LAMBDA_RESTORE_DURATION,
+    's',
+    'Duration of a SnapStart restore',
+    DURATION_BUCKETS_S,
+  );
+  private readonly postRuntimeDuration = histogram(
+    METRIC_AWS_LAMBDA_POST_RUNTIME_DURATION,
+    's',
+    'Time extensions kept the environment after the response',
+    DURATION_BUCKETS_S,
+  );
+  private readonly responseLatency = histogram(
+    METRIC_AWS_LAMBDA_RESPONSE_LATENCY,
+    's',
+    'Time from invocation start to the first response byte',
+    DURATION_BUCKETS_S,
+  );
+  private readonly producedBytes = histogram(
+    METRIC_AWS_LAMBDA_PRODUCED_BYTES,
+    'By',
+    'Response payload size per invocation',
+    PAYLOAD_BUCKETS_BYTES,
+  );
+
+  /** In emission order. */
+  private readonly all: Instrument[] = [
+    this.invocations,
+    this.errors,
+    this.timeouts,
+    this.coldstarts,
+    this.invokeDuration,
+    this.initDuration,
+    this.memUsage,
+    this.billedDuration,
+    this.restoreDuration,
+    this.postRuntimeDuration,
+    this.responseLatency,
+    this.producedBytes,
+    this.outOfMemory,
+    this.logsDropped,
+    this.logsDroppedBytes,
+  ];
+
+  private readonly temporality: AggregationTemporality;
+  private startMs: number;
+  private lastCollectMs: number;
+  private oldestPendingMs = Number.POSITIVE_INFINITY;
+  private changed = false;
+
+  constructor(temporality: Temporality, startMs: number) {
+    this.temporality =
+      temporality === 'delta' ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE;
+    this.startMs = startMs;
+    this.lastCollectMs = startMs;
+  }
+
+  get isDelta(): boolean {
+    return this.temporality === AggregationTemporality.DELTA;
+  }
+
+  /** Counts one invocation (and its cold start). */
+  recordInvocation(coldstart: boolean, atMs: number): void {
+    this.invocations.add(this.invocations.seriesFor('', TRIGGER), 1);
+    if (coldstart) this.coldstarts.add(this.coldstarts.seriesFor('', TRIGGER), 1);
+    this.touch(atMs);
+  }
+
+  /** Counts a failed invocation; `errorType` is Lambda's errorType or else the status. */
+  recordError(errorType: string, timedOut: boolean, atMs: number): void {
+    const s =
+      this.errors.series.get(errorType) ??
+      this.errors.seriesFor(errorType, {
+        [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER,
+        [ATTR_ERROR_TYPE]: errorType,
+      });
+    this.errors.add(s, 1);
+    if (timedOut) this.timeouts.add(this.timeouts.seriesFor('', TRIGGER), 1);
+    this.touch(atMs);
+  }
+
+  recordInvokeDuration(ms: number, coldstart: boolean, atMs: number): void {
+    if (!validAmount(ms)) return;
+    this.invokeDuration.observe(
+      this.invokeDuration.seriesFor(coldstart ? 'c' : 'w', coldstart ? COLD : WARM),
+      ms / 1000,
+    );
+    this.touch(atMs);
+  }
+
+  recordInitDuration(ms: number, initializationType: string, atMs: number): void {
+    if (!validAmount(ms)) return;
+    const s =
+      this.initDuration.series.get(initializationType) ??
+      this.initDuration.seriesFor(initializationType, {
+        [ATTR_AWS_LAMBDA_INITIALIZATION_TYPE]: initializationType,
+      });
+    this.initDuration.observe(s, ms / 1000);
+    this.touch(atMs);
+  }
+
+  recordRestoreDuration(ms: number, atMs: number): void {
+    this.observe(this.restoreDuration, NO_ATTRIBUTES, ms / 1000, atMs);
+  }
+
+  recordMemoryUsed(mib: number, atMs: number): void {
+    this.observe(this.memUsage, TRIGGER, mib * MIB, atMs);
+  }
+
+  recordBilledDuration(ms: number, atMs: number): void {
+    this.observe(this.billedDuration, TRIGGER, ms / 1000, atMs);
+  }
+
+  recordPostRuntimeDuration(ms: number, atMs: number): void {
+    this.observe(this.postRuntimeDuration, TRIGGER, ms / 1000, atMs);
+  }
+
+  recordResponseLatency(ms: number, atMs: number): void {
+    this.observe(this.responseLatency, TRIGGER, ms / 1000, atMs);
+  }
+
+  recordProducedBytes(bytes: number, atMs: number): void {
+    this.observe(this.producedBytes, TRIGGER, bytes, atMs);
+  }
+
+  recordOutOfMemory(atMs: number): void {
+    this.outOfMemory.add(this.outOfMemory.seriesFor('', TRIGGER), 1);
+    this.touch(atMs);
+  }
+
+  recordLogsDropped(records: number, bytes: number, atMs: number): void {
+    if (validAmount(records) && records > 0)
+      this.logsDropped.add(this.logsDropped.seriesFor('', NO_ATTRIBUTES), records);
+    if (validAmount(bytes) && bytes > 0) {
+      this.logsDroppedBytes.add(this.logsDroppedBytes.seriesFor('', NO_ATTRIBUTES), bytes);
+    }
+    this.touch(atMs);
+  }
+
+  /**
+   * Starts a new aggregation (a SnapStart restore makes a new environment out of the snapshot's
+   * memory: what was aggregated before belongs to the snapshot, not to this environment).
+   */
+  restart(startMs: number): void {
+    for (const instrument of this.all) instrument.series.clear();
+    this.startMs = startMs;
+    this.lastCollectMs = startMs;
+    this.changed = false;
+    this.oldestPendingMs = Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * What changed since the last collect, as one ResourceMetrics; undefined when nothing did.
+   * Cumulative: every series recorded since the start, start time = aggregation start. Delta: the
+   * series recorded since the last collect, start time = last collect, then reset.
+   */
+  collect(
+    nowMs: number,
+    resource: { get(): Resource },
+    scope: InstrumentationScope,
+  ): MetricsCollection | undefined {
+    if (!this.changed) return undefined;
+    const delta = this.temporality === AggregationTemporality.DELTA;
+    const startMs = delta ? this.lastCollectMs : this.startMs;
+    const endMs = Math.max(nowMs, startMs);
+    const startTime = msToHrTime(startMs);
+    const endTime = msToHrTime(endMs);
+    const metrics: MetricData[] = [];
+    let points = 0;
+    for (const instrument of this.all) {
+      if (instrument.series.size === 0) continue;
+      if (instrument.boundaries === undefined) {
+        const dataPoints: DataPoint<number>[] = [];
+        for (const s of instrument.series.values()) {
+          if (delta ? !s.dirty : !s.used) continue;
+          dataPoints.push({ startTime, endTime, attributes: s.attributes, value: s.count });
+          if (delta) instrument.reset(s);
+          else s.dirty = false;
+        }
+        if (dataPoints.length === 0) continue;
+        points += dataPoints.length;
+        metrics.push({
+          descriptor: instrument.descriptor,
+          aggregationTemporality: this.temporality,
+          dataPointType: DataPointType.SUM,
+          dataPoints,
+          isMonotonic: true,
+        });
+      } else {
+        const dataPoints: DataPoint<Histogram>[] = [];
+        for (const s of instrument.series.values()) {
+          if (delta ? !s.dirty : !s.used) continue;
+          dataPoints.push({
+            startTime,
+            endTime,
+            attributes: s.attributes,
+            // A copy: the chunk may be turned into JSON later, after more recordings.
+            value: {
+              buckets: {
+                boundaries: instrument.boundaries as number[],
+                counts: (s.buckets as number[]).slice(),
+              },
+              count: s.count,
+              sum: s.sum,
+              min: s.min,
+              max: s.max,
+            },
+          });
+          if (delta) instrument.reset(s);
+          else s.dirty = false;
+        }
+        if (dataPoints.length === 0) continue;
+        points += dataPoints.length;
+        metrics.push({
+          descriptor: instrument.descriptor,
+          aggregationTemporality: this.temporality,
+          dataPointType: DataPointType.HISTOGRAM,
+          dataPoints,
+        });
+      }
+    }
+    const oldestMs = Number.isFinite(this.oldestPendingMs) ? this.oldestPendingMs : nowMs;
+    this.changed = false;
+    this.oldestPendingMs = Number.POSITIVE_INFINITY;
+    this.lastCollectMs = endMs;
+    if (points === 0) return undefined;
+    // The resource is fetched only when there is something to send: fetching fixes faas.instance.
+    return {
+      resourceMetrics: { resource: resource.get(), scopeMetrics: [{ scope, metrics }] },
+      points,
+      oldestMs,
+    };
+  }
+
+  private observe(instrument: Instrument, attributes: Attributes, value: number, atMs: number): void {
+    if (!validAmount(value)) return;
+    instrument.observe(instrument.seriesFor('', attributes), value);
+    this.touch(atMs);
+  }
+
+  private touch(atMs: number): void {
+    this.changed = true;
+    if (atMs < this.oldestPendingMs) this.oldestPendingMs = atMs;
+  }
+}
+
+/** A finite, non-negative measurement; anything else is skipped rather than poisoning a sum. */
+function validAmount(v: number): boolean {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0;
+}
