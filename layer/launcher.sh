@@ -13,16 +13,23 @@ self_dir=$(CDPATH='' cd -- "$self_dir" && pwd -P)
 name=${0##*/}
 home_dir=${self_dir%/*}/otel-lambda-extension
 
-if [ -x /var/lang/bin/node ]; then
-  node_bin=/var/lang/bin/node # Node.js managed runtimes
+# LAMBDA_OTEL_RUNTIME_NODE is a testing knob only: it stands in for /var/lang/bin/node so tests can
+# exercise the Node.js-runtime path off Lambda.
+runtime_node=${LAMBDA_OTEL_RUNTIME_NODE:-/var/lang/bin/node}
+if [ -x "$runtime_node" ]; then
+  node_bin=$runtime_node # Node.js managed runtimes
 elif [ -x "$home_dir/bin/node" ]; then
   node_bin="$home_dir/bin/node" # a Node shipped inside the layer (other runtimes)
 elif command -v node >/dev/null 2>&1; then
   node_bin=$(command -v node)
 else
-  echo "[otel-lambda-extension] ERROR no Node.js found (/var/lang/bin/node, $home_dir/bin/node, PATH); extension not started" >&2
+  echo "[otel-lambda-extension] ERROR no Node.js found ($runtime_node, $home_dir/bin/node, PATH); extension not started" >&2
   exit 1
 fi
+
+case ${LAMBDA_OTEL_LOG_LEVEL:-} in
+  [Dd][Ee][Bb][Uu][Gg]) echo "[otel-lambda-extension] DEBUG launcher: starting $home_dir/index.mjs with $node_bin" ;;
+esac
 
 # The function's NODE_OPTIONS (e.g. --require of an auto-instrumentation) must not load into the
 # extension: it would instrument the extension and export to itself. LAMBDA_OTEL_NODE_OPTIONS is ours.

