@@ -15,7 +15,8 @@ const LEVEL_LABEL: Record<LogLevel, string> = { error: 'ERROR', warn: 'WARN', in
 const DEFAULT_LEVEL: LogLevel = 'warn';
 
 export interface ExtensionLogger {
-  readonly level: LogLevel;
+  level: LogLevel;
+  setLevel(level: LogLevel): void;
   /** True when a message at `level` would be written; check it before building costly debug text. */
   enabled(level: LogLevel): boolean;
   error(message: string, detail?: unknown): void;
@@ -54,7 +55,7 @@ export function createExtensionLogger(options: ExtensionLoggerOptions = {}): Ext
   const raw = process.env[LOG_LEVEL_ENV];
   const fromEnv = parseLogLevel(raw);
   const level = options.level ?? fromEnv ?? DEFAULT_LEVEL;
-  const rank = LEVEL_RANK[level];
+  let rank = LEVEL_RANK[level];
   const write = options.write ?? writeStdout;
   const seen = new Set<string>();
 
@@ -67,6 +68,11 @@ export function createExtensionLogger(options: ExtensionLoggerOptions = {}): Ext
 
   const logger: ExtensionLogger = {
     level,
+    setLevel(lvl) {
+      // The config file may set the level after modules captured this logger.
+      logger.level = lvl;
+      rank = LEVEL_RANK[lvl];
+    },
     enabled: (lvl) => LEVEL_RANK[lvl] <= rank,
     error: (m, d) => emit('error', m, d),
     warn: (m, d) => emit('warn', m, d),

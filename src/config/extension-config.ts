@@ -238,9 +238,9 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
     correlation_hold_ms: durationMs({
       min: 0,
       max: 30_000,
-      default: 2000,
+      default: 0,
       description:
-        "How long a finished invocation span waits for the function's own spans (to join their trace) before it is exported as is.",
+        "How long a finished invocation span waits for the function's own spans (to join their trace) before it is exported as is. 0: until the next flush, which at the end of an invocation comes after the grace for the function's exports; a longer hold can push the span past that flush into the next thaw.",
     }),
   }),
 

@@ -38,7 +38,8 @@ export interface LogTraceDirectory {
 }
 
 export interface LogConverterOptions {
-  resource: Resource;
+  /** A Resource, or where to get the current one: the platform resource learns attributes late. */
+  resource: Resource | { get(): Resource };
   directory?: LogTraceDirectory;
   /** Body bytes (UTF-8) per record before it is cut; default 256 KiB. */
   maxRecordBytes?: number;
@@ -190,7 +191,7 @@ class LogChunk implements TelemetryChunk {
 }
 
 export class LogConverter implements ChunkProducer {
-  private readonly resource: Resource;
+  private readonly resource: { get(): Resource };
   private readonly directory: LogTraceDirectory | undefined;
   private readonly limits: typeof DEFAULTS;
   private readonly platformLines: boolean;
@@ -213,7 +214,11 @@ export class LogConverter implements ChunkProducer {
     options: LogConverterOptions,
     private readonly sink: ChunkSink,
   ) {
-    this.resource = options.resource;
+    const resource = options.resource;
+    this.resource =
+      'get' in resource && typeof resource.get === 'function'
+        ? resource
+        : { get: () => resource as Resource };
     this.directory = options.directory;
     this.platformLines = options.platformLines ?? false;
     this.limits = {
@@ -384,7 +389,7 @@ export class LogConverter implements ChunkProducer {
       severityText: level,
       severityNumber: severityNumberOf(level),
       body,
-      resource: this.resource,
+      resource: this.resource.get(),
       instrumentationScope: this.scope,
       attributes,
       droppedAttributesCount: dropped,

@@ -72,7 +72,11 @@ export interface ExportPipelineOptions {
    * otel-lambda-extension), at most every `selfTelemetryIntervalMs` (default 60 s) and at the final
    * flush.
    */
-  selfTelemetry?: { resource: Resource; temporality?: 'delta' | 'cumulative'; intervalMs?: number };
+  selfTelemetry?: {
+    resource: Resource | { get(): Resource };
+    temporality?: 'delta' | 'cumulative';
+    intervalMs?: number;
+  };
   /** Kept free before each flush deadline for settling results (default 25 ms). */
   deadlineMarginMs?: number;
   /** Retry tuning and test hooks for the exporters. */

@@ -102,8 +102,8 @@ export interface SelfTelemetryTotals {
 }
 
 export interface SelfTelemetryProducerOptions {
-  /** The extension's resource (the same one the platform telemetry carries). */
-  resource: Resource;
+  /** The extension's resource (the same one the platform telemetry carries), or where to get it: it learns attributes late. */
+  resource: Resource | { get(): Resource };
   /** Datadog accepts only delta; default cumulative. */
   temporality?: 'delta' | 'cumulative';
   /** Emit at most this often, except on the final collect (default 60 s). */
@@ -350,7 +350,7 @@ export class SelfTelemetryProducer implements ChunkProducer {
     this.lastVersion = this.telemetry.changeVersion;
     if (metrics.length === 0) return [];
     const request: ResourceMetrics = {
-      resource: this.options.resource,
+      resource: currentResource(this.options.resource),
       scopeMetrics: [{ scope: { name: SELF_TELEMETRY_SCOPE, version: SCOPE_VERSION }, metrics }],
     };
     const protobuf = this.transformer.ProtobufMetricsSerializer.serializeRequest(request);
@@ -372,4 +372,8 @@ export class SelfTelemetryProducer implements ChunkProducer {
       },
     ];
   }
+}
+
+function currentResource(resource: Resource | { get(): Resource }): Resource {
+  return 'get' in resource && typeof resource.get === 'function' ? resource.get() : (resource as Resource);
 }

@@ -1,0 +1,285 @@
+// The composition root: one extension per execution environment. Configuration is read before
+// registering; the components are wired along the data's path (Lambda APIs → converters → export
+// pipeline ← flush manager), with the local receiver feeding the same pipeline.
+
+import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { formatConfigErrors, type LoadedConfig, loadConfig, temporalityFor } from './config/index.js';
+import { PlatformConverter } from './convert/index.js';
+import { LogConverter } from './convert/logs.js';
+import type { ExportConfig } from './export/endpoint-config.js';
+import { exportConfigFromLoaded } from './export/settings-from-config.js';
+import { log } from './extension-log.js';
+import { FlushManager, type ShutdownSummary } from './flush/index.js';
+import type { HookError, LifecycleHooks, RegisteredInfo } from './lambda/lifecycle.js';
+import { runLifecycle } from './lambda/lifecycle.js';
+import type { TelemetryEvent } from './lambda/telemetry-events.js';
+import type { ChunkSink, Signal, TelemetryChunk } from './pipeline/chunk.js';
+import { ExportPipeline } from './pipeline/export-pipeline.js';
+import { OtlpReceiver } from './receiver/otlp-receiver.js';
+import { TraceCorrelator } from './receiver/trace-correlation.js';
+
+export interface ExtensionOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where the layer's config.yaml sits: next to the bundle by default. */
+  layerDir?: string;
+  /** Where the function package is (/var/task in Lambda). */
+  taskRoot?: string;
+}
+
+/** Chunks the receiver accepts before the pipeline exists (it starts before registering). */
+class PendingSink implements ChunkSink {
+  private early: TelemetryChunk[] | undefined = [];
+  private target: ChunkSink | undefined;
+  constructor(private readonly onChunk: (signal: Signal) => void) {}
+  enqueue(chunk: TelemetryChunk): void {
+    this.onChunk(chunk.signal);
+    if (this.target) this.target.enqueue(chunk);
+    else this.early?.push(chunk);
+  }
+  connect(target: ChunkSink): void {
+    this.target = target;
+    for (const chunk of this.early ?? []) target.enqueue(chunk);
+    this.early = undefined;
+  }
+}
+
+const DISCARD: ChunkSink = { enqueue() {} };
+
+export async function runExtension(options: ExtensionOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  const layerDir = options.layerDir ?? dirname(fileURLToPath(import.meta.url));
+  const loaded = await loadConfig({
+    env,
+    layerDir,
+    ...(options.taskRoot !== undefined && { taskRoot: options.taskRoot }),
+  });
+  if (loaded.config.log_level !== log.level && env['LAMBDA_OTEL_LOG_LEVEL'] === undefined) {
+    log.setLevel(loaded.config.log_level);
+  }
+  for (const warning of loaded.warnings) log.warn(warning);
+
+  // A configuration problem never takes the function down unless strict_config asks for it: the
+  // extension then follows the lifecycle and exports nothing.
+  let exportConfig: ExportConfig | undefined;
+  let problem: string | undefined;
+  if (loaded.errors.length > 0) problem = formatConfigErrors(loaded.errors);
+  else {
+    try {
+      exportConfig = exportConfigFromLoaded(loaded, env);
+      for (const note of exportConfig.notes) log[note.level](note.message);
+    } catch (err) {
+      problem = err instanceof Error ? err.message : String(err);
+    }
+  }
+  if (problem !== undefined) {
+    log.error(
+      loaded.config.strict_config
+        ? `invalid configuration: ${problem}`
+        : `invalid configuration, running in pass-through mode (nothing is exported): ${problem}`,
+    );
+  }
+  const wiring = exportConfig ? new Wiring(loaded, exportConfig, env) : undefined;
+  const receiver = wiring?.receiver ?? passThroughReceiver(loaded);
+  const receiverStarted = receiver?.start().catch((err: unknown) => {
+    log.warn(`local OTLP receiver not started: ${err instanceof Error ? err.message : String(err)}`);
+  });
+
+  const hooks: LifecycleHooks = {
+    async onRegistered(info) {
+      if (problem !== undefined && loaded.config.strict_config) {
+        const err: HookError = new Error(`invalid configuration: ${problem}`);
+        err.errorType = 'Extension.ConfigInvalid';
+        throw err;
+      }
+      await receiverStarted;
+      wiring?.onRegistered(info);
+    },
+    onTelemetry(events) {
+      wiring?.onTelemetry(events);
+    },
+    async onInvoke(event) {
+      if (wiring) await wiring.onInvoke(event);
+    },
+    async onShutdown(event) {
+      const summary = wiring ? await wiring.onShutdown(event) : undefined;
+      await receiver?.stop().catch(() => {});
+      finalLogLine(event.shutdownReason, summary, wiring);
+    },
+  };
+  return runLifecycle({
+    hooks,
+    env,
+    buffering: {
+      maxItems: loaded.config.telemetry_api.buffering.max_items,
+      maxBytes: loaded.config.telemetry_api.buffering.max_bytes,
+      timeoutMs: loaded.config.telemetry_api.buffering.timeout_ms,
+    },
+    maxBodyBytes: loaded.config.telemetry_api.max_body_bytes,
+  });
+}
+
+/** In pass-through mode the function's exports are still accepted (and discarded), so its SDK stays quiet. */
+function passThroughReceiver(loaded: LoadedConfig): OtlpReceiver | undefined {
+  if (!loaded.config.receiver.enabled) return undefined;
+  return new OtlpReceiver({ sink: DISCARD, port: loaded.config.receiver.port });
+}
+
+function finalLogLine(
+  reason: string,
+  summary: ShutdownSummary | undefined,
+  wiring: Wiring | undefined,
+): void {
+  if (!summary || !wiring) {
+    log.info(`shutdown (${reason}): pass-through mode, nothing exported`);
+    return;
+  }
+  const line =
+    `shutdown (${reason}): exported ${summary.exportedItems} items in ${summary.durationMs.toFixed(0)} ms` +
+    `, dropped ${summary.droppedItems}, unsent ${summary.unsentItems}` +
+    (summary.deadlineHit ? ' (deadline reached)' : '') +
+    `; ${wiring.pipeline.stats.summary()}`;
+  // What could not be sent is the one thing the user must hear about, even at the default level.
+  if (summary.unsentItems > 0 || summary.droppedItems > 0) log.warn(line);
+  else log.info(line);
+}
+
+/** The components of an exporting extension and the hooks between them. */
+class Wiring {
+  readonly converter: PlatformConverter;
+  readonly logs: LogConverter | undefined;
+  readonly pipeline: ExportPipeline;
+  readonly receiver: OtlpReceiver | undefined;
+  private flush: FlushManager | undefined;
+  private readonly receiverSink: PendingSink;
+  private intakeOpen = true;
+  private lastTelemetryMs = 0;
+  private readonly config: LoadedConfig['config'];
+
+  constructor(
+    loaded: LoadedConfig,
+    private readonly exportConfig: ExportConfig,
+    env: NodeJS.ProcessEnv,
+  ) {
+    const config = loaded.config;
+    this.config = config;
+    const temporality =
+      exportConfig.requiredMetricsTemporality ?? temporalityFor(config.metrics.temporality, 'counter');
+    // The converter's sink exists before the pipeline, whose self-telemetry needs the converter's resource.
+    const forward: ChunkSink = { enqueue: (chunk) => this.pipeline.enqueue(chunk) };
+    this.converter = new PlatformConverter(
+      {
+        env,
+        temporality,
+        maxHeldMs: config.traces.correlation_hold_ms,
+        exportUnsampled: config.traces.export_unsampled,
+      },
+      forward,
+    );
+    this.pipeline = new ExportPipeline({
+      destinations: exportConfig.destinations,
+      maxConcurrentRequests: exportConfig.maxConcurrentRequests,
+      queue: exportConfig.queue,
+      selfTelemetry: { resource: this.converter.resource, temporality },
+    });
+    // Producers are pulled at every flush (held spans, metric aggregations, pending log records).
+    this.pipeline.addProducer(this.converter);
+    if (config.logs.enabled && (config.logs.function || config.logs.extension)) {
+      this.logs = new LogConverter(
+        {
+          resource: this.converter.resource,
+          directory: this.converter.directory,
+          maxRecordBytes: config.logs.max_record_bytes,
+          platformLines: config.logs.platform_lines,
+        },
+        this.pipeline,
+      );
+      this.pipeline.addProducer(this.logs);
+    }
+    this.receiverSink = new PendingSink((signal) => this.flush?.onFunctionExport(signal));
+    if (config.receiver.enabled) {
+      const queueBytes = config.queue.max_bytes_per_signal;
+      this.receiver = new OtlpReceiver({
+        sink: this.receiverSink,
+        port: config.receiver.port,
+        correlator: new TraceCorrelator(this.converter.directory),
+        // Backpressure: the function's SDK retries on 503, which is better than dropping here.
+        admit: () =>
+          this.intakeOpen && this.pipeline.pending().bytes < queueBytes
+            ? { accept: true }
+            : { accept: false, status: 503, retryAfterSeconds: 1, reason: 'export queue full' },
+        onForceFlush: () => this.flush?.forceFlush('function request'),
+        limits: {
+          maxBodyBytes: config.receiver.max_body_bytes,
+          maxDecompressedBytes: config.receiver.max_decompressed_bytes,
+        },
+      });
+    }
+  }
+
+  onRegistered(info: RegisteredInfo): void {
+    this.converter.onRegistered(info.register);
+    this.receiverSink.connect(this.pipeline);
+    const managedInstances = info.events.length === 1 && info.events[0] === 'SHUTDOWN';
+    this.flush = new FlushManager({
+      target: this.pipeline,
+      strategy: this.config.flush.strategy,
+      managedInstances,
+      runtimeDoneAvailable: info.telemetry.status === 'subscribed',
+      settings: {
+        graceMaxMs: this.config.flush.grace_ms,
+        maxStalenessMs: this.config.flush.max_staleness_ms,
+        deadlineMarginMs: this.config.flush.deadline_margin_ms,
+        managedInstancesIntervalMs: this.config.flush.managed_instances_interval_ms,
+      },
+      onStopIntake: () => {
+        this.intakeOpen = false;
+      },
+      drain: (deadlineMs) => this.drainTelemetry(deadlineMs),
+    });
+    this.flush.start();
+    if (log.enabled('debug')) {
+      const t = info.timings;
+      log.debug(
+        `ready in ${t.sinceProcessStartMs.toFixed(1)} ms since process start; telemetry ${info.telemetry.status};` +
+          ` ${this.exportConfig.destinations.length} destination(s); receiver port ${this.receiver?.port ?? 'off'}`,
+      );
+    }
+  }
+
+  onTelemetry(events: TelemetryEvent[]): void {
+    this.lastTelemetryMs = performance.now();
+    this.converter.ingest(events);
+    this.logs?.ingest(events);
+    this.flush?.onTelemetry(events);
+  }
+
+  async onInvoke(event: Parameters<FlushManager['onInvoke']>[0]): Promise<void> {
+    this.converter.onInvoke(event);
+    if (this.flush) await this.flush.onInvoke(event);
+  }
+
+  async onShutdown(event: Parameters<FlushManager['onShutdown']>[0]): Promise<ShutdownSummary | undefined> {
+    this.converter.onShutdown(event);
+    if (!this.flush) return undefined;
+    const summary = await this.flush.onShutdown(event);
+    this.pipeline.shutdown();
+    return summary;
+  }
+
+  /**
+   * At SHUTDOWN Lambda still delivers what its buffer holds (often the last platform.report): wait
+   * until the listener has been quiet for a couple of buffering periods, bounded by the deadline.
+   */
+  private async drainTelemetry(deadlineMs: number): Promise<void> {
+    const quietMs = Math.max(50, 2 * this.config.telemetry_api.buffering.timeout_ms);
+    const maxWaitMs = Math.min(400, deadlineMs - Date.now());
+    const start = performance.now();
+    while (performance.now() - start < maxWaitMs) {
+      const quietFor = performance.now() - Math.max(this.lastTelemetryMs, start);
+      if (quietFor >= quietMs) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(10, quietMs - quietFor)));
+    }
+  }
+}
