@@ -1,11 +1,16 @@
-// The textual flush strategy (`adaptive`, `end`, `end,<ms>`, `periodic,<ms>`, `continuous,<ms>`),
-// validated with the configuration's messages and bounds into the flush manager's FlushStrategy.
+// The textual flush strategy, validated with the configuration's messages and bounds. The grammar
+// itself is the flush manager's (src/flush/strategy.ts); this adds the range a setting may take.
 
-import type { FlushStrategy } from '../flush/strategy.js';
+import {
+  type FlushStrategy,
+  FlushStrategyError,
+  parseFlushStrategy as parseStrategy,
+} from '../flush/strategy.js';
 import { INVALID, type Invalid, Problem } from './schema.js';
 
 /** The flush manager's own type: the configuration hands it over as is. */
 export type { FlushStrategy };
+export { formatFlushStrategy } from '../flush/strategy.js';
 
 export const FLUSH_STRATEGY_FORMS = 'adaptive | end | end,<ms> | periodic,<ms> | continuous,<ms>';
 
@@ -13,35 +18,32 @@ export const FLUSH_STRATEGY_FORMS = 'adaptive | end | end,<ms> | periodic,<ms> |
 export const FLUSH_INTERVAL_MIN_MS = 100;
 export const FLUSH_INTERVAL_MAX_MS = 900_000;
 
-const FORM = /^(adaptive|end|periodic|continuous)(?:\s*,\s*(.*))?$/i;
-
 export function parseFlushStrategy(text: string): FlushStrategy | Problem | Invalid {
-  const match = FORM.exec(text.trim());
-  if (!match) return INVALID;
-  const kind = match[1]!.toLowerCase() as FlushStrategy['kind'];
-  const interval = match[2];
-  if (interval === undefined) {
-    if (kind === 'adaptive' || kind === 'end') return { kind };
-    return INVALID; // periodic and continuous need an interval
-  }
-  if (kind === 'adaptive') return INVALID;
-  const ms = /^\d+$/.test(interval) ? Number(interval) : Number.NaN;
-  if (!Number.isSafeInteger(ms) || ms < FLUSH_INTERVAL_MIN_MS || ms > FLUSH_INTERVAL_MAX_MS) {
-    return new Problem(
-      `expected <ms> in "${kind},<ms>" to be an integer between ${FLUSH_INTERVAL_MIN_MS} and ${FLUSH_INTERVAL_MAX_MS}, got ${JSON.stringify(interval.slice(0, 40))}`,
+  // Blank means the default to the flush manager; as a setting's value it is not one of the forms.
+  if (text.trim() === '') return INVALID;
+  const comma = text.indexOf(',');
+  const kind = (comma < 0 ? text : text.slice(0, comma)).trim().toLowerCase();
+  const interval = comma < 0 ? undefined : text.slice(comma + 1).trim();
+  const badInterval = () =>
+    new Problem(
+      `expected <ms> in "${kind},<ms>" to be an integer between ${FLUSH_INTERVAL_MIN_MS} and ${FLUSH_INTERVAL_MAX_MS}, got ${JSON.stringify((interval ?? '').slice(0, 40))}`,
     );
+  let strategy: FlushStrategy;
+  try {
+    strategy = parseStrategy(text);
+  } catch (err) {
+    if (!(err instanceof FlushStrategyError)) throw err;
+    // A known interval form with a bad number gets the range message; anything else, the forms.
+    return interval !== undefined && INTERVAL_KINDS.has(kind) ? badInterval() : INVALID;
   }
-  return kind === 'end' ? { kind, backstopMs: ms } : { kind, intervalMs: ms };
+  const ms =
+    strategy.kind === 'end'
+      ? strategy.backstopMs
+      : strategy.kind === 'adaptive'
+        ? undefined
+        : strategy.intervalMs;
+  if (ms !== undefined && (ms < FLUSH_INTERVAL_MIN_MS || ms > FLUSH_INTERVAL_MAX_MS)) return badInterval();
+  return strategy;
 }
 
-export function formatFlushStrategy(strategy: FlushStrategy): string {
-  switch (strategy.kind) {
-    case 'adaptive':
-      return 'adaptive';
-    case 'end':
-      return strategy.backstopMs === undefined ? 'end' : `end,${strategy.backstopMs}`;
-    case 'periodic':
-    case 'continuous':
-      return `${strategy.kind},${strategy.intervalMs}`;
-  }
-}
+const INTERVAL_KINDS = new Set(['end', 'periodic', 'continuous']);
