@@ -11,9 +11,10 @@ import { LogConverter } from './convert/logs.js';
 import type { ExportConfig } from './export/endpoint-config.js';
 import { exportConfigFromLoaded } from './export/settings-from-config.js';
 import { log } from './extension-log.js';
-import { FlushManager, type ShutdownSummary } from './flush/index.js';
+import { type FlushLogger, FlushManager, type ShutdownSummary } from './flush/index.js';
 import type { HookError, LifecycleHooks, RegisteredInfo } from './lambda/lifecycle.js';
 import { runLifecycle } from './lambda/lifecycle.js';
+import { intakeCounters, intakeSummary } from './lambda/telemetry-intake.js';
 import type { TelemetryEvent } from './lambda/telemetry-events.js';
 import type { ChunkSink, Signal, TelemetryChunk } from './pipeline/chunk.js';
 import { ExportPipeline } from './pipeline/export-pipeline.js';
@@ -47,6 +48,20 @@ class PendingSink implements ChunkSink {
 
 const DISCARD: ChunkSink = { enqueue() {} };
 
+/**
+ * At SHUTDOWN, how long the receiver must have been quiet before the drain ends: the function's SDK
+ * shuts down on SIGTERM, sent at the same time as SHUTDOWN, and exports what it still holds.
+ */
+const FUNCTION_SHUTDOWN_EXPORT_QUIET_MS = 200;
+
+/** The flush manager's decisions and problems in the extension's log (decisions at debug only). */
+const FLUSH_LOGGER: FlushLogger = {
+  debug: (message, fields) => {
+    if (log.enabled('debug')) log.debug(`flush: ${message}`, fields);
+  },
+  warn: (message, fields) => log.warn(`flush: ${message}`, fields),
+};
+
 export async function runExtension(options: ExtensionOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
   const layerDir = options.layerDir ?? dirname(fileURLToPath(import.meta.url));
@@ -73,11 +88,16 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
       problem = err instanceof Error ? err.message : String(err);
     }
   }
-  if (problem !== undefined) {
+  // formatConfigErrors already starts with "invalid configuration (N problems)".
+  const invalid =
+    problem === undefined || problem.startsWith('invalid configuration')
+      ? problem
+      : `invalid configuration: ${problem}`;
+  if (invalid !== undefined) {
     log.error(
       loaded.config.strict_config
-        ? `invalid configuration: ${problem}`
-        : `invalid configuration, running in pass-through mode (nothing is exported): ${problem}`,
+        ? invalid
+        : `${invalid}; running in pass-through mode (nothing is exported)`,
     );
   }
   const wiring = exportConfig ? new Wiring(loaded, exportConfig, env) : undefined;
@@ -89,7 +109,7 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
   const hooks: LifecycleHooks = {
     async onRegistered(info) {
       if (problem !== undefined && loaded.config.strict_config) {
-        const err: HookError = new Error(`invalid configuration: ${problem}`);
+        const err: HookError = new Error(invalid);
         err.errorType = 'Extension.ConfigInvalid';
         throw err;
       }
@@ -139,7 +159,8 @@ function finalLogLine(
     `shutdown (${reason}): exported ${summary.exportedItems} items in ${summary.durationMs.toFixed(0)} ms` +
     `, dropped ${summary.droppedItems}, unsent ${summary.unsentItems}` +
     (summary.deadlineHit ? ' (deadline reached)' : '') +
-    `; ${wiring.pipeline.stats.summary()}`;
+    `; ${wiring.pipeline.stats.summary()}` +
+    (wiring.intake ? `; ${intakeSummary(wiring.intake.parseStats, wiring.intake.listenerStats)}` : '');
   // What could not be sent is the one thing the user must hear about, even at the default level.
   if (summary.unsentItems > 0 || summary.droppedItems > 0) log.warn(line);
   else log.info(line);
@@ -151,10 +172,14 @@ class Wiring {
   readonly logs: LogConverter | undefined;
   readonly pipeline: ExportPipeline;
   readonly receiver: OtlpReceiver | undefined;
+  /** The Telemetry API listener's counters, once registered. */
+  intake: Pick<RegisteredInfo, 'parseStats' | 'listenerStats'> | undefined;
   private flush: FlushManager | undefined;
   private readonly receiverSink: PendingSink;
   private intakeOpen = true;
   private lastTelemetryMs = 0;
+  /** When the receiver last accepted an export from the function (performance.now()). */
+  private lastFunctionExportMs = 0;
   private readonly config: LoadedConfig['config'];
 
   constructor(
@@ -197,7 +222,10 @@ class Wiring {
       );
       this.pipeline.addProducer(this.logs);
     }
-    this.receiverSink = new PendingSink((signal) => this.flush?.onFunctionExport(signal));
+    this.receiverSink = new PendingSink((signal) => {
+      this.lastFunctionExportMs = performance.now();
+      this.flush?.onFunctionExport(signal);
+    });
     if (config.receiver.enabled) {
       const queueBytes = config.queue.max_bytes_per_signal;
       this.receiver = new OtlpReceiver({
@@ -221,6 +249,9 @@ class Wiring {
   onRegistered(info: RegisteredInfo): void {
     this.converter.onRegistered(info.register);
     this.receiverSink.connect(this.pipeline);
+    this.intake = { parseStats: info.parseStats, listenerStats: info.listenerStats };
+    const { parseStats, listenerStats } = info;
+    this.pipeline.stats.observe(() => intakeCounters(parseStats, listenerStats));
     const managedInstances = info.events.length === 1 && info.events[0] === 'SHUTDOWN';
     this.flush = new FlushManager({
       target: this.pipeline,
@@ -233,10 +264,12 @@ class Wiring {
         deadlineMarginMs: this.config.flush.deadline_margin_ms,
         managedInstancesIntervalMs: this.config.flush.managed_instances_interval_ms,
       },
-      onStopIntake: () => {
-        this.intakeOpen = false;
-      },
+      // The receiver stays open while draining: Lambda sends SIGTERM to the runtime together with
+      // SHUTDOWN, and an SDK shut down on SIGTERM exports its last batches right now. Intake closes
+      // once the drain is over (see drainTelemetry).
+      onStopIntake: () => {},
       drain: (deadlineMs) => this.drainTelemetry(deadlineMs),
+      logger: FLUSH_LOGGER,
     });
     this.flush.start();
     if (log.enabled('debug')) {
@@ -269,17 +302,28 @@ class Wiring {
   }
 
   /**
-   * At SHUTDOWN Lambda still delivers what its buffer holds (often the last platform.report): wait
-   * until the listener has been quiet for a couple of buffering periods, bounded by the deadline.
+   * At SHUTDOWN Lambda still delivers what its buffer holds (often the last platform.report), and a
+   * function whose SDK exports on SIGTERM sends its last batches: wait until the listener and the
+   * receiver have been quiet for a moment, bounded by the deadline. Then the receiver refuses further exports (503): they could no longer be sent.
    */
   private async drainTelemetry(deadlineMs: number): Promise<void> {
     const quietMs = Math.max(50, 2 * this.config.telemetry_api.buffering.timeout_ms);
     const maxWaitMs = Math.min(400, deadlineMs - Date.now());
     const start = performance.now();
-    while (performance.now() - start < maxWaitMs) {
-      const quietFor = performance.now() - Math.max(this.lastTelemetryMs, start);
-      if (quietFor >= quietMs) return;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(10, quietMs - quietFor)));
+    try {
+      while (performance.now() - start < maxWaitMs) {
+        const now = performance.now();
+        const listenerQuiet = now - Math.max(this.lastTelemetryMs, start) >= quietMs;
+        // SIGTERM reaches the function as SHUTDOWN reaches us; its exporter needs a moment to connect.
+        // Even a function that has not exported yet may (batch processors wait seconds by default).
+        const receiverQuiet =
+          this.receiver === undefined ||
+          now - Math.max(this.lastFunctionExportMs, start) >= FUNCTION_SHUTDOWN_EXPORT_QUIET_MS;
+        if (listenerQuiet && receiverQuiet) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      this.intakeOpen = false;
     }
   }
 }

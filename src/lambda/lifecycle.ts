@@ -215,11 +215,13 @@ class Lifecycle {
       await this.hooks.onRegistered?.(info);
     } catch (err) {
       const named = (err as HookError | undefined)?.errorType;
-      const errorType =
-        typeof named === 'string' && VALID_ERROR_TYPE.test(named) ? named : 'Extension.InitFailed';
+      const deliberate = typeof named === 'string' && VALID_ERROR_TYPE.test(named);
+      // A hook that names the error type has already said what is wrong, in the user's terms.
       throw new LifecycleFailure(
-        errorType as FunctionErrorType,
-        `extension start-up failed: ${describeDetail(err)}`,
+        (deliberate ? named : 'Extension.InitFailed') as FunctionErrorType,
+        deliberate && err instanceof Error
+          ? err.message
+          : `extension start-up failed: ${describeDetail(err)}`,
         'init',
       );
     }

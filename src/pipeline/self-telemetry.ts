@@ -86,6 +86,16 @@ function toHrTime(ms: number): [number, number] {
   return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
 }
 
+/** A cumulative counter another component keeps (the telemetry listener's, say), read at each emission. */
+export interface ObservedCounter {
+  name: string;
+  description: string;
+  unit: string;
+  attributes: Attributes;
+  /** Total since the component started; never decreases. */
+  value: number;
+}
+
 export interface SelfTelemetryTotals {
   queued: number;
   exported: number;
@@ -113,6 +123,9 @@ export interface SelfTelemetryProducerOptions {
 export class SelfTelemetry {
   private readonly counters = new Map<string, CounterSeries & { kind: CounterKind }>();
   private readonly flushes = new Map<string, HistogramSeries>();
+  private readonly observers: (() => ObservedCounter[])[] = [];
+  /** Last exported value per observed series, for delta temporality. */
+  private readonly observedSent = new Map<string, number>();
   private readonly totals: SelfTelemetryTotals = {
     queued: 0,
     exported: 0,
@@ -191,6 +204,14 @@ export class SelfTelemetry {
     this.version++;
   }
 
+  /**
+   * Exports counters kept elsewhere with the pipeline's own. `read` runs only when metrics are
+   * emitted (at most every interval and at the final flush), never on hot paths.
+   */
+  observe(read: () => ObservedCounter[]): void {
+    this.observers.push(read);
+  }
+
   /** Totals since start (a copy). */
   snapshot(): SelfTelemetryTotals {
     return { ...this.totals, droppedByReason: { ...this.totals.droppedByReason } };
@@ -247,6 +268,7 @@ export class SelfTelemetry {
         })),
       });
     }
+    if (this.observers.length > 0) metrics.push(...this.observedMetrics(delta, start, end));
     const points = [];
     for (const series of this.flushes.values()) {
       const h = delta ? series.delta : series.total;
@@ -279,7 +301,53 @@ export class SelfTelemetry {
 
   /** @internal */
   get changeVersion(): number {
-    return this.version;
+    // Observed counters only grow, so their sum changes whenever one of them does.
+    let observed = 0;
+    for (const read of this.observers) for (const c of read()) observed += c.value;
+    return this.version + observed;
+  }
+
+  private observedMetrics(delta: boolean, start: [number, number], end: [number, number]): MetricData[] {
+    const byName = new Map<
+      string,
+      { counter: ObservedCounter; points: { attributes: Attributes; value: number }[] }
+    >();
+    for (const read of this.observers) {
+      for (const counter of read()) {
+        const key = seriesKey(counter.name, counter.attributes);
+        const sent = this.observedSent.get(key) ?? 0;
+        const value = delta ? counter.value - sent : counter.value;
+        this.observedSent.set(key, counter.value);
+        if (value <= 0 && (delta || counter.value === 0)) continue;
+        let entry = byName.get(counter.name);
+        if (!entry) {
+          entry = { counter, points: [] };
+          byName.set(counter.name, entry);
+        }
+        entry.points.push({ attributes: counter.attributes, value });
+      }
+    }
+    const metrics: MetricData[] = [];
+    for (const { counter, points } of byName.values()) {
+      metrics.push({
+        descriptor: {
+          name: counter.name,
+          description: counter.description,
+          unit: counter.unit,
+          valueType: 0 /* ValueType.INT */,
+        },
+        aggregationTemporality: delta ? 0 : 1,
+        dataPointType: 3 /* DataPointType.SUM */,
+        isMonotonic: true,
+        dataPoints: points.map((p) => ({
+          startTime: start,
+          endTime: end,
+          attributes: p.attributes,
+          value: p.value,
+        })),
+      });
+    }
+    return metrics;
   }
 
   private add(kind: CounterKind, attributes: Attributes, value: number): void {
