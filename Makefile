@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NODE_TEST := node --import tsx --test --test-concurrency=2 --test-timeout=180000
 TEST_FILES = $(shell find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 
-.PHONY: all install build layer collector test unit e2e typecheck lint format demo bench clean
+.PHONY: all install build layer dist cli collector test unit e2e typecheck lint format demo bench clean
 
 all: layer
 
@@ -20,6 +20,14 @@ build: install
 
 layer: build
 	node layer/build-layer.mjs
+
+# Deployable zips: a Node-runtime flavour and one per architecture with a Node binary.
+dist: build
+	node layer/build-layer.mjs --zip
+
+# The otel-lambda-local command (runs your handler with the extension in the simulator).
+cli: install
+	node test/simulator/local-run/build-cli.mjs
 
 collector:
 	bash test/collector/build.sh >/dev/null
@@ -44,7 +52,7 @@ e2e: layer collector
 	$(NODE_TEST) $(shell find test/e2e -name '*.test.ts' | sort)
 
 demo: layer
-	node --import tsx test/simulator/demo.ts
+	node --import tsx test/simulator/local-run/demo.ts
 
 bench: layer
 	node --import tsx bench/run.ts
