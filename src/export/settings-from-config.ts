@@ -59,6 +59,8 @@ function datadogSettings(d: ExtensionConfig['datadog']): ExporterSettings['datad
     apiKeySecretArn: d.api_key_secret_arn,
     site: d.site,
     tracesEndpoint: d.traces_endpoint,
+    metricsEndpoint: d.metrics_endpoint,
+    logsEndpoint: d.logs_endpoint,
   };
 }
 

@@ -66,7 +66,9 @@ export interface ExtensionEnvironment {
 }
 
 /** A simulator with the built layer, not started yet: call `sim.start()` or just `sim.invoke()`. */
-export async function extensionEnvironment(options: ExtensionEnvironmentOptions): Promise<ExtensionEnvironment> {
+export async function extensionEnvironment(
+  options: ExtensionEnvironmentOptions,
+): Promise<ExtensionEnvironment> {
   const { handler, endpoint, env, logLevel, ...simulator } = options;
   const receiverPort = await freeLoopbackPort();
   const sim = new LambdaSimulator({
@@ -86,5 +88,51 @@ export async function extensionEnvironment(options: ExtensionEnvironmentOptions)
     sim,
     receiverPort,
     extensionLines: () => sim.extensionLogs.map((l) => l.line),
+  };
+}
+
+/** The totals of the extension's last `shutdown (...)` log line (export summary). */
+export interface ExportSummary {
+  reason: string;
+  queued: number;
+  exported: number;
+  exportedBytes: number;
+  requests: number;
+  retries: number;
+  staleConnections: number;
+  rejected: number;
+  dropped: number;
+  droppedByReason: Record<string, number>;
+  /** Left queued at exit (lost). */
+  unsent: number;
+}
+
+/** Parses the export summary the extension logs at SHUTDOWN; undefined when there is none yet. */
+export function exportSummary(lines: readonly string[]): ExportSummary | undefined {
+  const line = lines.findLast((l) => / shutdown \([a-z]+\): exported /.test(l));
+  if (!line) return undefined;
+  const num = (re: RegExp): number => {
+    const m = re.exec(line);
+    if (!m) throw new Error(`export summary without ${re}: ${line}`);
+    return Number(m[1]);
+  };
+  const reasons = /, dropped \d+ \(([^)]*)\), flushes/.exec(line)?.[1] ?? '';
+  const droppedByReason: Record<string, number> = {};
+  for (const part of reasons.split(' ').filter(Boolean)) {
+    const [reason, n] = part.split('=');
+    droppedByReason[reason as string] = Number(n);
+  }
+  return {
+    reason: /shutdown \(([a-z]+)\)/.exec(line)?.[1] ?? '',
+    queued: num(/export: queued (\d+)/),
+    exported: num(/, exported (\d+) items \(/),
+    exportedBytes: num(/items \((\d+) B\)/),
+    requests: num(/ in (\d+) requests/),
+    retries: num(/retries (\d+)/),
+    staleConnections: num(/stale connections (\d+)/),
+    rejected: num(/rejected (\d+)/),
+    dropped: num(/rejected \d+, dropped (\d+)/),
+    droppedByReason,
+    unsent: num(/unsent (\d+)/),
   };
 }

@@ -8,7 +8,13 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Signal } from '../../src/pipeline/chunk.js';
-import { allMetrics, decodeRequest, type MetricsRequest } from '../otlp/decode.js';
+import {
+  allMetrics,
+  decodeRequest,
+  type LogsRequest,
+  type MetricsRequest,
+  type TracesRequest,
+} from '../otlp/decode.js';
 import { decodeContent, readBody, signalOfPath } from './http-body.js';
 import { countItems } from './otlp-sink.js';
 
@@ -41,6 +47,9 @@ export interface DatadogIntake {
   acceptedItems(signal: Signal): number;
   /** Every accepted metrics payload, decoded. */
   readonly metricsPayloads: MetricsRequest[];
+  /** Every accepted traces / logs payload, decoded. */
+  readonly tracesPayloads: TracesRequest[];
+  readonly logsPayloads: LogsRequest[];
   close(): Promise<void>;
 }
 
@@ -58,6 +67,8 @@ function cumulativeMetric(request: MetricsRequest): string | undefined {
 export async function startDatadogIntake(options: { apiKey: string }): Promise<DatadogIntake> {
   const log: IntakeRecord[] = [];
   const metricsPayloads: MetricsRequest[] = [];
+  const tracesPayloads: TracesRequest[] = [];
+  const logsPayloads: LogsRequest[] = [];
 
   const server = http.createServer(async (req, res) => {
     const wire = await readBody(req);
@@ -96,7 +107,8 @@ export async function startDatadogIntake(options: { apiKey: string }): Promise<D
         const cumulative = cumulativeMetric(decoded as MetricsRequest);
         if (cumulative) return refuse(400, `cumulative temporality is not supported (metric ${cumulative})`);
         metricsPayloads.push(decoded as MetricsRequest);
-      }
+      } else if (signal === 'traces') tracesPayloads.push(decoded as TracesRequest);
+      else logsPayloads.push(decoded as LogsRequest);
     } catch {
       return refuse(400, 'undecodable payload');
     }
@@ -114,6 +126,8 @@ export async function startDatadogIntake(options: { apiKey: string }): Promise<D
     accepted,
     acceptedItems: (signal) => accepted(signal).reduce((n, r) => n + r.items, 0),
     metricsPayloads,
+    tracesPayloads,
+    logsPayloads,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

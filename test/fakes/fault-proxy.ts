@@ -9,7 +9,7 @@
 //             requests on fresh connections pass through while this fault waits
 // closeIdleConnections() closes the keep-alive connections currently between requests.
 
-import http from 'node:http';
+import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { readBody } from './http-body.js';
 
@@ -29,6 +29,10 @@ export interface ProxiedRequest {
   /** Status returned to the client (undefined when the connection was cut or hung). */
   status: number | undefined;
   atMs: number;
+  /** The client's request headers. */
+  headers: IncomingHttpHeaders;
+  /** Body bytes as received (compressed when the client compressed); 0 for cut/stale. */
+  wireBytes: number;
 }
 
 export interface FaultProxy {
@@ -67,6 +71,8 @@ export async function startFaultProxy(upstreamBase: string): Promise<FaultProxy>
       outcome: 'forward',
       status: undefined,
       atMs: Date.now(),
+      headers: req.headers,
+      wireBytes: 0,
     };
     log.push(entry);
 
@@ -83,6 +89,7 @@ export async function startFaultProxy(upstreamBase: string): Promise<FaultProxy>
       return;
     }
     const body = await readBody(req);
+    entry.wireBytes = body.length;
     if (fault?.kind === 'hang') {
       entry.outcome = 'hang';
       hung.add(res);
