@@ -197,7 +197,7 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
         patternLabel:
           'a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
         description:
-          'Secrets Manager secret whose value is the API key, read at init; enables the preset. Ignored when `api_key` is set.',
+          'Secrets Manager secret holding the API key. Not supported yet: set alone it is a configuration error (the extension runs in pass-through mode); with `api_key` it is ignored.',
       }),
       site: text({
         env: ['LAMBDA_OTEL_DATADOG_SITE', 'DD_SITE'],

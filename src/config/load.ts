@@ -337,6 +337,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       );
     }
   }
+  // A batch size left at its default follows a smaller queue bound the user chose, rather than
+  // making the combination invalid.
+  const batch = config.batch as { max_items: number; max_bytes: number };
+  if (builder.sources['batch.max_items'] === 'default') {
+    batch.max_items = Math.min(batch.max_items, config.queue.max_items_per_signal);
+  }
+  if (builder.sources['batch.max_bytes'] === 'default') {
+    batch.max_bytes = Math.min(batch.max_bytes, config.queue.max_bytes_per_signal);
+  }
   checkAcrossKeys(
     config,
     (key, text) => builder.error(key, builder.where[key] ?? 'default', text),

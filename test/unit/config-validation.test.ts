@@ -266,6 +266,23 @@ describe('configuration validation', () => {
     ]);
   });
 
+  it('lets a default batch size follow a smaller queue bound instead of failing', async () => {
+    const loaded = await fromEnv({
+      LAMBDA_OTEL_QUEUE_MAX_ITEMS_PER_SIGNAL: '1000',
+      LAMBDA_OTEL_QUEUE_MAX_BYTES_PER_SIGNAL: '2097152',
+    });
+    assert.deepEqual(messages(loaded), []);
+    assert.equal(loaded.config.batch.max_items, 1000);
+    assert.equal(loaded.config.batch.max_bytes, 2097152);
+    const explicit = await fromEnv({
+      LAMBDA_OTEL_QUEUE_MAX_ITEMS_PER_SIGNAL: '1000',
+      LAMBDA_OTEL_BATCH_MAX_ITEMS: '1500',
+    });
+    assert.deepEqual(messages(explicit), [
+      'batch.max_items (env LAMBDA_OTEL_BATCH_MAX_ITEMS): must not exceed queue.max_items_per_signal (1000), got 1500',
+    ]);
+  });
+
   it("refuses an exporter endpoint that is the extension's own receiver", async () => {
     for (const endpoint of [
       'http://localhost:4318',
