@@ -29,6 +29,7 @@ import type {
 } from '../lambda/telemetry-events.js';
 import type { ChunkProducer, ChunkSink, TelemetryChunk } from '../pipeline/chunk.js';
 import { encodeMetrics, encodeSpans } from './chunks.js';
+import { addDurableExecution } from './durable.js';
 import { type IdGenerator, isValidSpanId, RandomIdGenerator } from './ids.js';
 import { Invocation, type InvocationDirectory, InvocationTable, TraceSource } from './invocations.js';
 import { PlatformMetrics, type Temporality } from './metrics.js';
@@ -537,9 +538,13 @@ export class PlatformConverter implements ChunkProducer {
     return inv;
   }
 
-  /** Lambda's trace context replaces generated ids until the ids were handed out or exported. */
+  /**
+   * Lambda's trace context replaces generated ids until the ids were handed out or exported. An
+   * adopted function trace keeps its trace id, but the span id may still become Lambda's: the
+   * function was given it as its parent.
+   */
   private applyTracing(inv: Invocation, tracing: TracingContext): void {
-    if (inv.exported || inv.traceSource === TraceSource.Function || inv.leased) return;
+    if (inv.exported || inv.leased) return;
     const value = tracing.value;
     if (value !== inv.tracingValue && inv.traceSource === TraceSource.Generated) {
       inv.tracingValue = value;
@@ -579,8 +584,15 @@ export class PlatformConverter implements ChunkProducer {
     }
   }
 
+  /** The function runs durable executions: spans say so, and metrics (aws.lambda.durable only). */
+  private markDurable(): void {
+    this.durable = true;
+    this.metrics.markDurable();
+  }
+
   /** The per-invocation counters, once per invocation, from whichever end record comes first. */
   private countInvocation(inv: Invocation, atMs: number): void {
+    if (inv.durableExecutionArn !== undefined && !this.durable) this.markDurable();
     if (!inv.invocationCounted && (inv.runtimeDoneSeen || inv.reportSeen)) {
       inv.invocationCounted = true;
       this.metrics.recordInvocation(inv.coldstart, atMs);
@@ -642,6 +654,10 @@ export class PlatformConverter implements ChunkProducer {
     if (inv.invokedArn !== undefined) a[ATTR_AWS_LAMBDA_INVOKED_ARN] = inv.invokedArn;
     if (inv.status !== undefined && inv.status !== 'success')
       a[ATTR_ERROR_TYPE] = inv.errorType || inv.status;
+    if (inv.durableExecutionArn !== undefined) {
+      if (!this.durable) this.markDurable();
+      addDurableExecution(a, inv.durableExecutionArn);
+    }
     if (this.durable) a[ATTR_AWS_LAMBDA_DURABLE] = true;
     if (incomplete) a[ATTR_AWS_LAMBDA_INCOMPLETE] = true;
     let links: Link[] | undefined;
@@ -750,7 +766,7 @@ export class PlatformConverter implements ChunkProducer {
     phase.startMs = e.timeMs;
     if (kind === 'init') phase.phase = str((e as InitStartEvent).phase);
     phase.runtimeVersion = str(e.runtimeVersion);
-    if (phase.runtimeVersion?.includes('DurableFunction')) this.durable = true;
+    if (phase.runtimeVersion?.includes('DurableFunction')) this.markDurable();
     if (kind === 'init') this.resource.setInstance(str(e.instanceId));
     if (isAmount(e.instanceMaxMemory)) this.resource.setMaxMemoryMiB(e.instanceMaxMemory);
     this.phase = phase;

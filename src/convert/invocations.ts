@@ -18,6 +18,8 @@ export interface InvocationIdentity {
   parentSpanId?: string;
   /** False when the invocation's trace is not sampled (its platform spans may not be exported). */
   sampled: boolean;
+  /** The durable execution this invocation ran, once the function's spans or log lines named it. */
+  durableExecutionArn?: string;
 }
 
 /** The function's trace, as its SDK started or continued it. */
@@ -27,6 +29,14 @@ export interface FunctionTrace {
   parentSpanId?: string;
   /** Defaults to true: a function that exports spans sampled them. */
   sampled?: boolean;
+  /** The durable execution the function's handler span names (aws.lambda.durable_execution.arn). */
+  durableExecutionArn?: string;
+  /**
+   * The function's root span is being made a child of the invocation span: from now on the
+   * invocation span id must not change. Otherwise it may still become the span id Lambda hands the
+   * function (platform.start's tracing.spanId, often read after the function's first export).
+   */
+  parentsFunctionSpan?: boolean;
 }
 
 export interface InvocationDirectory {
@@ -35,6 +45,11 @@ export interface InvocationDirectory {
    * adoptFunctionTrace), so they are safe to build on.
    */
   lookupByRequestId(requestId: string): InvocationIdentity | undefined;
+  /**
+   * The invocation's identity as it is now, without fixing it: for comparisons only. Lambda's
+   * context may still replace generated ids.
+   */
+  peekByRequestId(requestId: string): InvocationIdentity | undefined;
   /** The most recent invocation whose span is in this trace. */
   lookupByTraceId(traceId: string): string | undefined;
   /**
@@ -75,6 +90,8 @@ export class Invocation {
   endMs: number | undefined = undefined;
   deadlineMs: number | undefined = undefined;
   invokedArn: string | undefined = undefined;
+  /** The durable execution this invocation ran (from the function's spans or log lines). */
+  durableExecutionArn: string | undefined = undefined;
   functionArn: string | undefined = undefined;
   status: string | undefined = undefined;
   errorType: string | undefined = undefined;
@@ -183,18 +200,30 @@ export class InvocationTable implements InvocationDirectory {
     const inv = this.get(requestId);
     if (inv === undefined) return undefined;
     inv.leased = true;
-    const identity: InvocationIdentity = { traceId: inv.traceId, spanId: inv.spanId, sampled: inv.sampled };
-    if (inv.parentSpanId !== undefined) identity.parentSpanId = inv.parentSpanId;
-    return identity;
+    return identityOf(inv);
+  }
+
+  peekByRequestId(requestId: string): InvocationIdentity | undefined {
+    const inv = this.get(requestId);
+    return inv === undefined ? undefined : identityOf(inv);
   }
 
   lookupByTraceId(traceId: string): string | undefined {
     return this.byTrace.get(traceId);
   }
 
+  /** Records the durable execution an invocation ran, when only its log lines name it. */
+  noteDurableExecution(requestId: string, arn: string): void {
+    const inv = this.get(requestId);
+    if (inv !== undefined && inv.durableExecutionArn === undefined && isDurableExecutionArn(arn)) {
+      inv.durableExecutionArn = arn;
+    }
+  }
+
   adoptFunctionTrace(requestId: string, trace: FunctionTrace): boolean {
     const inv = this.get(requestId);
     if (inv === undefined || typeof trace?.traceId !== 'string') return false;
+    if (isDurableExecutionArn(trace.durableExecutionArn)) inv.durableExecutionArn = trace.durableExecutionArn;
     const traceId = trace.traceId.toLowerCase();
     if (inv.exported) return inv.traceId === traceId;
     if (!/^[0-9a-f]{32}$/.test(traceId) || /^0+$/.test(traceId)) return false;
@@ -210,9 +239,23 @@ export class InvocationTable implements InvocationDirectory {
     }
     inv.traceSource = TraceSource.Function;
     inv.sampled = trace.sampled ?? true;
-    inv.leased = true;
+    if (trace.parentsFunctionSpan === true) inv.leased = true;
     inv.released = true;
     this.adoptions++;
     return true;
   }
+}
+
+function identityOf(inv: Invocation): InvocationIdentity {
+  const identity: InvocationIdentity = { traceId: inv.traceId, spanId: inv.spanId, sampled: inv.sampled };
+  if (inv.parentSpanId !== undefined) identity.parentSpanId = inv.parentSpanId;
+  if (inv.durableExecutionArn !== undefined) identity.durableExecutionArn = inv.durableExecutionArn;
+  return identity;
+}
+
+/** Bound on what is kept from a function-supplied ARN (execution ARNs are far shorter). */
+const MAX_DURABLE_ARN_CHARS = 1024;
+
+export function isDurableExecutionArn(value: unknown): value is string {
+  return typeof value === 'string' && value !== '' && value.length <= MAX_DURABLE_ARN_CHARS;
 }

@@ -29,12 +29,17 @@ import type {
   TelemetryEvent,
 } from '../lambda/telemetry-events.js';
 import type { ChunkProducer, ChunkSink, OtlpJsonRequest, TelemetryChunk } from '../pipeline/chunk.js';
+import { addDurableExecution, executionArnOfLine } from './durable.js';
 import { msToHrTime } from './time.js';
 import { EXTENSION_NAME, EXTENSION_VERSION } from './version.js';
 
 /** The part of the invocation directory log correlation needs. */
 export interface LogTraceDirectory {
-  lookupByRequestId(requestId: string): { traceId: string; spanId: string; sampled?: boolean } | undefined;
+  lookupByRequestId(
+    requestId: string,
+  ): { traceId: string; spanId: string; sampled?: boolean; durableExecutionArn?: string } | undefined;
+  /** The durable SDK's log lines name the execution an invocation runs. */
+  noteDurableExecution?(requestId: string, arn: string): void;
 }
 
 export interface LogConverterOptions {
@@ -304,6 +309,10 @@ export class LogConverter implements ChunkProducer {
     if (requestId === undefined && event.type === 'function' && this.running.size === 1) {
       requestId = this.running.values().next().value;
     }
+    if (requestId !== undefined && event.type === 'function' && this.directory?.noteDurableExecution) {
+      const arn = executionArnOfLine(body, event.fields);
+      if (arn !== undefined) this.directory.noteDurableExecution(requestId, arn);
+    }
     this.add(event.type, body, level, requestId, timeMs ?? event.timeMs, event.timeMs, event.fields);
   }
 
@@ -454,6 +463,9 @@ export class LogConverter implements ChunkProducer {
             spanId: invocation.spanId,
             traceFlags: invocation.sampled === false ? 0 : 1,
           };
+          if (invocation.durableExecutionArn !== undefined && record.attributes !== undefined) {
+            addDurableExecution(record.attributes, invocation.durableExecutionArn);
+          }
           this.counters.correlated++;
         }
       }

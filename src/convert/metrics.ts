@@ -16,6 +16,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import {
+  ATTR_AWS_LAMBDA_DURABLE,
   ATTR_AWS_LAMBDA_INITIALIZATION_TYPE,
   ATTR_ERROR_TYPE,
   ATTR_FAAS_COLDSTART,
@@ -149,6 +150,8 @@ const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ [ATTR_OTEL_METRIC_OVERFL
 
 const TRIGGER: Attributes = Object.freeze({ [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER });
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
+// With aws.lambda.durable=true: the per-invocation series of a function running durable executions.
+const TRIGGER_DURABLE: Attributes = Object.freeze({ ...TRIGGER, [ATTR_AWS_LAMBDA_DURABLE]: true });
 const COLD: Attributes = Object.freeze({
   [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER,
   [ATTR_FAAS_COLDSTART]: true,
@@ -157,6 +160,12 @@ const WARM: Attributes = Object.freeze({
   [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER,
   [ATTR_FAAS_COLDSTART]: false,
 });
+
+const PLAIN_SERIES: readonly [string, Attributes] = ['', TRIGGER];
+const DURABLE_SERIES: readonly [string, Attributes] = ['d', TRIGGER_DURABLE];
+const UNLABELLED_SERIES: readonly [string, Attributes] = ['', NO_ATTRIBUTES];
+const COLD_DURABLE: Attributes = Object.freeze({ ...COLD, [ATTR_AWS_LAMBDA_DURABLE]: true });
+const WARM_DURABLE: Attributes = Object.freeze({ ...WARM, [ATTR_AWS_LAMBDA_DURABLE]: true });
 
 function counter(name: string, unit: string, description: string): Instrument {
   return new Instrument({ name, unit, description, valueType: ValueType.INT }, undefined);
@@ -276,6 +285,8 @@ export class PlatformMetrics {
   private lastCollectMs: number;
   private oldestPendingMs = Number.POSITIVE_INFINITY;
   private changed = false;
+  /** Per-invocation series carry aws.lambda.durable=true (never the execution's ARN: unbounded). */
+  private durable = false;
 
   constructor(temporality: Temporality, startMs: number) {
     this.temporality =
@@ -288,32 +299,46 @@ export class PlatformMetrics {
     return this.temporality === AggregationTemporality.DELTA;
   }
 
+  /** From now on the function is known to run durable executions; its later invocations say so. */
+  markDurable(): void {
+    this.durable = true;
+  }
+
+  get isDurable(): boolean {
+    return this.durable;
+  }
+
+  /** The series key and attributes of per-invocation measurements. */
+  private get trigger(): readonly [string, Attributes] {
+    return this.durable ? DURABLE_SERIES : PLAIN_SERIES;
+  }
+
   /** Counts one invocation (and its cold start). */
   recordInvocation(coldstart: boolean, atMs: number): void {
-    this.invocations.add(this.invocations.seriesFor('', TRIGGER), 1);
-    if (coldstart) this.coldstarts.add(this.coldstarts.seriesFor('', TRIGGER), 1);
+    const [key, attributes] = this.trigger;
+    this.invocations.add(this.invocations.seriesFor(key, attributes), 1);
+    if (coldstart) this.coldstarts.add(this.coldstarts.seriesFor(key, attributes), 1);
     this.touch(atMs);
   }
 
   /** Counts a failed invocation; `errorType` is Lambda's errorType or else the status. */
   recordError(errorType: string, timedOut: boolean, atMs: number): void {
+    const [key, attributes] = this.trigger;
+    const errorKey = `${key}${errorType}`;
     const s =
-      this.errors.series.get(errorType) ??
-      this.errors.seriesFor(errorType, {
-        [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER,
-        [ATTR_ERROR_TYPE]: errorType,
-      });
+      this.errors.series.get(errorKey) ??
+      this.errors.seriesFor(errorKey, { ...attributes, [ATTR_ERROR_TYPE]: errorType });
     this.errors.add(s, 1);
-    if (timedOut) this.timeouts.add(this.timeouts.seriesFor('', TRIGGER), 1);
+    if (timedOut) this.timeouts.add(this.timeouts.seriesFor(key, attributes), 1);
     this.touch(atMs);
   }
 
   recordInvokeDuration(ms: number, coldstart: boolean, atMs: number): void {
     if (!validAmount(ms)) return;
-    this.invokeDuration.observe(
-      this.invokeDuration.seriesFor(coldstart ? 'c' : 'w', coldstart ? COLD : WARM),
-      ms / 1000,
-    );
+    const series = this.durable
+      ? this.invokeDuration.seriesFor(coldstart ? 'dc' : 'dw', coldstart ? COLD_DURABLE : WARM_DURABLE)
+      : this.invokeDuration.seriesFor(coldstart ? 'c' : 'w', coldstart ? COLD : WARM);
+    this.invokeDuration.observe(series, ms / 1000);
     this.touch(atMs);
   }
 
@@ -329,31 +354,32 @@ export class PlatformMetrics {
   }
 
   recordRestoreDuration(ms: number, atMs: number): void {
-    this.observe(this.restoreDuration, NO_ATTRIBUTES, ms / 1000, atMs);
+    this.observe(this.restoreDuration, UNLABELLED_SERIES, ms / 1000, atMs);
   }
 
   recordMemoryUsed(mib: number, atMs: number): void {
-    this.observe(this.memUsage, TRIGGER, mib * MIB, atMs);
+    this.observe(this.memUsage, this.trigger, mib * MIB, atMs);
   }
 
   recordBilledDuration(ms: number, atMs: number): void {
-    this.observe(this.billedDuration, TRIGGER, ms / 1000, atMs);
+    this.observe(this.billedDuration, this.trigger, ms / 1000, atMs);
   }
 
   recordPostRuntimeDuration(ms: number, atMs: number): void {
-    this.observe(this.postRuntimeDuration, TRIGGER, ms / 1000, atMs);
+    this.observe(this.postRuntimeDuration, this.trigger, ms / 1000, atMs);
   }
 
   recordResponseLatency(ms: number, atMs: number): void {
-    this.observe(this.responseLatency, TRIGGER, ms / 1000, atMs);
+    this.observe(this.responseLatency, this.trigger, ms / 1000, atMs);
   }
 
   recordProducedBytes(bytes: number, atMs: number): void {
-    this.observe(this.producedBytes, TRIGGER, bytes, atMs);
+    this.observe(this.producedBytes, this.trigger, bytes, atMs);
   }
 
   recordOutOfMemory(atMs: number): void {
-    this.outOfMemory.add(this.outOfMemory.seriesFor('', TRIGGER), 1);
+    const [key, attributes] = this.trigger;
+    this.outOfMemory.add(this.outOfMemory.seriesFor(key, attributes), 1);
     this.touch(atMs);
   }
 
@@ -461,9 +487,14 @@ export class PlatformMetrics {
     };
   }
 
-  private observe(instrument: Instrument, attributes: Attributes, value: number, atMs: number): void {
+  private observe(
+    instrument: Instrument,
+    [key, attributes]: readonly [string, Attributes],
+    value: number,
+    atMs: number,
+  ): void {
     if (!validAmount(value)) return;
-    instrument.observe(instrument.seriesFor('', attributes), value);
+    instrument.observe(instrument.seriesFor(key, attributes), value);
     this.touch(atMs);
   }
 

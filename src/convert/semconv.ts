@@ -30,6 +30,10 @@ export const ATTR_AWS_LAMBDA_INITIALIZATION_TYPE = 'aws.lambda.initialization_ty
 export const ATTR_AWS_LAMBDA_PHASE = 'aws.lambda.phase';
 export const ATTR_AWS_LAMBDA_RUNTIME_VERSION = 'aws.lambda.runtime_version';
 export const ATTR_AWS_LAMBDA_DURABLE = 'aws.lambda.durable';
+/** A durable execution's identity (span and log attributes only: too many values for metrics). */
+export const ATTR_AWS_LAMBDA_DURABLE_EXECUTION_ARN = 'aws.lambda.durable_execution.arn';
+export const ATTR_AWS_LAMBDA_DURABLE_EXECUTION_NAME = 'aws.lambda.durable_execution.name';
+export const ATTR_AWS_LAMBDA_DURABLE_EXECUTION_ID = 'aws.lambda.durable_execution.id';
 /** The span was closed without its end record (runtimeDone/report never came); its end is a guess. */
 export const ATTR_AWS_LAMBDA_INCOMPLETE = 'aws.lambda.incomplete';
 /** Set by the OTel metrics SDK convention when a cardinality limit folds series together. */

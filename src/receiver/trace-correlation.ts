@@ -33,6 +33,11 @@ export interface InvocationTraceContext {
  */
 export interface InvocationDirectory {
   lookupByRequestId(requestId: string): InvocationTraceContext | undefined;
+  /**
+   * The same without fixing the ids (Lambda's span id may still replace a generated one): what the
+   * correlator uses to decide. Directories without it are asked with lookupByRequestId.
+   */
+  peekByRequestId?(requestId: string): InvocationTraceContext | undefined;
   /** The request id of the most recent invocation whose platform span is in this trace. */
   lookupByTraceId(traceId: string): string | undefined;
   /**
@@ -42,7 +47,15 @@ export interface InvocationDirectory {
    */
   adoptFunctionTrace(
     requestId: string,
-    trace: { traceId: string; parentSpanId?: string; sampled?: boolean },
+    trace: {
+      traceId: string;
+      parentSpanId?: string;
+      sampled?: boolean;
+      /** The handler is being re-parented under the platform span: its id must stay as it is. */
+      parentsFunctionSpan?: boolean;
+      /** The durable execution the handler span names (DURABLE_EXECUTION_ARN_ATTRIBUTE). */
+      durableExecutionArn?: string;
+    },
   ): boolean;
 }
 
@@ -63,6 +76,13 @@ export const INVOCATION_ID_ATTRIBUTES: readonly string[] = [
   'aws.lambda.request_id',
   'aws.request_id',
 ];
+
+/**
+ * Set on the handler span by the function-side durable module: the invocation ran this durable
+ * execution, whose invocations all join one trace (the handler continues the execution's context).
+ */
+export const DURABLE_EXECUTION_ARN_ATTRIBUTE = 'aws.lambda.durable_execution.arn';
+const DURABLE_ARN_KEYS: readonly string[] = [DURABLE_EXECUTION_ARN_ATTRIBUTE];
 
 const SPAN_KIND_SERVER = 2;
 
@@ -86,7 +106,15 @@ export class TraceCorrelator implements SpanCorrelator, CorrelationCounters {
     refused: 0,
   };
 
-  constructor(private readonly directory: InvocationDirectory) {}
+  private readonly find: (requestId: string) => InvocationTraceContext | undefined;
+
+  constructor(private readonly directory: InvocationDirectory) {
+    // Deciding must not fix the platform span's id: when the function's first export arrives before
+    // platform.start, Lambda's span id (the function's X-Ray Parent) is still to come.
+    this.find = directory.peekByRequestId
+      ? (id) => directory.peekByRequestId?.(id)
+      : (id) => directory.lookupByRequestId(id);
+  }
 
   observeResourceSpans(resourceSpans: readonly WireResourceSpans[]): { modified: boolean } {
     let modified = false;
@@ -113,13 +141,13 @@ export class TraceCorrelator implements SpanCorrelator, CorrelationCounters {
       const requestId = stringAttribute(span.attributes, INVOCATION_ID_ATTRIBUTES);
       if (requestId !== undefined) {
         // aws.request_id also names AWS service request ids; only a known invocation counts.
-        const invocation = this.directory.lookupByRequestId(requestId);
+        const invocation = this.find(requestId);
         if (invocation) return { requestId, invocation };
       }
     }
     if (isRoot) {
       const requestId = this.directory.lookupByTraceId(idToHex(span.traceId));
-      const invocation = requestId === undefined ? undefined : this.directory.lookupByRequestId(requestId);
+      const invocation = requestId === undefined ? undefined : this.find(requestId);
       if (requestId !== undefined && invocation) return { requestId, invocation };
     }
     return undefined;
@@ -130,22 +158,27 @@ export class TraceCorrelator implements SpanCorrelator, CorrelationCounters {
     if (handler.spanId.length !== 8 || handler.traceId.length !== 16) return false;
     const traceId = idToHex(handler.traceId);
     const parentSpanId = idToHex(handler.parentSpanId);
+    const durableExecutionArn = stringAttribute(handler.attributes, DURABLE_ARN_KEYS);
+    const durable = durableExecutionArn === undefined ? {} : { durableExecutionArn };
     if (parentSpanId !== '' && traceId === invocation.traceId) {
       // Same trace: releasing the held platform span is all that is left to do.
-      this.directory.adoptFunctionTrace(requestId, { traceId });
+      this.directory.adoptFunctionTrace(requestId, { traceId, ...durable });
       this.outcomes['already-joined']++;
       return false;
     }
     if (parentSpanId === '') {
-      if (!this.directory.adoptFunctionTrace(requestId, { traceId })) {
+      if (!this.directory.adoptFunctionTrace(requestId, { traceId, parentsFunctionSpan: true, ...durable })) {
         this.outcomes.refused++;
         return false;
       }
+      // The adoption fixed the span id; it is the one read above (nothing ran in between).
       handler.parentSpanId = Buffer.from(invocation.spanId, 'hex');
       this.outcomes[traceId === invocation.traceId ? 'parented' : 'adopted-root']++;
       return true;
     }
-    if (this.directory.adoptFunctionTrace(requestId, { traceId, parentSpanId })) {
+    // (iii) also joins every invocation of a durable execution: each handler continues the
+    // execution's restored context under its original parent, and its platform span follows.
+    if (this.directory.adoptFunctionTrace(requestId, { traceId, parentSpanId, ...durable })) {
       this.outcomes['adopted-sibling']++;
     } else {
       this.outcomes.refused++;

@@ -107,6 +107,43 @@ describe('invocation directory', () => {
     assert.equal(inv?.spanId, leased.spanId);
   });
 
+  it("takes Lambda's span id after the function's spans were seen in the same trace (peek, release)", () => {
+    // The function's force-flush often reaches the receiver before platform.start is delivered;
+    // its handler's parent is the span id Lambda will announce there.
+    const h = converter();
+    h.conv.onInvoke({
+      eventType: 'INVOKE',
+      requestId: 'r1',
+      deadlineMs: T0 + 10_000,
+      invokedFunctionArn: ARN,
+      tracing: xray(ROOT, '1111111111111111', '1'),
+    });
+    const seen = h.conv.directory.peekByRequestId('r1');
+    assert.equal(seen?.traceId, ROOT);
+    assert.equal(h.conv.directory.adoptFunctionTrace('r1', { traceId: ROOT }), true);
+    h.conv.ingest(invocation('r1', 0, 50, xray(ROOT, '1111111111111111', '1', '3333333333333333')));
+    const inv = h.spans(5_000).find((s) => s.name === 'fn');
+    assert.equal(inv?.spanId, '3333333333333333');
+    assert.equal(inv?.parentSpanId, '1111111111111111');
+  });
+
+  it('keeps the span id once the function was parented under it', () => {
+    const h = converter();
+    h.conv.onInvoke({
+      eventType: 'INVOKE',
+      requestId: 'r1',
+      deadlineMs: T0 + 10_000,
+      invokedFunctionArn: ARN,
+    });
+    const seen = h.conv.directory.peekByRequestId('r1');
+    assert.ok(seen);
+    h.conv.directory.adoptFunctionTrace('r1', { traceId: FUNCTION_TRACE, parentsFunctionSpan: true });
+    h.conv.ingest(invocation('r1', 0, 50, xray(ROOT, '1111111111111111', '1', '3333333333333333')));
+    const inv = h.spans(5_000).find((s) => s.name === 'fn');
+    assert.equal(inv?.traceId, FUNCTION_TRACE);
+    assert.equal(inv?.spanId, seen.spanId);
+  });
+
   it('replaces generated ids with Lambda context that arrives before any lease', () => {
     const h = converter();
     h.conv.onInvoke({

@@ -16,7 +16,13 @@ const FN_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const UPSTREAM_SPAN = '00f067aa0ba902b7';
 
 class FakeDirectory implements InvocationDirectory {
-  readonly adopted: { requestId: string; traceId: string; parentSpanId?: string }[] = [];
+  readonly adopted: {
+    requestId: string;
+    traceId: string;
+    parentSpanId?: string;
+    /** Set when the handler is re-parented under the platform span (its id must stay). */
+    parentsFunctionSpan?: boolean;
+  }[] = [];
   readonly released: string[] = [];
   refuse = false;
   readonly invocations = new Map<string, InvocationTraceContext>([
@@ -128,7 +134,7 @@ describe('trace correlation rules', () => {
       },
     ]);
     assert.deepEqual(correlator.observeResourceSpans(req.resourceSpans), { modified: true });
-    assert.deepEqual(dir.adopted, [{ requestId: 'req-1', traceId: FN_TRACE }]);
+    assert.deepEqual(dir.adopted, [{ requestId: 'req-1', traceId: FN_TRACE, parentsFunctionSpan: true }]);
     const spans = await reencoded(req);
     assert.equal(spans.find((s) => s.name === 'handler')?.parentSpanId, PLATFORM_SPAN);
     assert.equal(spans.find((s) => s.name === 'handler')?.traceId, FN_TRACE);
@@ -321,7 +327,7 @@ describe('correlation inside the receiver', () => {
       assert.equal(chunks.length, 1);
       const [span] = allSpans(decodeTraces((chunks[0] as TelemetryChunk).protobuf));
       assert.equal(span?.parentSpanId, PLATFORM_SPAN);
-      assert.deepEqual(dir.adopted, [{ requestId: 'req-1', traceId: FN_TRACE }]);
+      assert.deepEqual(dir.adopted, [{ requestId: 'req-1', traceId: FN_TRACE, parentsFunctionSpan: true }]);
     } finally {
       await receiver.stop();
     }
