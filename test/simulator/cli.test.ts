@@ -1,0 +1,56 @@
+// The command-line runner: N invocations and a shutdown against the minimal layer, summarised.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+test('cli: runs the invocations and a shutdown, prints a JSON summary', async () => {
+  const { stdout } = await run(process.execPath, [
+    '--import',
+    'tsx',
+    'test/simulator/cli.ts',
+    '--opt',
+    'test/fixtures/extensions/opt-minimal',
+    '--handler',
+    'test/fixtures/functions/echo.mjs',
+    '--invokes',
+    '2',
+    '--payload',
+    '{"order":42}',
+    '--log-format',
+    'json',
+    '--json',
+  ]);
+  const summary = JSON.parse(stdout);
+  assert.equal(summary.init.status, 'success');
+  assert.equal(summary.init.extensions[0].name, 'recorder');
+  assert.equal(summary.invocations.length, 2);
+  for (const inv of summary.invocations) {
+    assert.equal(inv.status, 'success');
+    assert.deepEqual(inv.response.event, { order: 42 });
+  }
+  assert.equal(summary.shutdown.reason, 'spindown');
+  assert.equal(summary.shutdown.extensions[0].exitedBeforeDeadline, true);
+  assert.ok(
+    summary.deliveries.some((d: { status: number }) => d.status === 200),
+    'summary.deliveries.some((d: { status: number }) => d.status === 200)',
+  );
+});
+
+test('cli: bad arguments are refused with a usage message', async () => {
+  await assert.rejects(
+    run(process.execPath, [
+      '--import',
+      'tsx',
+      'test/simulator/cli.ts',
+      '--handler',
+      'x.mjs',
+      '--mode',
+      'hybrid',
+    ]),
+    (error: { code: number; stderr: string }) =>
+      error.code === 2 && /unknown --mode hybrid/.test(error.stderr),
+  );
+});
