@@ -43,9 +43,20 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
+  const killAll = () => {
     for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
-  });
+  };
+  process.on('exit', killAll);
+  // The children live in their own process groups, so a terminal's or runner's signal does not
+  // reach them: take them down, then die of the signal as if nobody had listened.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      killAll();
+      process.off(signal, onSignal);
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
 }
 
 /** Sends `signal` to the process group led by `pid`; false when it is gone already. */
