@@ -1,0 +1,268 @@
+// Runs the extension under test inside the Lambda simulator, one fresh execution environment at a
+// time, and reads what each one cost: init (process start → first /event/next, the whole init phase),
+// memory and CPU of the extension's processes, post-runtime time per invocation for an arrival
+// pattern, the SHUTDOWN phase, and what reached the local OTLP sink.
+
+import { join } from 'node:path';
+import { FUNCTIONS_DIR, freeLoopbackPort } from '../../test/e2e/harness.js';
+import { startOtlpSink } from '../../test/fakes/otlp-sink.js';
+import { LambdaSimulator } from '../../test/simulator/index.js';
+import type { InitResult } from '../../test/simulator/types.js';
+import { type ExtensionUnderTest, extensionEnv } from './extension-under-test.js';
+import { processTree, type TreeMemory, treeCpuMs, treeCpuPreciseMs, treeMemory } from './process-tree.js';
+import { percentile } from './stats.js';
+
+export type PatternId = 'perMinute' | 'perSecond' | 'fiftyPerSecond';
+
+export interface PatternSpec {
+  id: PatternId;
+  label: string;
+  /** Time between invocation starts; the environment is frozen for whatever the invocation leaves. */
+  intervalMs: number;
+  /** Invocations after the cold one that are run but not measured (the flush strategy learns the pace). */
+  warmup: number;
+  measured: number;
+  /** Environment for this project's extension only (see the per-minute pattern). */
+  projectEnv?: Record<string, string>;
+  /** Said next to the figures. */
+  note?: string;
+}
+
+export interface EnvironmentSetup {
+  ext: ExtensionUnderTest;
+  handler: string;
+  payload: unknown;
+  /** --env: given to the extension and the function alike, as on Lambda. */
+  env: Record<string, string>;
+  echo: boolean;
+}
+
+export interface InitSample {
+  /** Slowest extension's process start → first /event/next (the one that holds the init phase). */
+  startToFirstNextMs: number;
+  /** Each extension's own, by name. */
+  perExtension: Record<string, number>;
+  /** The init phase as platform.initReport reports it (extensions and function). */
+  durationMs: number;
+  /** VmRSS of the extension's processes once init is over (frozen), MB. */
+  rssMb: number;
+  /**
+   * CPU time the extension's processes used from their start to the end of init (they are frozen
+   * then). Unlike the wall-clock figures it hardly moves with the machine's load.
+   */
+  cpuMs: number;
+}
+
+export interface PatternSample {
+  init: InitSample;
+  coldPostRuntimeMs: number | undefined;
+  postRuntimeMs: number[];
+  postRuntimeP50Ms: number;
+  postRuntimeP99Ms: number;
+  cpuMsPer1000: number;
+  /** Sum of the processes' VmHWM at the end of the pattern, MB. */
+  peakRssMb: number;
+  /** Median VmRSS over the measured invocations, MB. */
+  steadyRssMb: number;
+  /** Invocation starts per second actually achieved. */
+  achievedPerSecond: number;
+  failedInvocations: number;
+  /** Frozen idle in total, ms (the real time the pattern's gaps took). */
+  frozenIdleMs: number;
+  shutdownMs: number;
+  /** Requests and wire bytes the sink received over the environment's life (SHUTDOWN included). */
+  exportRequests: number;
+  exportWireBytes: number;
+  invocations: number;
+}
+
+const MB = 1024;
+
+function mb(kb: number): number {
+  return kb / MB;
+}
+
+function describeInitFailure(init: InitResult, sim: LambdaSimulator): string {
+  const lines = sim.extensionLogs.slice(-10).map((l) => `  ${l.name}: ${l.line}`);
+  return (
+    `init ${init.status}${init.errorType ? ` (${init.errorType})` : ''}` +
+    (lines.length > 0
+      ? `; last extension lines:\n${lines.join('\n')}`
+      : '; run with --echo to see the processes')
+  );
+}
+
+interface Environment {
+  sim: LambdaSimulator;
+  init: InitSample;
+  /** Pids of every extension process tree, refreshed on demand. */
+  tree(): number[];
+  finish(): Promise<{ shutdownMs: number; exportRequests: number; exportWireBytes: number }>;
+  close(): Promise<void>;
+}
+
+async function openEnvironment(
+  setup: EnvironmentSetup,
+  patternEnv: Record<string, string>,
+): Promise<Environment> {
+  const sink = await startOtlpSink({ decode: false });
+  const receiverPort = await freeLoopbackPort();
+  const sim = new LambdaSimulator({
+    optDir: setup.ext.optDir,
+    handler: setup.handler.includes('/') ? setup.handler : join(FUNCTIONS_DIR, setup.handler),
+    functionName: 'bench-fn',
+    memorySizeMB: 512,
+    timeoutMs: 10_000,
+    keepHistory: setup.echo,
+    echo: setup.echo,
+    env: { ...extensionEnv(setup.ext, sink.url, receiverPort, setup.env), ...patternEnv },
+  });
+  const close = async () => {
+    await sim.close();
+    await sink.close();
+  };
+  try {
+    const init = await sim.start();
+    if (init.status !== 'success') throw new Error(describeInitFailure(init, sim));
+    const roots = init.extensions.map((e) => e.pid).filter((p): p is number => p !== undefined);
+    // Scanning /proc for the tree costs the driver a few ms: done at most once a second.
+    let pids: number[] = [];
+    let scannedAt = Number.NEGATIVE_INFINITY;
+    const tree = () => {
+      if (performance.now() - scannedAt >= 1_000) {
+        pids = [...new Set(roots.flatMap((root) => processTree(root)))];
+        scannedAt = performance.now();
+      }
+      return pids;
+    };
+    const perExtension: Record<string, number> = {};
+    for (const e of init.extensions) perExtension[e.name] = e.startToFirstNextMs ?? Number.NaN;
+    const sample: InitSample = {
+      startToFirstNextMs: Math.max(...Object.values(perExtension)),
+      perExtension,
+      durationMs: init.durationMs,
+      rssMb: mb(treeMemory(tree()).rssKb),
+      cpuMs: treeCpuPreciseMs(tree()),
+    };
+    return {
+      sim,
+      init: sample,
+      tree,
+      async finish() {
+        const down = await sim.shutdown();
+        return {
+          shutdownMs: down.endedAtMs - down.startedAtMs,
+          exportRequests: sink.requests.length,
+          exportWireBytes: sink.requests.reduce((n, r) => n + r.wireBytes, 0),
+        };
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** One cold start and SHUTDOWN, nothing in between. */
+export async function measureInit(setup: EnvironmentSetup): Promise<InitSample> {
+  const env = await openEnvironment(setup, {});
+  try {
+    await env.finish();
+    return env.init;
+  } finally {
+    await env.close();
+  }
+}
+
+/** The init phase of the function alone (no extension): what the extension's init adds to. */
+export async function measureBaselineInit(setup: EnvironmentSetup): Promise<number> {
+  const sim = new LambdaSimulator({
+    handler: setup.handler.includes('/') ? setup.handler : join(FUNCTIONS_DIR, setup.handler),
+    functionName: 'bench-fn',
+    memorySizeMB: 512,
+    keepHistory: false,
+  });
+  try {
+    const init = await sim.start();
+    if (init.status !== 'success')
+      throw new Error(`function-only init ${init.status} ${init.errorType ?? ''}`);
+    return init.durationMs;
+  } finally {
+    await sim.close();
+  }
+}
+
+/**
+ * A fresh environment: cold start, one cold invocation, `warmup` invocations, then `measured` ones at
+ * the pattern's pace, each followed by frozen idle up to the next start; then SHUTDOWN.
+ */
+export async function runPattern(setup: EnvironmentSetup, pattern: PatternSpec): Promise<PatternSample> {
+  const env = await openEnvironment(setup, setup.ext.isProject ? (pattern.projectEnv ?? {}) : {});
+  const { sim } = env;
+  try {
+    let failed = 0;
+    let frozenIdleMs = 0;
+    const postRuntime: number[] = [];
+    const rssSamples: number[] = [];
+    let peakKb = 0;
+    let cpuStartMs = 0;
+    let firstStart = 0;
+    let lastStart = 0;
+    let coldPostRuntimeMs: number | undefined;
+    const total = 1 + pattern.warmup + pattern.measured;
+    // Reading /proc costs the driver a little; at 50/s memory is sampled every few invocations.
+    const sampleEvery = pattern.intervalMs >= 200 ? 1 : 5;
+    const memory = (): TreeMemory => {
+      const m = treeMemory(env.tree());
+      peakKb = Math.max(peakKb, m.peakKb);
+      return m;
+    };
+    for (let i = 0; i < total; i++) {
+      const measuredIndex = i - 1 - pattern.warmup;
+      const startedAt = performance.now();
+      if (measuredIndex === 0) firstStart = startedAt;
+      lastStart = startedAt;
+      const result = await sim.invoke(setup.payload);
+      if (result.status !== 'success') failed++;
+      if (i === 0) coldPostRuntimeMs = result.postRuntimeExtensionsDurationMs;
+      if (measuredIndex >= 0) {
+        if (result.postRuntimeExtensionsDurationMs !== undefined)
+          postRuntime.push(result.postRuntimeExtensionsDurationMs);
+        if (measuredIndex % sampleEvery === 0 || measuredIndex === pattern.measured - 1)
+          rssSamples.push(memory().rssKb);
+      }
+      // The CPU window opens once the warm-up is over (the environment is frozen here).
+      if (measuredIndex === -1) cpuStartMs = treeCpuMs(env.tree());
+      if (i === total - 1) break;
+      const left = pattern.intervalMs - (performance.now() - startedAt);
+      if (left > 0) {
+        await sim.idle(left);
+        frozenIdleMs += left;
+      }
+    }
+    const cpuMs = treeCpuMs(env.tree()) - cpuStartMs;
+    memory();
+    const down = await env.finish();
+    const measuredSpanS = (lastStart - firstStart) / 1000;
+    return {
+      init: env.init,
+      coldPostRuntimeMs,
+      postRuntimeMs: postRuntime,
+      postRuntimeP50Ms: percentile(postRuntime, 50),
+      postRuntimeP99Ms: percentile(postRuntime, 99),
+      cpuMsPer1000: (cpuMs * 1000) / pattern.measured,
+      peakRssMb: mb(peakKb),
+      steadyRssMb: mb(percentile(rssSamples, 50)),
+      achievedPerSecond: measuredSpanS > 0 ? (pattern.measured - 1) / measuredSpanS : Number.NaN,
+      failedInvocations: failed,
+      frozenIdleMs,
+      shutdownMs: down.shutdownMs,
+      exportRequests: down.exportRequests,
+      exportWireBytes: down.exportWireBytes,
+      invocations: total,
+    };
+  } finally {
+    await env.close();
+  }
+}

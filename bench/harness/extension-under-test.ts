@@ -1,0 +1,110 @@
+// Which extension is measured and how it is set up: this project's built layer by default, or any
+// Lambda extension given by path — a layer directory (Lambda's /opt, holding extensions/<name>) or a
+// single executable, which is wrapped into a throw-away opt directory under its own name.
+
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { ensureLayer, LAYER_DIR } from '../../test/e2e/harness.js';
+
+export type ExtensionKind = 'project-layer' | 'layer-dir' | 'executable';
+
+export interface ExtensionUnderTest {
+  kind: ExtensionKind;
+  /** What was given (or the project's layer directory). */
+  path: string;
+  /** The opt directory the simulator starts the extension(s) from. */
+  optDir: string;
+  /** Extension names: the executables in optDir/extensions. */
+  names: string[];
+  /** True for this project's extension: its own knobs and its module benchmarks apply. */
+  isProject: boolean;
+  /** Removes the temporary opt directory of a wrapped executable. */
+  dispose(): void;
+}
+
+function executablesIn(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => {
+      const st = statSync(join(dir, name), { throwIfNoEntry: false });
+      return st?.isFile() === true && (st.mode & 0o111) !== 0;
+    })
+    .sort();
+}
+
+/**
+ * Resolves `--extension PATH` (undefined: this project's layer, built when missing or stale).
+ * Throws with a clear message when the path holds nothing Lambda would start.
+ */
+export function resolveExtension(path: string | undefined): ExtensionUnderTest {
+  const noop = () => {};
+  if (path === undefined || resolve(path) === LAYER_DIR) {
+    const optDir = ensureLayer();
+    return {
+      kind: 'project-layer',
+      path: optDir,
+      optDir,
+      names: executablesIn(join(optDir, 'extensions')),
+      isProject: true,
+      dispose: noop,
+    };
+  }
+  const full = resolve(path);
+  const st = statSync(full, { throwIfNoEntry: false });
+  if (!st) throw new Error(`--extension ${path}: no such file or directory`);
+  if (st.isDirectory()) {
+    const names = executablesIn(join(full, 'extensions'));
+    if (names.length === 0) {
+      throw new Error(
+        `--extension ${path}: a layer directory must hold at least one executable file in extensions/ (as Lambda's /opt)`,
+      );
+    }
+    return { kind: 'layer-dir', path: full, optDir: full, names, isProject: false, dispose: noop };
+  }
+  if (!st.isFile() || (st.mode & 0o111) === 0) {
+    throw new Error(`--extension ${path}: not an executable file (chmod +x it, or give its layer directory)`);
+  }
+  // A wrapper rather than a copy or symlink: the executable keeps running from where it is (so it
+  // finds files next to itself), exec keeps its pid, and the file name is the extension's name.
+  const name = basename(full);
+  const optDir = mkdtempSync(join(tmpdir(), 'bench-opt-'));
+  mkdirSync(join(optDir, 'extensions'));
+  const wrapper = join(optDir, 'extensions', name);
+  writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(full)} "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  return {
+    kind: 'executable',
+    path: full,
+    optDir,
+    names: [name],
+    isProject: false,
+    dispose: () => rmSync(optDir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Environment for the extension (and, as on Lambda, the function). Our extension exports to the sink
+ * via LAMBDA_OTEL_EXPORTER_ENDPOINT and listens for the function on a free port; a foreign extension
+ * is pointed at the sink with the standard OTEL_EXPORTER_OTLP_ENDPOINT. `extra` (from --env) wins.
+ */
+export function extensionEnv(
+  ext: ExtensionUnderTest,
+  sinkUrl: string,
+  receiverPort: number,
+  extra: Record<string, string>,
+): Record<string, string> {
+  const base: Record<string, string> = ext.isProject
+    ? {
+        LAMBDA_OTEL_EXPORTER_ENDPOINT: sinkUrl,
+        LAMBDA_OTEL_RECEIVER_PORT: String(receiverPort),
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`,
+      }
+    : { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl };
+  return { ...base, ...extra };
+}

@@ -1,0 +1,85 @@
+// What a run measures and how long it takes: the full plan (`make bench`, a few minutes) and the
+// quick smoke plan (`--quick`, well under 20 s, one repetition of tiny patterns).
+
+import type { PatternSpec } from './environments.js';
+
+export interface BenchPlan {
+  mode: 'full' | 'quick';
+  /** Each pattern runs this many times, each time in a fresh environment. */
+  repetitions: number;
+  /** Extra cold starts measured on their own (every pattern environment adds one too). */
+  initOnlyStarts: number;
+  /** Cold starts of the function without the extension. */
+  baselineStarts: number;
+  patterns: PatternSpec[];
+  /** Fixture handler and its payload: function log lines on every invocation. */
+  handler: string;
+  payload: { lines: number; size: number };
+  convertRuns: number;
+  convertInvocations: number;
+  receiverRuns: number;
+  receiverSecondsPerCase: number;
+  receiverConnections: number;
+}
+
+/** Real frozen idle standing in for a minute between invocations. */
+const COMPRESSED_MINUTE_MS = 3_000;
+
+function perMinute(intervalMs: number, measured: number): PatternSpec {
+  return {
+    id: 'perMinute',
+    label: '1/min (compressed)',
+    intervalMs,
+    warmup: 0,
+    measured,
+    // The adaptive flush goes background when the next thaw is expected well inside the staleness
+    // bound (30 s). With the minute compressed to seconds it would, unlike on Lambda; the lowest
+    // bound keeps it deciding as it does at one invocation a minute (flush before /event/next).
+    projectEnv: { LAMBDA_OTEL_FLUSH_MAX_STALENESS_MS: '1000' },
+    note:
+      `time-compressed: ${intervalMs / 1000} s of real frozen idle between invocations stand for a minute; ` +
+      "this project's extension runs with flush.max_staleness_ms=1000 so it flushes as it would at one a minute",
+  };
+}
+
+export function fullPlan(): BenchPlan {
+  return {
+    mode: 'full',
+    repetitions: 3,
+    initOnlyStarts: 5,
+    baselineStarts: 3,
+    patterns: [
+      perMinute(COMPRESSED_MINUTE_MS, 5),
+      { id: 'perSecond', label: '1/s', intervalMs: 1_000, warmup: 2, measured: 15 },
+      { id: 'fiftyPerSecond', label: '50/s', intervalMs: 20, warmup: 10, measured: 500 },
+    ],
+    handler: 'logs.mjs',
+    payload: { lines: 4, size: 120 },
+    convertRuns: 3,
+    convertInvocations: 100_000,
+    receiverRuns: 3,
+    receiverSecondsPerCase: 2,
+    receiverConnections: 4,
+  };
+}
+
+export function quickPlan(): BenchPlan {
+  return {
+    mode: 'quick',
+    repetitions: 1,
+    initOnlyStarts: 0,
+    baselineStarts: 1,
+    patterns: [
+      perMinute(1_000, 2),
+      { id: 'perSecond', label: '1/s', intervalMs: 1_000, warmup: 1, measured: 2 },
+      { id: 'fiftyPerSecond', label: '50/s', intervalMs: 20, warmup: 5, measured: 40 },
+    ],
+    handler: 'logs.mjs',
+    payload: { lines: 4, size: 120 },
+    convertRuns: 1,
+    convertInvocations: 5_000,
+    receiverRuns: 1,
+    receiverSecondsPerCase: 0.3,
+    receiverConnections: 4,
+  };
+}

@@ -1,0 +1,135 @@
+// Resource use of an extension from /proc: the extension may fork helpers (or be a launcher script
+// that forks instead of exec-ing), so its figures are summed over its whole process tree — every
+// process in the group the simulator started it in, plus any descendant that left the group.
+
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+interface ProcStat {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  /** utime + stime of the process (all its threads), clock ticks. */
+  ownTicks: number;
+  /** cutime + cstime: children it has waited for. */
+  reapedTicks: number;
+}
+
+/** Fields after the command name, which is in parentheses and may itself contain spaces or ')'. */
+function readStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // f[0] is field 3 (state) of proc(5): ppid 4, pgrp 5, utime 14, stime 15, cutime 16, cstime 17.
+  const n = (field: number) => Number(f[field - 3] ?? 0);
+  return { pid, ppid: n(4), pgrp: n(5), ownTicks: n(14) + n(15), reapedTicks: n(16) + n(17) };
+}
+
+let ticksPerSecond: number | undefined;
+/** USER_HZ: the unit of the CPU times in /proc/<pid>/stat (100 on Linux almost everywhere). */
+export function clockTicksPerSecond(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** The root and every live process in its group or below it. */
+export function processTree(rootPid: number): number[] {
+  const stats: ProcStat[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    const stat = readStat(pid);
+    if (stat) stats.push(stat);
+  }
+  const members = new Set<number>();
+  for (const s of stats) if (s.pid === rootPid || s.pgrp === rootPid) members.add(s.pid);
+  // Descendants that started a group of their own (setsid/setpgid) are found through their parents.
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const s of stats) {
+      if (!members.has(s.pid) && members.has(s.ppid)) {
+        members.add(s.pid);
+        grew = true;
+      }
+    }
+  }
+  return [...members].sort((a, b) => a - b);
+}
+
+export interface TreeMemory {
+  /** Sum of VmRSS, kB. */
+  rssKb: number;
+  /** Sum of VmHWM (each process's peak RSS), kB: what Lambda sums into Max Memory Used. */
+  peakKb: number;
+  processes: number;
+}
+
+function statusFields(pid: number): { rssKb: number; peakKb: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    return { rssKb: field('VmRSS'), peakKb: field('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+export function treeMemory(pids: readonly number[]): TreeMemory {
+  let rssKb = 0;
+  let peakKb = 0;
+  let processes = 0;
+  for (const pid of pids) {
+    const m = statusFields(pid);
+    if (!m) continue;
+    rssKb += m.rssKb;
+    peakKb += m.peakKb;
+    processes++;
+  }
+  return { rssKb, peakKb, processes };
+}
+
+/** CPU time (user + system) of the tree so far, ms: live processes plus the children they reaped. */
+export function treeCpuMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const s = readStat(pid);
+    if (s) ticks += s.ownTicks + s.reapedTicks;
+  }
+  return (ticks * 1000) / clockTicksPerSecond();
+}
+
+/**
+ * CPU time of the tree's live threads, ms with nanosecond resolution (the first field of
+ * /proc/<pid>/task/<tid>/schedstat), for short windows such as init where clock ticks are too
+ * coarse. Threads that already exited are not counted; without schedstat, utime+stime is used.
+ */
+export function treeCpuPreciseMs(pids: readonly number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        return treeCpuMs(pids);
+      }
+    }
+  }
+  return ns / 1e6;
+}

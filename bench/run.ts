@@ -1,0 +1,131 @@
+// `make bench`: what the extension costs a Lambda function, measured in the local simulator and made
+// comparable between runs. See bench/README.md.
+//
+//   node --import tsx bench/run.ts [--quick] [--extension PATH] [--name NAME] [--repeat N]
+//        [--only init,patterns,throughput,layer] [--env K=V]... [--handler FILE] [--out DIR] [--echo]
+//   node --import tsx bench/run.ts --compare A.json B.json
+
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '../test/e2e/harness.js';
+import { resolveExtension } from './harness/extension-under-test.js';
+import { fullPlan, quickPlan } from './harness/plan.js';
+import { formatComparison, formatResult, readResult, writeResult } from './harness/results.js';
+import { runBench, SECTIONS, type Section } from './harness/run-bench.js';
+
+const USAGE = `usage:
+  node --import tsx bench/run.ts [options]        measure and write bench/results/<name>-<time>.json
+  node --import tsx bench/run.ts --compare A.json B.json   ratios B/A per figure
+
+options:
+  --quick             smoke run: one repetition of tiny patterns (under 20 s)
+  --extension PATH    a layer directory (holding extensions/<name>) or one executable
+                      (default: this project's build/layer)
+  --name NAME         result name (default: the extension's name)
+  --repeat N          repetitions of each pattern (default 3, quick 1)
+  --only LIST         sections to run: ${SECTIONS.join(',')}
+  --env K=V           environment for the extension and the function (repeatable)
+  --handler FILE      function handler (default test/fixtures/functions/logs.mjs)
+  --out DIR           where the JSON goes (default bench/results)
+  --echo              print every process line (debugging)`;
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+let values: ReturnType<typeof parse>['values'];
+let positionals: string[];
+function parse() {
+  return parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      extension: { type: 'string' },
+      name: { type: 'string' },
+      repeat: { type: 'string' },
+      only: { type: 'string' },
+      env: { type: 'string', multiple: true },
+      handler: { type: 'string' },
+      out: { type: 'string' },
+      echo: { type: 'boolean', default: false },
+      compare: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+}
+try {
+  ({ values, positionals } = parse());
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err));
+}
+
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+if (values.compare) {
+  const [a, b] = positionals;
+  if (a === undefined || b === undefined || positionals.length !== 2)
+    fail('--compare takes two result files');
+  try {
+    console.log(formatComparison(readResult(a), readResult(b), a, b));
+  } catch (err) {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+  process.exit(0);
+}
+if (positionals.length > 0) fail(`unexpected argument ${positionals[0]}`);
+
+const plan = values.quick ? quickPlan() : fullPlan();
+if (values.repeat !== undefined) {
+  const n = Number(values.repeat);
+  if (!Number.isInteger(n) || n < 1 || n > 100) fail(`--repeat ${values.repeat}: expected an integer 1–100`);
+  plan.repetitions = n;
+}
+if (values.handler !== undefined) plan.handler = resolve(values.handler);
+
+let sections: Section[] = [...SECTIONS];
+if (values.only !== undefined) {
+  const wanted = values.only.split(',').filter((s) => s !== '');
+  const unknown = wanted.filter((s) => !(SECTIONS as readonly string[]).includes(s));
+  if (unknown.length > 0 || wanted.length === 0)
+    fail(`--only ${values.only}: sections are ${SECTIONS.join(', ')}`);
+  sections = wanted as Section[];
+}
+
+const env: Record<string, string> = {};
+for (const pair of values.env ?? []) {
+  const eq = pair.indexOf('=');
+  if (eq <= 0) fail(`--env ${pair}: expected NAME=value`);
+  env[pair.slice(0, eq)] = pair.slice(eq + 1);
+}
+
+let ext: ReturnType<typeof resolveExtension>;
+try {
+  ext = resolveExtension(values.extension);
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err));
+}
+
+try {
+  const result = await runBench({
+    ext,
+    plan,
+    name: values.name ?? (ext.isProject ? 'otel-lambda-extension' : (ext.names[0] ?? basename(ext.path))),
+    sections,
+    env,
+    echo: values.echo,
+  });
+  const path = writeResult(values.out ? resolve(values.out) : join(REPO_ROOT, 'bench', 'results'), result);
+  console.log(formatResult(result));
+  console.log(`\nresults: ${path}`);
+} catch (err) {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+} finally {
+  ext.dispose();
+}
