@@ -1,8 +1,9 @@
-// Bundles the extension into one ESM file: build/otel-lambda-extension/index.mjs.
-// One file keeps cold start down (no module resolution walk over node_modules at start-up).
+// Bundles the extension into build/otel-lambda-extension/index.mjs plus chunks for what start-up
+// does not need (the YAML parser, the receiver's protobuf decoding, OTLP response decoding): they are
+// only compiled when first imported. No module resolution walk over node_modules at start-up.
 //   node build.mjs
 
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -11,14 +12,18 @@ import * as esbuild from 'esbuild';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const outDir = join(root, 'build', 'otel-lambda-extension');
-const outFile = join(outDir, 'index.mjs');
 const metaFile = join(root, 'build', 'meta.json');
 
+await rm(outDir, { recursive: true, force: true }); // stale chunks of an earlier build must not ship
 await mkdir(outDir, { recursive: true });
 
 const result = await esbuild.build({
   entryPoints: [join(root, 'src', 'main.ts')],
-  outfile: outFile,
+  outdir: outDir,
+  entryNames: 'index',
+  chunkNames: 'chunk-[hash]',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
   bundle: true,
   format: 'esm',
   platform: 'node',
@@ -38,8 +43,11 @@ const result = await esbuild.build({
 
 await writeFile(metaFile, JSON.stringify(result.metafile));
 
-const { size } = await stat(outFile);
-const gzipped = gzipSync(readFileSync(outFile)).length;
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
-console.log(`bundle: ${outFile.slice(root.length + 1)} ${kib(size)} (${size} bytes, gzip ${kib(gzipped)})`);
+for (const name of (await readdir(outDir)).filter((f) => f.endsWith('.mjs')).sort()) {
+  const file = join(outDir, name);
+  const { size } = await stat(file);
+  const gzipped = gzipSync(readFileSync(file)).length;
+  console.log(`bundle: ${file.slice(root.length + 1)} ${kib(size)} (${size} bytes, gzip ${kib(gzipped)})`);
+}
 console.log(`metafile: ${metaFile.slice(root.length + 1)}`);

@@ -12,6 +12,8 @@ export interface LayerFlavourSpec {
 export interface LayerSources {
   launcher: Buffer;
   bundle: Buffer;
+  /** Parts of the bundle loaded on first use (chunk-*.mjs next to index.mjs). */
+  chunks?: { name: string; data: Buffer }[];
   config?: Buffer | undefined;
   nodeBinary?: Buffer | undefined;
 }

@@ -1,10 +1,11 @@
 // What goes into the layer, laid out as Lambda unpacks it into /opt:
 //   extensions/otel-lambda-extension     the launcher (Lambda starts every file in /opt/extensions)
-//   otel-lambda-extension/index.mjs      the bundle
+//   otel-lambda-extension/index.mjs      the bundle's entry
+//   otel-lambda-extension/chunk-*.mjs    parts of the bundle loaded on first use
 //   otel-lambda-extension/config.yaml    the commented default configuration
 //   otel-lambda-extension/bin/node       a Node.js executable (architecture flavours only)
 
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,19 +41,26 @@ export async function readLayerSources(root = REPO_ROOT) {
   const bundle = await readFile(bundlePath).catch(() => {
     throw new Error(`layer: ${bundlePath} is missing; run node build.mjs first`);
   });
+  const buildDir = dirname(bundlePath);
+  const chunkNames = (await readdir(buildDir)).filter((f) => /^chunk-[\w-]+\.mjs$/.test(f)).sort();
+  const chunks = [];
+  for (const name of chunkNames) chunks.push({ name, data: await readFile(join(buildDir, name)) });
   return {
     launcher: await readFile(join(root, 'layer', 'launcher.sh')),
     bundle,
+    chunks,
     config: await readFile(join(root, 'layer', 'config.yaml')).catch(() => undefined),
   };
 }
 
 /** The layer's files ({ name, data, mode }); the Node executable only when one is given. */
-export function layerEntries({ launcher, bundle, config, nodeBinary }) {
+export function layerEntries({ launcher, bundle, chunks = [], config, nodeBinary }) {
   const entries = [
     { name: LAYER_PATHS.launcher, data: launcher, mode: 0o755 },
     { name: LAYER_PATHS.bundle, data: bundle, mode: 0o644 },
   ];
+  for (const chunk of chunks)
+    entries.push({ name: `${EXTENSION_NAME}/${chunk.name}`, data: chunk.data, mode: 0o644 });
   if (config !== undefined) entries.push({ name: LAYER_PATHS.config, data: config, mode: 0o644 });
   if (nodeBinary !== undefined) entries.push({ name: LAYER_PATHS.nodeBinary, data: nodeBinary, mode: 0o755 });
   return entries;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -44,10 +44,32 @@ const dist = join(work, 'dist');
 const first = buildLayer('--layer-dir', layerDir, '--zip', '--flavour', 'nodejs', '--out', dist);
 const zipPath = join(dist, zipFileName('nodejs'));
 
+/** The bundle's lazily loaded parts, shipped next to index.mjs. */
+const chunkNames = readdirSync(join(REPO_ROOT, 'build', EXTENSION_NAME)).filter((f) =>
+  /^chunk-.*\.mjs$/.test(f),
+);
+
 test('the build succeeds and prints the size table', () => {
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /layer zip\s+zipped\s+unpacked\s+files\n/);
-  assert.match(first.stdout, /otel-lambda-extension-nodejs\.zip\s+\d+\.\d KiB\s+\d+\.\d KiB\s+[34]\n/);
+  // launcher, index.mjs, config.yaml and the chunks
+  const files = 3 + chunkNames.length;
+  assert.match(
+    first.stdout,
+    new RegExp(`otel-lambda-extension-nodejs\\.zip\\s+\\d+\\.\\d KiB\\s+\\d+\\.\\d KiB\\s+${files}\\n`),
+  );
+});
+
+test('the layer ships every chunk of the bundle next to its entry', () => {
+  assert.ok(chunkNames.length > 0, 'the build splits lazily loaded code into chunks');
+  for (const name of chunkNames) {
+    assert.ok(
+      readFileSync(join(layerDir, EXTENSION_NAME, name)).equals(
+        readFileSync(join(REPO_ROOT, 'build', EXTENSION_NAME, name)),
+      ),
+      name,
+    );
+  }
 });
 
 test('the unpacked layer holds the launcher (executable), the bundle and the config as built', () => {
