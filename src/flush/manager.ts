@@ -162,6 +162,8 @@ export class FlushManager {
   private inFlight: Promise<FlushOutcome> | undefined;
   private queuedReason: string | undefined;
   private blockingWaiting = false;
+  /** A background flush start is deferred to the end of the current callbacks. */
+  private startPending = false;
   // Learned about the environment.
   private failureStreak = 0;
   /** INVOKEs since a flush last told whether the backend works (flushes cut by freezes do not). */
@@ -306,7 +308,7 @@ export class FlushManager {
   async forceFlush(reason = 'force'): Promise<void> {
     if (this.shuttingDown) return;
     this.noteAlive(this.clock.now(), 'force');
-    this.requestBackgroundFlush(reason);
+    this.requestBackgroundFlush(reason, true);
     await this.whenIdle(
       this.clock.now() + this.settings.backgroundFlushTimeoutMs + ABANDON_AFTER_DEADLINE_MS,
     );
@@ -692,14 +694,30 @@ export class FlushManager {
 
   // ---- flush runner ---------------------------------------------------------------------------
 
-  private requestBackgroundFlush(reason: StartFlushReason | DecisionReason | string): void {
+  /**
+   * Starts a background flush once the current callbacks are done (scheduler.defer): collecting and
+   * encoding are synchronous, and an INVOKE handled in the same turn, or one readable at a thaw,
+   * must reach /event/next first. `now`: start in this turn (a caller waits for the flush).
+   */
+  private requestBackgroundFlush(reason: StartFlushReason | DecisionReason | string, now = false): void {
     if (this.shuttingDown) return;
     if (this.inFlight !== undefined || this.blockingWaiting) {
       // The running flush takes everything produced before it started; queue only for newer data.
       if (this.dirtySinceMs !== undefined) this.queuedReason ??= reason;
       return;
     }
-    void this.startFlush('background', reason, this.clock.now() + this.settings.backgroundFlushTimeoutMs);
+    if (now || this.scheduler.defer === undefined) {
+      this.startPending = false;
+      void this.startFlush('background', reason, this.clock.now() + this.settings.backgroundFlushTimeoutMs);
+      return;
+    }
+    if (this.startPending) return; // the start on its way takes everything
+    this.startPending = true;
+    this.scheduler.defer(() => {
+      if (!this.startPending) return; // started meanwhile
+      this.startPending = false;
+      this.requestBackgroundFlush(reason, true);
+    });
   }
 
   private startFlush(kind: FlushKind, reason: string, deadlineMs: number): Promise<FlushOutcome> {

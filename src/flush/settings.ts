@@ -89,6 +89,18 @@ export function resolveFlushSettings(overrides: Partial<FlushSettings> = {}): Fl
     }
     (settings as Record<keyof FlushSettings, number>)[key] = value;
   }
+  // Defaults that depend on other settings follow them unless given: a short staleness bound or a
+  // grace of 0 (both valid configuration) must not turn into an error that stops the extension.
+  const derived = settings as Record<keyof FlushSettings, number>;
+  if (overrides.backgroundIntervalMs === undefined) {
+    derived.backgroundIntervalMs = Math.min(
+      DEFAULT_FLUSH_SETTINGS.backgroundIntervalMs,
+      Math.max(1, Math.floor(settings.maxStalenessMs / 2)),
+    );
+  }
+  if (overrides.graceQuietMs === undefined) {
+    derived.graceQuietMs = Math.min(DEFAULT_FLUSH_SETTINGS.graceQuietMs, Math.max(0, settings.graceMaxMs));
+  }
   for (const key of Object.keys(settings) as (keyof FlushSettings)[]) {
     const value = settings[key];
     if (key === 'maxTailProbability') {

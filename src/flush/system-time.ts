@@ -13,4 +13,7 @@ export const systemScheduler: Scheduler = {
     timer.unref();
     return { cancel: () => clearTimeout(timer) };
   },
+  defer(callback: () => void): void {
+    setImmediate(callback);
+  },
 };

@@ -49,6 +49,11 @@ export interface TimerHandle {
 /** One-shot timers. The real one is unref'd: a timer never keeps the process alive. */
 export interface Scheduler {
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /**
+   * Runs the callback once the current I/O callbacks are done (setImmediate): for work that must not
+   * delay the extension's answer to Lambda. Optional; without it the callback runs at once.
+   */
+  defer?(callback: () => void): void;
 }
 
 export interface FlushLogger {
