@@ -56,6 +56,8 @@ export interface BatchOutcome {
 export interface FlushGate {
   stopped: boolean;
   deadlineHit: boolean;
+  /** No backoff retries in this flush (it holds the invocation): retryable failures wait for the next one. */
+  noRetryWait?: boolean;
 }
 
 export interface ExporterOptions {
@@ -238,8 +240,10 @@ export class OtlpHttpExporter {
       const notBefore = this.notBeforeMs.get(signal) ?? 0;
       const waitMs = notBefore - this.now();
       if (waitMs > 0) {
-        // The server asked for a pause (Retry-After) that is still running.
-        if (this.now() + waitMs + this.minAttemptMs > budget.usableEndMs) return this.giveUp(gate, false);
+        // The server asked for a pause (Retry-After) that is still running; the invocation does not wait it out.
+        if (gate.noRetryWait || this.now() + waitMs + this.minAttemptMs > budget.usableEndMs) {
+          return this.giveUp(gate, false);
+        }
         if (!(await sleep(waitMs, budget.signal))) return this.giveUp(gate, true);
       }
       if (budget.remainingMs() < this.minAttemptMs) return this.giveUp(gate, true);
@@ -313,6 +317,12 @@ export class OtlpHttpExporter {
       }
 
       if (retryAfterMs !== undefined) this.notBeforeMs.set(signal, this.now() + retryAfterMs);
+      if (gate.noRetryWait) {
+        this.options.log.debug(
+          `export to ${this.name} (${signal}): ${cause}; not retried while the invocation waits, kept for the next flush`,
+        );
+        return this.giveUp(gate, false);
+      }
       if (retry >= this.maxRetries) {
         logOnce(
           this.options.log,

@@ -727,13 +727,16 @@ export class FlushManager {
     this.queuedReason = undefined;
     if (kind === 'blocking') this.counters.blockingFlushes++;
     else this.counters.backgroundFlushes++;
-    const flushing = this.flushTargets({ deadlineMs, reason }, deadlineMs + ABANDON_AFTER_DEADLINE_MS).then(
-      (outcome) => {
-        if (this.inFlight === flushing) this.inFlight = undefined;
-        this.afterFlush(kind, reason, startedMs, deadlineMs, outcome);
-        return outcome;
-      },
-    );
+    const request: FlushRequest = {
+      deadlineMs,
+      reason,
+      ...(kind === 'blocking' && { inInvocationPath: true }),
+    };
+    const flushing = this.flushTargets(request, deadlineMs + ABANDON_AFTER_DEADLINE_MS).then((outcome) => {
+      if (this.inFlight === flushing) this.inFlight = undefined;
+      this.afterFlush(kind, reason, startedMs, deadlineMs, outcome);
+      return outcome;
+    });
     this.inFlight = flushing;
     return flushing;
   }

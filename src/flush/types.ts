@@ -15,6 +15,8 @@ export interface FlushRequest {
   reason: string;
   /** SHUTDOWN: pull every producer with final=true and send everything. */
   final?: boolean;
+  /** A blocking flush: the invocation waits for it, so it must not wait on retries. */
+  inInvocationPath?: boolean;
 }
 
 export interface FlushReport {

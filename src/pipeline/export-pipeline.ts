@@ -33,6 +33,11 @@ export interface FlushOptions {
   reason: string;
   /** SHUTDOWN or an explicit drain: producers hand over everything. */
   final?: boolean;
+  /**
+   * The flush holds the invocation (Lambda bills it): one attempt per batch, no backoff waits; what
+   * fails retryably stays queued for a later flush instead of keeping the function waiting.
+   */
+  inInvocationPath?: boolean;
 }
 
 export interface FlushReport {
@@ -246,6 +251,8 @@ export class ExportPipeline implements ChunkSink {
     if (this.next) {
       this.next.opts.deadlineMs = Math.min(this.next.opts.deadlineMs, opts.deadlineMs);
       this.next.opts.final = this.next.opts.final || opts.final;
+      // The joined flush keeps waiting only if every caller may wait.
+      this.next.opts.inInvocationPath = this.next.opts.inInvocationPath || opts.inInvocationPath;
       return this.next.promise;
     }
     const pendingOpts: FlushOptions = { ...opts };
@@ -287,7 +294,7 @@ export class ExportPipeline implements ChunkSink {
         opts.final === true && this.selfProducer !== undefined && !this.selfProducer.isReady;
       this.collectProducers(opts.final === true);
       const gates = new Map<string, FlushGate>();
-      await this.exportRounds(budget, gates, report);
+      await this.exportRounds(budget, gates, report, opts.inInvocationPath === true);
       if (selfLoading && this.selfProducer && !budget.expired) {
         await Promise.race([
           this.selfProducer.ready(),
@@ -295,7 +302,7 @@ export class ExportPipeline implements ChunkSink {
         ]);
         if (!budget.expired) {
           for (const chunk of this.selfProducer.collect(this.now(), true)) this.enqueue(chunk);
-          await this.exportRounds(budget, gates, report);
+          await this.exportRounds(budget, gates, report, opts.inInvocationPath === true);
         }
       }
       for (const gate of gates.values()) report.deadlineHit ||= gate.deadlineHit;
@@ -321,6 +328,7 @@ export class ExportPipeline implements ChunkSink {
     budget: DeadlineBudget,
     gates: Map<string, FlushGate>,
     report: FlushReport,
+    noRetryWait: boolean,
   ): Promise<void> {
     for (let round = 0; round < MAX_ROUNDS && !budget.expired; round++) {
       const work: Promise<void>[] = [];
@@ -330,7 +338,7 @@ export class ExportPipeline implements ChunkSink {
           const key = `${state.exporter.name}\u0000${signal}`;
           let gate = gates.get(key);
           if (!gate) {
-            gate = { stopped: false, deadlineHit: false };
+            gate = { stopped: false, deadlineHit: false, noRetryWait };
             gates.set(key, gate);
           }
           if (gate.stopped) continue;

@@ -127,6 +127,31 @@ describe('queues and redrive', () => {
     assert.equal(quiet.droppedItems, 0);
   });
 
+  it('a flush in the invocation path makes one attempt and keeps what failed for the next flush', async () => {
+    const s = await sink();
+    const proxy = await proxyTo(s.url);
+    const pipeline = pipelineOf({
+      destinations: [destination('d', proxy.url, { signals: ['traces'] })],
+      log: recordingLog(),
+      // Backoff long enough that a retry inside the flush would show in its duration.
+      exporter: { backoff: { initialMs: 400, maxMs: 400 }, maxRetries: 5 },
+    });
+    proxy.script({ kind: 'status', status: 503 }, { kind: 'status', status: 503 });
+    pipeline.enqueue(spanChunk(3));
+    const blocking = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'test', inInvocationPath: true });
+    assert.equal(proxy.log.length, 1, 'one attempt');
+    assert.ok(
+      blocking.durationMs < 300,
+      `no backoff wait in the invocation path (${blocking.durationMs} ms)`,
+    );
+    assert.equal(blocking.retryLaterItems, 3);
+    assert.equal(pipeline.pending().items, 3, 'kept queued');
+    const background = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(background.exportedItems, 3, 'a later flush retries with backoff and delivers');
+    assert.ok(proxy.log.length >= 3, `retried after the second 503 (${proxy.log.length} requests)`);
+    assert.equal(s.items('traces'), 3);
+  });
+
   it('redrives failed chunks first on the next flush, keeping their age', async () => {
     const s = await sink();
     const proxy = await proxyTo(s.url);
