@@ -11,7 +11,12 @@ import { LogConverter } from './convert/logs.js';
 import type { ExportConfig } from './export/endpoint-config.js';
 import { exportConfigFromLoaded } from './export/settings-from-config.js';
 import { log } from './extension-log.js';
-import { type FlushLogger, FlushManager, type ShutdownSummary } from './flush/index.js';
+import {
+  type FlushLogger,
+  FlushManager,
+  type FlushManagerOptions,
+  type ShutdownSummary,
+} from './flush/index.js';
 import type { HookError, LifecycleHooks, RegisteredInfo } from './lambda/lifecycle.js';
 import { runLifecycle } from './lambda/lifecycle.js';
 import { intakeCounters, intakeSummary } from './lambda/telemetry-intake.js';
@@ -253,7 +258,7 @@ class Wiring {
     const { parseStats, listenerStats } = info;
     this.pipeline.stats.observe(() => intakeCounters(parseStats, listenerStats));
     const managedInstances = info.events.length === 1 && info.events[0] === 'SHUTDOWN';
-    this.flush = new FlushManager({
+    const options: FlushManagerOptions = {
       target: this.pipeline,
       strategy: this.config.flush.strategy,
       managedInstances,
@@ -270,7 +275,18 @@ class Wiring {
       onStopIntake: () => {},
       drain: (deadlineMs) => this.drainTelemetry(deadlineMs),
       logger: FLUSH_LOGGER,
-    });
+    };
+    try {
+      this.flush = new FlushManager(options);
+    } catch (err) {
+      // Settings the config schema accepted but the flush manager cannot combine must not fail the
+      // function's init: say so once and flush with the built-in settings.
+      log.error(
+        `flush settings rejected, using the defaults: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      const { settings: _rejected, ...rest } = options;
+      this.flush = new FlushManager(rest);
+    }
     this.flush.start();
     if (log.enabled('debug')) {
       const t = info.timings;

@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   realpathSync,
@@ -103,9 +104,14 @@ test('the zip unpacks to the launcher, bundle, config and an executable Node', (
   assert.ok(names.includes(LAYER_PATHS.nodeBinary) && names.includes(LAYER_PATHS.launcher), names.join());
   assert.equal(statSync(join(opt, LAYER_PATHS.launcher)).mode & 0o777, 0o755);
   assert.equal(statSync(join(opt, LAYER_PATHS.nodeBinary)).mode & 0o777, 0o755);
+  const chunks = readdirSync(join(REPO_ROOT, 'build', EXTENSION_NAME)).filter((f) =>
+    /^chunk-.*\.mjs$/.test(f),
+  );
+  for (const chunk of chunks) assert.ok(names.includes(`${EXTENSION_NAME}/${chunk}`), chunk);
+  // launcher, index.mjs, config.yaml, node and the bundle's chunks
   assert.match(
     buildOutput,
-    new RegExp(`${zipFileName(hostArch)}\\s+\\d+\\.\\d MiB\\s+\\d+\\.\\d MiB\\s+4\\n`),
+    new RegExp(`${zipFileName(hostArch)}\\s+\\d+\\.\\d MiB\\s+\\d+\\.\\d MiB\\s+${4 + chunks.length}\\n`),
   );
 });
 
