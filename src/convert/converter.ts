@@ -389,7 +389,8 @@ export class PlatformConverter implements ChunkProducer {
       inv.runtimeDurationMs = e.durationMs;
       if (inv.startMs === undefined) inv.startMs = e.timeMs - e.durationMs;
     }
-    if (inv.status === undefined || inv.status === 'success') {
+    // A SHUTDOWN for a timeout may have ended the invocation first, without Lambda's error type.
+    if (inv.status === undefined || inv.status === 'success' || (inv.status === e.status && !inv.errorType)) {
       inv.status = e.status;
       inv.errorType = e.errorType;
     }
@@ -422,7 +423,11 @@ export class PlatformConverter implements ChunkProducer {
         if (inv.startMs === undefined && duration !== undefined) inv.startMs = at - duration;
       }
     }
-    if (inv.status === undefined || (inv.status === 'success' && e.status !== 'success')) {
+    if (
+      inv.status === undefined ||
+      (inv.status === 'success' && e.status !== 'success') ||
+      (inv.status === e.status && !inv.errorType)
+    ) {
       inv.status = e.status;
       inv.errorType = e.errorType;
     }

@@ -273,6 +273,27 @@ describe('metrics', () => {
     assert.equal(metricsOf(conv.collect(T0 + 4_000, false)).length, 0, 'unchanged: nothing re-sent');
   });
 
+  it("keeps Lambda's error type when a timeout SHUTDOWN ended the invocation before runtimeDone arrived", () => {
+    const conv = make({ maxHeldMs: 0 });
+    conv.ingest([{ type: 'platform.start', timeMs: T0, requestId: 'r1' }]);
+    conv.onShutdown({ eventType: 'SHUTDOWN', shutdownReason: 'timeout', deadlineMs: T0 + 5_000 });
+    conv.ingest([
+      {
+        type: 'platform.runtimeDone',
+        timeMs: T0 + 3_000,
+        requestId: 'r1',
+        status: 'timeout',
+        errorType: 'Sandbox.Timedout',
+        spans: [],
+      },
+    ]);
+    const chunks = conv.collect(T0 + 4_000, true);
+    const [span] = spansOf(chunks).filter((s) => s.kind === 2);
+    assert.equal(attrs(span?.attributes ?? [])['error.type'], 'Sandbox.Timedout');
+    const errors = metricsOf(chunks).find((m) => m.name === 'faas.errors');
+    assert.equal(attrs(errors?.sum?.dataPoints[0]?.attributes ?? [])['error.type'], 'Sandbox.Timedout');
+  });
+
   it('skips malformed measurements instead of poisoning sums', () => {
     const conv = make({ maxHeldMs: 0 });
     conv.ingest([
