@@ -547,19 +547,26 @@ export class OtlpReceiver {
       ...refusal.headers,
       'content-type': encoding === 'json' ? 'application/json' : 'application/x-protobuf',
       'content-length': String(body.byteLength),
-      // A partly read body leaves the connection in an unknown state: do not reuse it.
+      // A client still sending stops once it has read this answer; the connection is not reused.
       ...(bodyPending ? { connection: 'close' } : {}),
     });
-    res.end(body);
-    if (bodyPending) {
-      // Reading the rest (discarding it) lets the client see the answer instead of a reset.
-      let drained = 0;
-      req.on('data', (chunk: Buffer) => {
-        drained += chunk.length;
-        if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
-      });
-      req.on('error', () => {});
-      req.resume();
+    if (!bodyPending) {
+      res.end(body);
+      return;
     }
+    // The client gets the complete answer now, but the response ends, which closes the connection,
+    // only once the client has stopped sending (body complete, or it closed after reading the
+    // answer): closing first would reset the upload, and the client would see a connection error,
+    // which OTLP exporters retry, instead of this answer. What still arrives is discarded; past the
+    // drain bound the connection is cut.
+    res.write(body);
+    let drained = 0;
+    req.on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
+    });
+    req.on('end', () => res.end());
+    req.on('error', () => {});
+    req.resume();
   }
 }
