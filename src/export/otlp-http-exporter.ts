@@ -56,7 +56,7 @@ export interface BatchOutcome {
 export interface FlushGate {
   stopped: boolean;
   deadlineHit: boolean;
-  /** No backoff retries in this flush (it holds the invocation): retryable failures wait for the next one. */
+  /** The flush holds the invocation: connection failures are not retried with backoff, they wait for the next flush. */
   noRetryWait?: boolean;
 }
 
@@ -240,10 +240,8 @@ export class OtlpHttpExporter {
       const notBefore = this.notBeforeMs.get(signal) ?? 0;
       const waitMs = notBefore - this.now();
       if (waitMs > 0) {
-        // The server asked for a pause (Retry-After) that is still running; the invocation does not wait it out.
-        if (gate.noRetryWait || this.now() + waitMs + this.minAttemptMs > budget.usableEndMs) {
-          return this.giveUp(gate, false);
-        }
+        // The server asked for a pause (Retry-After) that is still running.
+        if (this.now() + waitMs + this.minAttemptMs > budget.usableEndMs) return this.giveUp(gate, false);
         if (!(await sleep(waitMs, budget.signal))) return this.giveUp(gate, true);
       }
       if (budget.remainingMs() < this.minAttemptMs) return this.giveUp(gate, true);
@@ -317,7 +315,9 @@ export class OtlpHttpExporter {
       }
 
       if (retryAfterMs !== undefined) this.notBeforeMs.set(signal, this.now() + retryAfterMs);
-      if (gate.noRetryWait) {
+      // A destination that answers is alive: a short backoff before the freeze is worth it. One that
+      // cannot be reached is not worth holding the invocation for; a later flush tries again.
+      if (gate.noRetryWait && result.kind !== 'response') {
         this.options.log.debug(
           `export to ${this.name} (${signal}): ${cause}; not retried while the invocation waits, kept for the next flush`,
         );

@@ -34,8 +34,8 @@ export interface FlushOptions {
   /** SHUTDOWN or an explicit drain: producers hand over everything. */
   final?: boolean;
   /**
-   * The flush holds the invocation (Lambda bills it): one attempt per batch, no backoff waits; what
-   * fails retryably stays queued for a later flush instead of keeping the function waiting.
+   * The flush holds the invocation (Lambda bills it): a destination that cannot be reached gets one
+   * attempt and what failed stays queued for a later flush, instead of keeping the function waiting.
    */
   inInvocationPath?: boolean;
 }
@@ -352,7 +352,11 @@ export class ExportPipeline implements ChunkSink {
 
   private collectProducers(final: boolean): void {
     const nowMs = this.now();
-    for (const producer of this.producers) {
+    // Our own metrics last: they must count what collecting the others dropped (a full queue).
+    const ordered = this.selfProducer
+      ? [...this.producers.filter((p) => p !== this.selfProducer), this.selfProducer]
+      : this.producers;
+    for (const producer of ordered) {
       let chunks: TelemetryChunk[];
       try {
         chunks = producer.collect(nowMs, final);

@@ -288,7 +288,9 @@ test('collector down at start, then up: everything queued meanwhile arrives, not
     assertAllDelivered(d, fn, results);
     assertAccounted(s, d);
     assert.equal(s.dropped, 0);
-    assert.ok(s.retries > 0, 'refused connections were retried');
+    // Rare invocations flush while the invocation waits: an unreachable collector gets one attempt
+    // per flush, no backoff (the function is not held for it), and the data waits for a later flush.
+    assert.equal(s.retries, 0, 'no backoff retries while the invocation waits');
     assert.ok(requeuedItems(lines) > 0, 'what could not be sent was kept for a later flush');
     // Self-telemetry, exported with the final flush, tells the same story.
     assert.equal(selfCounter(d, 'export.retries'), s.retries);
