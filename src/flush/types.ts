@@ -12,10 +12,14 @@ export interface PendingSummary {
 export interface FlushRequest {
   /** Epoch ms by which the flush must have returned; each export attempt is bounded by it. */
   deadlineMs: number;
+  /** Why the flush runs (end-of-invocation, periodic, shutdown, …); a self-telemetry attribute. */
   reason: string;
-  /** SHUTDOWN: pull every producer with final=true and send everything. */
+  /** SHUTDOWN or an explicit drain: every producer hands over everything (collect with final=true). */
   final?: boolean;
-  /** A blocking flush: the invocation waits for it, so it must not wait on retries. */
+  /**
+   * The flush holds the invocation (Lambda bills it): a destination that cannot be reached gets one
+   * attempt and what failed stays queued for a later flush, instead of keeping the function waiting.
+   */
   inInvocationPath?: boolean;
 }
 

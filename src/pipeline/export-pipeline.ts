@@ -25,20 +25,10 @@ import { RequestLimiter } from '../export/request-limiter.js';
 import { SIGNALS, type ChunkProducer, type ChunkSink, type Signal, type TelemetryChunk } from './chunk.js';
 import { SelfTelemetry, type SelfTelemetryProducer } from './self-telemetry.js';
 import { SignalQueue } from './signal-queue.js';
+import type { FlushRequest } from '../flush/types.js';
 
-export interface FlushOptions {
-  /** Epoch ms by which the flush must be over. */
-  deadlineMs: number;
-  /** Why the flush runs (end-of-invocation, periodic, shutdown, …); a self-telemetry attribute. */
-  reason: string;
-  /** SHUTDOWN or an explicit drain: producers hand over everything. */
-  final?: boolean;
-  /**
-   * The flush holds the invocation (Lambda bills it): a destination that cannot be reached gets one
-   * attempt and what failed stays queued for a later flush, instead of keeping the function waiting.
-   */
-  inInvocationPath?: boolean;
-}
+/** What a flush is asked to do: the flush manager's request, which this pipeline serves. */
+export type FlushOptions = FlushRequest;
 
 export interface FlushReport {
   /** Items delivered; a chunk delivered to two destinations counts twice. */
