@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import * as esbuild from 'esbuild';
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -16,6 +17,26 @@ const metaFile = join(root, 'build', 'meta.json');
 
 await rm(outDir, { recursive: true, force: true }); // stale chunks of an earlier build must not ship
 await mkdir(outDir, { recursive: true });
+
+/**
+ * Static imports of Node built-ins become require() calls. An ESM import of a built-in makes Node build
+ * a module facade that reads every export, which runs lazy getters (fs.promises, fs.ReadStream, …) and
+ * costs a few ms of start-up; require() returns the module as it is. Dynamic imports stay imports.
+ */
+const builtinsViaRequire = {
+  name: 'builtins-via-require',
+  setup(build) {
+    build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
+      args.kind === 'import-statement' && isBuiltin(args.path)
+        ? { path: args.path, namespace: 'node-builtin' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
 
 const result = await esbuild.build({
   entryPoints: [join(root, 'src', 'main.ts')],
@@ -35,6 +56,7 @@ const result = await esbuild.build({
   legalComments: 'eof',
   metafile: true,
   logLevel: 'warning',
+  plugins: [builtinsViaRequire],
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: {
     js: "import { createRequire as __otelCreateRequire } from 'node:module'; const require = __otelCreateRequire(import.meta.url);",

@@ -37,5 +37,8 @@ unset NODE_OPTIONS
 LAMBDA_OTEL_EXTENSION_NAME=$name
 export LAMBDA_OTEL_EXTENSION_NAME
 
+# No V8 options here: most of them (e.g. --max-semi-space-size, --max-old-space-size) make Node
+# compile its built-in modules without their embedded code cache, about 15 ms more start-up CPU.
+# V8 already sizes the heap from the memory the function is given (young generation included).
 # shellcheck disable=SC2086 # word splitting of the options is intended
 exec "$node_bin" ${LAMBDA_OTEL_NODE_OPTIONS:-} "$home_dir/index.mjs"

@@ -4,12 +4,28 @@
 // large enough to matter, so a big flush does not stall the event loop (the local receiver and the
 // Telemetry API listener must keep answering).
 
+import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import { constants as zlibConstants, gzip, gzipSync } from 'node:zlib';
+import type { ZlibOptions } from 'node:zlib';
 import { JSON_REQUEST_KEY, type Signal, type TelemetryChunk } from '../pipeline/chunk.js';
 import type { OtlpCompression, OtlpProtocol } from './destination.js';
 
-const gzipAsync = promisify(gzip);
+interface Gzip {
+  sync(raw: Buffer): Buffer;
+  async(raw: Buffer): Promise<Buffer>;
+}
+
+/** node:zlib takes a few ms to load: it is loaded at the first compressed request, not at start-up. */
+let gzipFunctions: Gzip | undefined;
+function loadGzip(): Gzip {
+  const zlib = createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+  const gzipAsync = promisify(zlib.gzip);
+  gzipFunctions = {
+    sync: (raw) => zlib.gzipSync(raw, GZIP_OPTIONS),
+    async: (raw) => gzipAsync(raw, GZIP_OPTIONS),
+  };
+  return gzipFunctions;
+}
 
 /** Below this, the thread-pool round trip costs more than compressing inline (well under 1 ms). */
 const INLINE_GZIP_MAX_BYTES = 32 * 1024;
@@ -18,7 +34,7 @@ const INLINE_GZIP_MAX_BYTES = 32 * 1024;
  * Level 1: telemetry is repetitive enough that the fastest level already removes most bytes, and CPU
  * is scarce in small Lambda sizes (a 128 MB function gets a fraction of a core).
  */
-const GZIP_OPTIONS = { level: 1, memLevel: 8, strategy: zlibConstants.Z_DEFAULT_STRATEGY };
+const GZIP_OPTIONS: ZlibOptions = { level: 1, memLevel: 8 };
 
 export interface RequestBody {
   body: Buffer;
@@ -64,7 +80,7 @@ export async function encodeRequestBody(
   const contentType = protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
   if (compression !== 'gzip')
     return { body: raw, rawBytes: raw.length, contentType, contentEncoding: undefined };
-  const body =
-    raw.length <= INLINE_GZIP_MAX_BYTES ? gzipSync(raw, GZIP_OPTIONS) : await gzipAsync(raw, GZIP_OPTIONS);
+  const gzip = gzipFunctions ?? loadGzip();
+  const body = raw.length <= INLINE_GZIP_MAX_BYTES ? gzip.sync(raw) : await gzip.async(raw);
   return { body, rawBytes: raw.length, contentType, contentEncoding: 'gzip' };
 }

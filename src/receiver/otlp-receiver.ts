@@ -11,9 +11,9 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Message } from 'protobufjs';
 import type { ChunkSink, Signal } from '../pipeline/chunk.js';
 import type { OtlpSchema } from './otlp-schema.js';
@@ -144,13 +144,17 @@ function mediaType(header: string | undefined): Encoding | undefined {
   return undefined;
 }
 
+/** node:zlib takes a few ms to load: it is loaded by the first compressed request, not at start-up. */
+let zlib: typeof import('node:zlib') | undefined;
+
 function decompressor(header: string | undefined): Transform | null | undefined {
   const coding = (header ?? '').trim().toLowerCase();
   if (coding === '' || coding === 'identity') return null;
-  if (coding === 'gzip' || coding === 'x-gzip') return createGunzip();
-  if (coding === 'deflate') return createInflate();
-  if (coding === 'br') return createBrotliDecompress();
-  return undefined;
+  if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== 'deflate' && coding !== 'br') return undefined;
+  zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+  if (coding === 'deflate') return zlib.createInflate();
+  if (coding === 'br') return zlib.createBrotliDecompress();
+  return zlib.createGunzip();
 }
 
 function varint(value: number): number[] {
@@ -220,6 +224,8 @@ export class OtlpReceiver {
     let port = this.options.port ?? DEFAULT_RECEIVER_PORT;
     const bound: string[] = [];
     for (const [i, host] of hosts.entries()) {
+      // Requests started meanwhile (registering with Lambda) go out before the other hosts are bound.
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
       const server = createServer({ requestTimeout: 0, keepAliveTimeout: 0 }, (req, res) => {
         this.handle(req, res);
       });
