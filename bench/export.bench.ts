@@ -9,9 +9,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { sampleSpans } from './sample-spans.js';
 import type { OtlpCompression, OtlpProtocol } from '../src/export/destination.js';
 import type { OtlpJsonRequest, TelemetryChunk } from '../src/pipeline/chunk.js';
 import { ExportPipeline } from '../src/pipeline/export-pipeline.js';
@@ -35,33 +34,6 @@ if (process.argv[2] === '--sink') {
   process.send?.({ url: sink.url });
 } else {
   await main();
-}
-
-async function sampleSpans(): Promise<ReadableSpan[]> {
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({
-      'service.name': 'bench-fn',
-      'cloud.provider': 'aws',
-      'faas.name': 'bench-fn',
-    }),
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
-  });
-  const tracer = provider.getTracer('bench', '1.0.0');
-  for (let i = 0; i < SPANS_PER_CHUNK; i++) {
-    tracer
-      .startSpan(`GET /items/${i % 10}`, {
-        attributes: {
-          'http.request.method': 'GET',
-          'url.path': `/items/${i}`,
-          'http.response.status_code': 200,
-          'server.port': 443,
-        },
-      })
-      .end();
-  }
-  await provider.forceFlush();
-  return exporter.getFinishedSpans();
 }
 
 function chunkOf(spans: ReadableSpan[]): TelemetryChunk {
@@ -111,7 +83,7 @@ async function main(): Promise<void> {
   // Distinct spans in every chunk (fresh ids and timestamps), so compression sees realistic data.
   const chunksPerFlush = Math.max(1, Math.round(spansPerFlush / SPANS_PER_CHUNK));
   const template: TelemetryChunk[] = [];
-  for (let i = 0; i < chunksPerFlush; i++) template.push(chunkOf(await sampleSpans()));
+  for (let i = 0; i < chunksPerFlush; i++) template.push(chunkOf(await sampleSpans(SPANS_PER_CHUNK)));
   const chunk = template[0] as TelemetryChunk;
 
   const cases: [string, OtlpProtocol, OtlpCompression][] = [

@@ -5,42 +5,13 @@
 import { Agent, request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { sampleSpans } from './sample-spans.js';
 import type { TelemetryChunk } from '../src/pipeline/chunk.js';
 import { OtlpReceiver } from '../src/receiver/otlp-receiver.js';
 
 const SECONDS = Number(process.argv[2] ?? 3);
 const CONCURRENCY = Number(process.argv[3] ?? 4);
 const SPANS_PER_REQUEST = 100;
-
-async function sampleSpans(): Promise<ReadableSpan[]> {
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({
-      'service.name': 'bench-fn',
-      'cloud.provider': 'aws',
-      'faas.name': 'bench-fn',
-    }),
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
-  });
-  const tracer = provider.getTracer('bench', '1.0.0');
-  for (let i = 0; i < SPANS_PER_REQUEST; i++) {
-    tracer
-      .startSpan(`GET /items/${i % 10}`, {
-        attributes: {
-          'http.request.method': 'GET',
-          'url.path': `/items/${i}`,
-          'http.response.status_code': 200,
-          'server.port': 443,
-        },
-      })
-      .end();
-  }
-  await provider.forceFlush();
-  return exporter.getFinishedSpans();
-}
 
 function send(
   agent: Agent,
@@ -90,7 +61,7 @@ async function runCase(
   );
 }
 
-const spans = await sampleSpans();
+const spans = await sampleSpans(SPANS_PER_REQUEST);
 const protobuf = ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array;
 const json = JsonTraceSerializer.serializeRequest(spans) as Uint8Array;
 let accepted = 0;
