@@ -2,10 +2,11 @@
 // Lambda extension given by path — a layer directory (Lambda's /opt, holding extensions/<name>) or a
 // single executable, which is wrapped into a throw-away opt directory under its own name.
 
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { ensureLayer, LAYER_DIR } from '../../test/e2e/harness.js';
+import { findExtensions } from '../../test/simulator/environment.js';
 
 export type ExtensionKind = 'project-layer' | 'layer-dir' | 'executable';
 
@@ -23,19 +24,9 @@ export interface ExtensionUnderTest {
   dispose(): void;
 }
 
-function executablesIn(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((name) => {
-      const st = statSync(join(dir, name), { throwIfNoEntry: false });
-      return st?.isFile() === true && (st.mode & 0o111) !== 0;
-    })
-    .sort();
+/** The extensions Lambda would start from `optDir`, by name (the simulator's own rule). */
+function extensionNames(optDir: string): string[] {
+  return findExtensions(optDir).map((e) => e.name);
 }
 
 /**
@@ -50,7 +41,7 @@ export function resolveExtension(path: string | undefined): ExtensionUnderTest {
       kind: 'project-layer',
       path: optDir,
       optDir,
-      names: executablesIn(join(optDir, 'extensions')),
+      names: extensionNames(optDir),
       isProject: true,
       dispose: noop,
     };
@@ -59,7 +50,7 @@ export function resolveExtension(path: string | undefined): ExtensionUnderTest {
   const st = statSync(full, { throwIfNoEntry: false });
   if (!st) throw new Error(`--extension ${path}: no such file or directory`);
   if (st.isDirectory()) {
-    const names = executablesIn(join(full, 'extensions'));
+    const names = extensionNames(full);
     if (names.length === 0) {
       throw new Error(
         `--extension ${path}: a layer directory must hold at least one executable file in extensions/ (as Lambda's /opt)`,

@@ -4,6 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { readMemoryKb } from '../../test/simulator/processes.js';
 
 interface ProcStat {
   pid: number;
@@ -75,22 +76,12 @@ export interface TreeMemory {
   processes: number;
 }
 
-function statusFields(pid: number): { rssKb: number; peakKb: number } | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-    return { rssKb: field('VmRSS'), peakKb: field('VmHWM') };
-  } catch {
-    return undefined;
-  }
-}
-
 export function treeMemory(pids: readonly number[]): TreeMemory {
   let rssKb = 0;
   let peakKb = 0;
   let processes = 0;
   for (const pid of pids) {
-    const m = statusFields(pid);
+    const m = readMemoryKb(pid);
     if (!m) continue;
     rssKb += m.rssKb;
     peakKb += m.peakKb;
