@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NODE_TEST := node --import tsx --test --test-concurrency=2 --test-timeout=180000
 TEST_FILES = $(shell find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 
-.PHONY: all install build layer dist cli collector test unit e2e typecheck lint format demo bench clean
+.PHONY: all install build layer dist cli collector pyenv test unit e2e typecheck lint format demo bench clean
 
 all: layer
 
@@ -32,6 +32,10 @@ cli: install
 collector:
 	bash test/collector/build.sh >/dev/null
 
+# Python packages some tests use (test/python/requirements.txt), in a cached venv.
+pyenv:
+	bash test/python/build-env.sh >/dev/null
+
 typecheck: install
 	npx tsc --noEmit -p .
 
@@ -42,13 +46,13 @@ format: install
 	npx biome check --write .
 
 # Unit tests need nothing built; end-to-end tests run the built layer and the real Collector.
-test: install typecheck lint layer collector
+test: install typecheck lint layer collector pyenv
 	$(NODE_TEST) $(TEST_FILES)
 
 unit: install
 	$(NODE_TEST) $(shell find test/unit -name '*.test.ts' | sort)
 
-e2e: layer collector
+e2e: layer collector pyenv
 	$(NODE_TEST) $(shell find test/e2e -name '*.test.ts' | sort)
 
 demo: layer
