@@ -46,9 +46,32 @@ export function parseLogLevel(value: string | undefined): LogLevel | undefined {
   return v in LEVEL_RANK ? (v as LogLevel) : undefined;
 }
 
+/**
+ * A line writer for a stream (stdout by default) that stops writing once the stream fails (EPIPE
+ * when the reader is gone): an unhandled stream error would reach the uncaught-exception logger,
+ * which would write again and fail again, forever, at a full core.
+ */
+export function streamLineWriter(stream: NodeJS.WritableStream = process.stdout): (line: string) => void {
+  let broken = false;
+  stream.on('error', () => {
+    broken = true;
+  });
+  return (line) => {
+    if (broken) return;
+    try {
+      // Stdout to a pipe is synchronous on Linux, so lines written right before exit are not lost.
+      stream.write(line);
+    } catch {
+      broken = true;
+    }
+  };
+}
+
+let stdoutWriter: ((line: string) => void) | undefined;
+
 function writeStdout(line: string): void {
-  // Stdout to a pipe is synchronous on Linux, so lines written right before exit are not lost.
-  process.stdout.write(line);
+  stdoutWriter ??= streamLineWriter();
+  stdoutWriter(line);
 }
 
 export function createExtensionLogger(options: ExtensionLoggerOptions = {}): ExtensionLogger {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import {
   createExtensionLogger,
@@ -8,6 +9,7 @@ import {
   redact,
   redactHeaders,
   redactUrl,
+  streamLineWriter,
 } from '../../src/extension-log.js';
 import { TelemetryParser } from '../../src/lambda/telemetry-parse.js';
 
@@ -113,4 +115,20 @@ describe('redaction', () => {
     assert.equal(redactUrl('http://localhost:4318/v1/logs'), 'http://localhost:4318/v1/logs');
     assert.equal(redactUrl('not a url with SECRET'), '<redacted>');
   });
+});
+
+test('a failed stream (EPIPE) stops the writer instead of raising or writing again', () => {
+  const written: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      written.push(String(chunk));
+      done();
+    },
+  });
+  const write = streamLineWriter(stream);
+  write('first\n');
+  // Without a listener this 'error' would throw (an uncaught exception in the extension).
+  stream.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+  write('second\n');
+  assert.deepEqual(written, ['first\n']);
 });
