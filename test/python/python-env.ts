@@ -14,8 +14,7 @@ export function pythonPath(): string {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const lines = out.trim().split('\n');
-    cached = lines[lines.length - 1];
+    cached = out.trim().split('\n').pop() ?? '';
   }
   return cached;
 }
