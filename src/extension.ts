@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { formatConfigErrors, type LoadedConfig, loadConfig, temporalityFor } from './config/index.js';
 import { PlatformConverter } from './convert/index.js';
 import { LogConverter } from './convert/logs.js';
+import { createSampler } from './convert/sampler.js';
+import { platformSpanCounters, platformSpanSummary } from './convert/span-counters.js';
 import type { ExportConfig } from './export/endpoint-config.js';
 import { exportConfigFromLoaded } from './export/settings-from-config.js';
 import { log } from './extension-log.js';
@@ -165,6 +167,7 @@ function finalLogLine(
     `, dropped ${summary.droppedItems}, unsent ${summary.unsentItems}` +
     (summary.deadlineHit ? ' (deadline reached)' : '') +
     `; ${wiring.pipeline.stats.summary()}` +
+    `; ${platformSpanSummary(wiring.converter.stats, wiring.converter.samplerDescription)}` +
     (wiring.intake ? `; ${intakeSummary(wiring.intake.parseStats, wiring.intake.listenerStats)}` : '');
   // What could not be sent is the one thing the user must hear about, even at the default level.
   if (summary.unsentItems > 0 || summary.droppedItems > 0) log.warn(line);
@@ -204,6 +207,7 @@ class Wiring {
         temporality,
         maxHeldMs: config.traces.correlation_hold_ms,
         exportUnsampled: config.traces.export_unsampled,
+        sampler: createSampler(config.traces.sampler, config.traces.sampler_arg),
       },
       forward,
     );
@@ -215,6 +219,7 @@ class Wiring {
     });
     // Producers are pulled at every flush (held spans, metric aggregations, pending log records).
     this.pipeline.addProducer(this.converter);
+    this.pipeline.stats.observe(() => platformSpanCounters(this.converter.stats));
     if (config.logs.enabled && (config.logs.function || config.logs.extension)) {
       this.logs = new LogConverter(
         {
