@@ -263,6 +263,10 @@ class Wiring {
     const { parseStats, listenerStats } = info;
     this.pipeline.stats.observe(() => intakeCounters(parseStats, listenerStats));
     const managedInstances = info.events.length === 1 && info.events[0] === 'SHUTDOWN';
+    if (info.telemetry.status !== 'subscribed') {
+      this.converter.withoutTelemetry();
+      if (!this.receiver) log.warn('the local OTLP receiver is off too: nothing will be exported');
+    }
     const options: FlushManagerOptions = {
       target: this.pipeline,
       strategy: this.config.flush.strategy,

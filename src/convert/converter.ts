@@ -186,6 +186,7 @@ export class PlatformConverter implements ChunkProducer {
   private outbox: FinishedSpan[] = [];
   private readonly maxOutbox: number;
   private collecting = false;
+  private telemetryAvailable = true;
   private lastError: string | undefined;
 
   constructor(
@@ -247,7 +248,16 @@ export class PlatformConverter implements ChunkProducer {
     }
   }
 
+  /**
+   * No Telemetry API here (a local emulator): nothing would ever end an invocation, so INVOKE builds
+   * none; the function's spans then find no invocation to join and are forwarded as they are.
+   */
+  withoutTelemetry(): void {
+    this.telemetryAvailable = false;
+  }
+
   onInvoke(e: InvokeEvent): void {
+    if (!this.telemetryAvailable) return;
     try {
       if (!isId(e?.requestId)) {
         this.counters.rejectedEvents++;

@@ -59,7 +59,9 @@ async function runModes(sink: OtlpSink, env: Record<string, string> = {}): Promi
   const spansPerInvocation: Record<string, number[]> = {};
   for (const inv of invoked) {
     const n = spans.filter((s) => s.span.traceId === inv.traceId).length;
-    (spansPerInvocation[inv.mode] ??= []).push(n);
+    const counts = spansPerInvocation[inv.mode] ?? [];
+    counts.push(n);
+    spansPerInvocation[inv.mode] = counts;
   }
   const shutdownLine = extensionLines().findLast((l) => / shutdown \(/.test(l)) ?? '';
   return {
