@@ -231,7 +231,9 @@ class Wiring {
     });
     // Producers are pulled at every flush (held spans, metric aggregations, pending log records).
     // Function spans held for their invocation go first: joined, they still move its platform span.
-    this.correlator = new TraceCorrelator(this.converter.directory);
+    this.correlator = new TraceCorrelator(this.converter.directory, (instance) =>
+      this.converter.resource.adoptFunctionInstance(instance),
+    );
     this.pipeline.addProducer(this.correlator);
     this.pipeline.addProducer(this.converter);
     this.pipeline.stats.observe(() => platformSpanCounters(this.converter.stats));

@@ -88,6 +88,8 @@ export const NO_CORRELATION: SpanCorrelator = {
  */
 const HOLD_ATTRIBUTES: readonly string[] = ['faas.invocation_id', 'faas.execution', 'aws.lambda.request_id'];
 
+const FAAS_INSTANCE_KEYS: readonly string[] = ['faas.instance'];
+
 /** Span attributes that carry the Lambda request id, most specific first. */
 export const INVOCATION_ID_ATTRIBUTES: readonly string[] = [
   'faas.invocation_id',
@@ -162,7 +164,16 @@ export class TraceCorrelator implements SpanCorrelator, CorrelationCounters, Chu
   private heldSpans = 0;
   readonly holds: HoldCounters = { held: 0, released: 0, expired: 0, overflow: 0 };
 
-  constructor(private readonly directory: InvocationDirectory) {
+  private functionInstanceSeen = false;
+
+  /**
+   * `onFunctionInstance`: the function's resource names its faas.instance (its SDK's Lambda
+   * detector); called once, with the first value seen.
+   */
+  constructor(
+    private readonly directory: InvocationDirectory,
+    private readonly onFunctionInstance?: (instance: string) => void,
+  ) {
     // Deciding must not fix the platform span's id: when the function's first export arrives before
     // platform.start, Lambda's span id (the function's X-Ray Parent) is still to come.
     this.find = directory.peekByRequestId
@@ -244,6 +255,19 @@ export class TraceCorrelator implements SpanCorrelator, CorrelationCounters, Chu
     return chunks;
   }
 
+  private readInstance(resourceSpans: readonly WireResourceSpans[]): void {
+    for (const rs of resourceSpans) {
+      const attributes = rs.resource?.attributes;
+      if (!attributes) continue;
+      const instance = stringAttribute(attributes, FAAS_INSTANCE_KEYS);
+      if (instance !== undefined && instance !== '') {
+        this.functionInstanceSeen = true;
+        this.onFunctionInstance?.(instance);
+        return;
+      }
+    }
+  }
+
   /** True when a handler span names an invocation (for sure) that the directory does not know. */
   private waiting(resourceSpans: readonly WireResourceSpans[]): boolean {
     for (const rs of resourceSpans) {
@@ -262,6 +286,7 @@ export class TraceCorrelator implements SpanCorrelator, CorrelationCounters, Chu
     modified: boolean;
     waiting?: boolean;
   } {
+    if (!this.functionInstanceSeen && this.onFunctionInstance !== undefined) this.readInstance(resourceSpans);
     const holding = this.holdOptions !== undefined && this.holdOptions.maxHoldMs > 0;
     if (holding && this.waiting(resourceSpans)) return { modified: false, waiting: true };
     return this.joinRequest(resourceSpans);
