@@ -14,6 +14,8 @@ import * as esbuild from 'esbuild';
 const root = dirname(fileURLToPath(import.meta.url));
 const outDir = join(root, 'build', 'otel-lambda-extension');
 const metaFile = join(root, 'build', 'meta.json');
+// One version everywhere (scope, telemetry.distro.version, User-Agent, self-telemetry): package.json's.
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 await rm(outDir, { recursive: true, force: true }); // stale chunks of an earlier build must not ship
 await mkdir(outDir, { recursive: true });
@@ -57,6 +59,7 @@ const result = await esbuild.build({
   metafile: true,
   logLevel: 'warning',
   plugins: [builtinsViaRequire],
+  define: { __OTEL_LAMBDA_EXTENSION_VERSION__: JSON.stringify(version) },
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: {
     js: "import { createRequire as __otelCreateRequire } from 'node:module'; const require = __otelCreateRequire(import.meta.url);",

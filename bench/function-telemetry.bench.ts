@@ -268,6 +268,8 @@ async function correlationRun(col: Collector, parent: ParentMode) {
     handler: 'otel-handler.mjs',
     endpoint: col.endpoint,
     functionNodeArgs: ['--import', join(FUNCTIONS_DIR, 'otel-setup.mjs')],
+    // The xray variant continues the X-Ray header: active tracing makes its spans sampled.
+    tracing: 'active',
     freeze: FREEZE,
     keepHistory: false,
     timeoutMs: 10_000,

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { formatConfigErrors, type LoadedConfig, loadConfig, temporalityFor } from './config/index.js';
 import { PlatformConverter } from './convert/index.js';
 import { LogConverter } from './convert/logs.js';
+import { createSampler } from './convert/sampler.js';
+import { platformSpanCounters, platformSpanSummary } from './convert/span-counters.js';
 import type { ExportConfig } from './export/endpoint-config.js';
 import { exportConfigFromLoaded } from './export/settings-from-config.js';
 import { log } from './extension-log.js';
@@ -52,6 +54,9 @@ class PendingSink implements ChunkSink {
 }
 
 const DISCARD: ChunkSink = { enqueue() {} };
+
+/** The least time function spans wait for their invocation's platform.start (Managed Instances). */
+const MIN_CORRELATION_WAIT_MS = 1000;
 
 /**
  * At SHUTDOWN, how long the receiver must have been quiet before the drain ends: the function's SDK
@@ -165,10 +170,19 @@ function finalLogLine(
     `, dropped ${summary.droppedItems}, unsent ${summary.unsentItems}` +
     (summary.deadlineHit ? ' (deadline reached)' : '') +
     `; ${wiring.pipeline.stats.summary()}` +
+    `; ${platformSpanSummary(wiring.converter.stats, wiring.converter.samplerDescription)}` +
+    heldSummary(wiring.correlator) +
     (wiring.intake ? `; ${intakeSummary(wiring.intake.parseStats, wiring.intake.listenerStats)}` : '');
   // What could not be sent is the one thing the user must hear about, even at the default level.
   if (summary.unsentItems > 0 || summary.droppedItems > 0) log.warn(line);
   else log.info(line);
+}
+
+/** Function requests that waited for their invocation's platform.start (Managed Instances). */
+function heldSummary(correlator: TraceCorrelator): string {
+  const h = correlator.holds;
+  if (h.held === 0 && h.overflow === 0) return '';
+  return `; function spans waiting for their invocation: ${h.held} requests (${h.released} joined, ${h.expired} delivered unjoined, ${h.overflow} not held: bound reached)`;
 }
 
 /** The components of an exporting extension and the hooks between them. */
@@ -177,6 +191,7 @@ class Wiring {
   readonly logs: LogConverter | undefined;
   readonly pipeline: ExportPipeline;
   readonly receiver: OtlpReceiver | undefined;
+  readonly correlator: TraceCorrelator;
   /** The Telemetry API listener's counters, once registered. */
   intake: Pick<RegisteredInfo, 'parseStats' | 'listenerStats'> | undefined;
   private flush: FlushManager | undefined;
@@ -204,6 +219,7 @@ class Wiring {
         temporality,
         maxHeldMs: config.traces.correlation_hold_ms,
         exportUnsampled: config.traces.export_unsampled,
+        sampler: createSampler(config.traces.sampler, config.traces.sampler_arg),
       },
       forward,
     );
@@ -214,7 +230,13 @@ class Wiring {
       selfTelemetry: { resource: this.converter.resource, temporality },
     });
     // Producers are pulled at every flush (held spans, metric aggregations, pending log records).
+    // Function spans held for their invocation go first: joined, they still move its platform span.
+    this.correlator = new TraceCorrelator(this.converter.directory, (instance) =>
+      this.converter.resource.adoptFunctionInstance(instance),
+    );
+    this.pipeline.addProducer(this.correlator);
     this.pipeline.addProducer(this.converter);
+    this.pipeline.stats.observe(() => platformSpanCounters(this.converter.stats));
     if (config.logs.enabled && (config.logs.function || config.logs.extension)) {
       this.logs = new LogConverter(
         {
@@ -236,7 +258,7 @@ class Wiring {
       this.receiver = new OtlpReceiver({
         sink: this.receiverSink,
         port: config.receiver.port,
-        correlator: new TraceCorrelator(this.converter.directory),
+        correlator: this.correlator,
         // Backpressure: the function's SDK retries on 503, which is better than dropping here.
         admit: () =>
           this.intakeOpen && this.pipeline.pending().bytes < queueBytes
@@ -258,6 +280,18 @@ class Wiring {
     const { parseStats, listenerStats } = info;
     this.pipeline.stats.observe(() => intakeCounters(parseStats, listenerStats));
     const managedInstances = info.events.length === 1 && info.events[0] === 'SHUTDOWN';
+    if (managedInstances && info.telemetry.status === 'subscribed' && this.receiver) {
+      // No INVOKE: a request id is first seen in platform.start, which comes in a telemetry batch
+      // after the function exported its spans. Those wait for it, a bounded time.
+      this.correlator.enableHold({
+        maxHoldMs: Math.max(MIN_CORRELATION_WAIT_MS, 8 * info.telemetry.buffering.timeoutMs),
+        sink: this.receiverSink,
+      });
+    }
+    if (info.telemetry.status !== 'subscribed') {
+      this.converter.withoutTelemetry();
+      if (!this.receiver) log.warn('the local OTLP receiver is off too: nothing will be exported');
+    }
     const options: FlushManagerOptions = {
       target: this.pipeline,
       strategy: this.config.flush.strategy,
@@ -300,6 +334,7 @@ class Wiring {
   onTelemetry(events: TelemetryEvent[]): void {
     this.lastTelemetryMs = performance.now();
     this.converter.ingest(events);
+    this.correlator.retryHeld();
     this.logs?.ingest(events);
     this.flush?.onTelemetry(events);
   }

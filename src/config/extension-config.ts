@@ -2,6 +2,7 @@
 // description, secrecy. The loader, the type of the loaded configuration, the reference page
 // (docs/configuration.md) and the layer's template (layer/config.yaml) all derive from this.
 
+import { SAMPLER_NAMES } from '../convert/sampler.js';
 import type { Signal } from '../pipeline/chunk.js';
 import {
   FLUSH_STRATEGY_FORMS,
@@ -15,6 +16,7 @@ import {
   durationMs,
   type Fields,
   flag,
+  fraction,
   headerMap,
   type Infer,
   integer,
@@ -231,9 +233,22 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
 
   traces: section('Spans derived from platform events.', {
     enabled: flag({ default: true, description: 'Produce and export invocation, init and restore spans.' }),
+    sampler: oneOf(SAMPLER_NAMES, {
+      default: 'always_on',
+      description:
+        "Which platform spans (invocation, init, restore) are exported, in OpenTelemetry's `OTEL_TRACES_SAMPLER` words (read as ours: the function's SDK keeps `OTEL_TRACES_SAMPLER`). `always_on` exports every invocation, whatever Lambda's trace header says (PassThrough tracing, Lambda's default, sends `Sampled=0` or no `Sampled` at all). `parentbased_*` follow the header's `Sampled=` flag and use the rest of the name when there is none: use them when the upstream decision is yours (X-Ray active tracing, or a caller that samples). `traceidratio` keeps a share of trace ids (`sampler_arg`), by the same rule as the OpenTelemetry SDKs. Whatever the sampler says, an invocation whose function spans arrive is exported with them. Metrics count every invocation.",
+    }),
+    sampler_arg: fraction({
+      min: 0,
+      max: 1,
+      default: 1,
+      description:
+        'The ratio for `traceidratio` and `parentbased_traceidratio` (`OTEL_TRACES_SAMPLER_ARG`, read as ours).',
+    }),
     export_unsampled: flag({
       default: false,
-      description: 'Also export spans of invocations whose trace header says `Sampled=0`.',
+      description:
+        'Older switch: when true, every platform span is exported whatever `sampler` says (the same as `always_on`).',
     }),
     correlation_hold_ms: durationMs({
       min: 0,

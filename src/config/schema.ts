@@ -390,6 +390,21 @@ export function oneOf<const V extends string>(
   });
 }
 
+/** A number in [min, max], fractions allowed (e.g. a sampling ratio). */
+export function fraction(opts: CommonOptions & { min: number; max: number; default: number }): Leaf<number> {
+  return scalarLeaf<number>({
+    ...opts,
+    kind: 'custom',
+    typeLabel: `number, ${opts.min}–${opts.max}`,
+    expected: `a number between ${opts.min} and ${opts.max}`,
+    parse(v) {
+      const n =
+        typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v.trim()) : Number.NaN;
+      return Number.isFinite(n) && n >= opts.min && n <= opts.max ? n : INVALID;
+    },
+  });
+}
+
 /** A value with its own textual form (e.g. `periodic,20000`), parsed into a structure. */
 export function custom<T>(
   opts: CommonOptions & {

@@ -51,6 +51,7 @@ import {
   FAAS_TRIGGER_OTHER,
 } from './semconv.js';
 import { type FinishedSpan, internalSpan, linkTo, serverSpan, spanBounds, statusFor } from './spans.js';
+import { ALWAYS_ON, type PlatformSampler } from './sampler.js';
 import { parseTracing } from './trace-context.js';
 import { EXTENSION_NAME, EXTENSION_VERSION } from './version.js';
 
@@ -71,8 +72,18 @@ export interface PlatformConverterOptions {
   maxInvocations?: number;
   /** An invocation without an end is exported as incomplete after this long, ms. Default 16 min. */
   maxInvocationAgeMs?: number;
-  /** Export invocation spans whose X-Ray context says Sampled=0. Default false (metrics count them anyway). */
+  /**
+   * Which platform spans are exported (metrics count every invocation anyway). Default always_on.
+   * An invocation whose function spans arrive is exported whatever the sampler said.
+   */
+  sampler?: PlatformSampler;
+  /** Export every platform span whatever the sampler says (the older switch; same as always_on). */
   exportUnsampled?: boolean;
+  /**
+   * How long an invocation the sampler dropped stays held for the function's spans, which would
+   * make it exported after all, ms. Default 5000 (the SDK batch processor's delay).
+   */
+  unsampledHoldMs?: number;
   /** Spans per trace chunk. Default 512. */
   maxSpansPerChunk?: number;
   now?: () => number;
@@ -90,8 +101,10 @@ export interface ConverterStats {
   eventErrors: number;
   invocations: number;
   spansExported: number;
-  /** Spans not exported because their trace is not sampled. */
+  /** Spans not exported because the sampler dropped them. */
   spansUnsampled: number;
+  /** Invocations the sampler dropped whose function spans came: exported after all (never an orphan). */
+  invocationsKeptForFunction: number;
   /** Spans dropped because no collect came for too long (outbox bound, no sink). */
   spansDropped: number;
   /** Invocation spans exported without an end record. */
@@ -111,6 +124,7 @@ export interface ConverterStats {
 }
 
 const DEFAULT_MAX_HELD_MS = 0;
+const DEFAULT_UNSAMPLED_HOLD_MS = 5000;
 const DEFAULT_MAX_INVOCATIONS = 1000;
 const DEFAULT_MAX_AGE_MS = 16 * 60_000;
 const DEFAULT_MAX_SPANS_PER_CHUNK = 512;
@@ -135,6 +149,7 @@ export class PlatformConverter implements ChunkProducer {
     invocations: 0,
     spansExported: 0,
     spansUnsampled: 0,
+    invocationsKeptForFunction: 0,
     spansDropped: 0,
     incompleteInvocations: 0,
     evictedByCount: 0,
@@ -157,7 +172,8 @@ export class PlatformConverter implements ChunkProducer {
   private readonly now: () => number;
   private readonly maxHeldMs: number;
   private readonly maxAgeMs: number;
-  private readonly exportUnsampled: boolean;
+  private readonly sampler: PlatformSampler;
+  private readonly unsampledHoldMs: number;
   private readonly maxSpansPerChunk: number;
   private readonly defaultInitType: string;
 
@@ -170,6 +186,7 @@ export class PlatformConverter implements ChunkProducer {
   private outbox: FinishedSpan[] = [];
   private readonly maxOutbox: number;
   private collecting = false;
+  private telemetryAvailable = true;
   private lastError: string | undefined;
 
   constructor(
@@ -181,7 +198,8 @@ export class PlatformConverter implements ChunkProducer {
     this.ids = options.idGenerator ?? new RandomIdGenerator();
     this.maxHeldMs = nonNegative(options.maxHeldMs, DEFAULT_MAX_HELD_MS);
     this.maxAgeMs = nonNegative(options.maxInvocationAgeMs, DEFAULT_MAX_AGE_MS);
-    this.exportUnsampled = options.exportUnsampled ?? false;
+    this.sampler = options.exportUnsampled ? ALWAYS_ON : (options.sampler ?? ALWAYS_ON);
+    this.unsampledHoldMs = nonNegative(options.unsampledHoldMs, DEFAULT_UNSAMPLED_HOLD_MS);
     this.maxSpansPerChunk = Math.max(
       1,
       Math.floor(nonNegative(options.maxSpansPerChunk, DEFAULT_MAX_SPANS_PER_CHUNK)),
@@ -198,12 +216,18 @@ export class PlatformConverter implements ChunkProducer {
   /** Counters for self-telemetry. */
   get stats(): Readonly<ConverterStats> {
     this.counters.adoptions = this.table.adoptions;
+    this.counters.invocationsKeptForFunction = this.table.keptForFunction;
     return this.counters;
   }
 
   /** Correlation for the function's own telemetry (local receiver, log converter). */
   get directory(): InvocationDirectory {
     return this.table;
+  }
+
+  /** The sampler in use, for the log. */
+  get samplerDescription(): string {
+    return this.sampler.description;
   }
 
   /** Invocations currently held (not yet exported). */
@@ -224,7 +248,16 @@ export class PlatformConverter implements ChunkProducer {
     }
   }
 
+  /**
+   * No Telemetry API here (a local emulator): nothing would ever end an invocation, so INVOKE builds
+   * none; the function's spans then find no invocation to join and are forwarded as they are.
+   */
+  withoutTelemetry(): void {
+    this.telemetryAvailable = false;
+  }
+
   onInvoke(e: InvokeEvent): void {
+    if (!this.telemetryAvailable) return;
     try {
       if (!isId(e?.requestId)) {
         this.counters.rejectedEvents++;
@@ -524,9 +557,9 @@ export class PlatformConverter implements ChunkProducer {
     if (ctx) {
       inv.traceSource = TraceSource.Lambda;
       inv.parentSpanId = ctx.parentSpanId;
-      inv.sampled = ctx.sampled ?? true;
       inv.tracingValue = tracing?.value;
     }
+    inv.sampled = this.sampler.shouldSample(inv.traceId, ctx?.sampled);
     inv.spanIdFromLambda = spanIdFromLambda;
     if (this.coldstartPending) {
       inv.coldstart = true;
@@ -558,7 +591,7 @@ export class PlatformConverter implements ChunkProducer {
         const previous = inv.traceId;
         inv.traceId = ctx.traceId;
         inv.parentSpanId = ctx.parentSpanId === inv.spanId ? undefined : ctx.parentSpanId;
-        inv.sampled = ctx.sampled ?? true;
+        inv.sampled = this.sampler.shouldSample(inv.traceId, ctx.sampled);
         inv.traceSource = TraceSource.Lambda;
         this.table.retrace(inv, previous);
       }
@@ -623,7 +656,9 @@ export class PlatformConverter implements ChunkProducer {
       if (final) {
         this.exportInvocation(inv, nowMs);
       } else if (inv.endMs !== undefined) {
-        if (inv.released || nowMs - inv.endMs >= this.maxHeldMs) this.exportInvocation(inv, nowMs);
+        // A dropped invocation waits longer: the function's spans, should they come, keep it.
+        const hold = inv.sampled ? this.maxHeldMs : Math.max(this.maxHeldMs, this.unsampledHoldMs);
+        if (inv.released || nowMs - inv.endMs >= hold) this.exportInvocation(inv, nowMs);
       } else if (
         nowMs - inv.firstSeenMs > this.maxAgeMs ||
         (inv.deadlineMs !== undefined && nowMs > inv.deadlineMs + DEADLINE_GRACE_MS)
@@ -687,6 +722,7 @@ export class PlatformConverter implements ChunkProducer {
     for (const child of inv.children)
       this.pushSpan(this.childSpan(inv.traceId, inv.spanId, sampled, child), sampled);
     inv.exported = true;
+    if (!sampled) inv.dropped = true;
     const phase = inv.phase;
     this.table.finish(inv);
     if (phase?.ended && !phase.exported) this.exportPhase(phase, nowMs);
@@ -712,7 +748,7 @@ export class PlatformConverter implements ChunkProducer {
   }
 
   private pushSpan(span: FinishedSpan, sampled: boolean): void {
-    if (!sampled && !this.exportUnsampled) {
+    if (!sampled) {
       this.counters.spansUnsampled++;
       return;
     }
@@ -967,7 +1003,8 @@ export class PlatformConverter implements ChunkProducer {
     if (inv !== undefined) {
       phase.traceId = inv.traceId;
     }
-    const sampled = inv !== undefined ? inv.sampled : true;
+    // In its own trace the phase is a root: the sampler decides without a parent.
+    const sampled = inv !== undefined ? inv.sampled : this.sampler.shouldSample(phase.traceId, undefined);
     const incomplete = !phase.ended;
     const [start, end] = spanBounds(phase.startMs, incomplete ? phase.lastSeenMs : phase.endMs, nowMs);
     const a: Attributes = { [ATTR_AWS_LAMBDA_INITIALIZATION_TYPE]: phase.initializationType };

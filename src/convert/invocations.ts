@@ -117,6 +117,8 @@ export class Invocation {
   oomCounted = false;
   released = false;
   exported = false;
+  /** Exported as dropped by the sampler: nothing of it reached a backend. */
+  dropped = false;
 
   constructor(
     readonly requestId: string,
@@ -135,6 +137,8 @@ export class InvocationTable implements InvocationDirectory {
   readonly finished = new Map<string, Invocation>();
   private readonly byTrace = new Map<string, string>();
   adoptions = 0;
+  /** Adoptions that overrode the sampler's drop (the function's spans need their parent). */
+  keptForFunction = 0;
 
   constructor(private readonly maxEntries: number) {}
 
@@ -225,7 +229,8 @@ export class InvocationTable implements InvocationDirectory {
     if (inv === undefined || typeof trace?.traceId !== 'string') return false;
     if (isDurableExecutionArn(trace.durableExecutionArn)) inv.durableExecutionArn = trace.durableExecutionArn;
     const traceId = trace.traceId.toLowerCase();
-    if (inv.exported) return inv.traceId === traceId;
+    // A dropped span never left: the function's spans must not be made its children.
+    if (inv.exported) return !inv.dropped && inv.traceId === traceId;
     if (!/^[0-9a-f]{32}$/.test(traceId) || /^0+$/.test(traceId)) return false;
     const parent = typeof trace.parentSpanId === 'string' ? trace.parentSpanId.toLowerCase() : undefined;
     const validParent = parent !== undefined && /^[0-9a-f]{16}$/.test(parent) && !/^0+$/.test(parent);
@@ -238,7 +243,10 @@ export class InvocationTable implements InvocationDirectory {
       inv.parentSpanId = parent;
     }
     inv.traceSource = TraceSource.Function;
-    inv.sampled = trace.sampled ?? true;
+    // Never an orphan: the function exports this trace, so its platform spans go too.
+    const sampled = trace.sampled ?? true;
+    if (sampled && !inv.sampled) this.keptForFunction++;
+    inv.sampled = sampled;
     if (trace.parentsFunctionSpan === true) inv.leased = true;
     inv.released = true;
     this.adoptions++;

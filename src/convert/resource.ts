@@ -28,6 +28,8 @@ import { EXTENSION_NAME, EXTENSION_VERSION } from './version.js';
 export type Environment = Readonly<Record<string, string | undefined>>;
 
 const MIB = 1048576;
+/** A log stream name is far shorter; anything longer is not one. */
+const MAX_INSTANCE_CHARS = 512;
 
 export interface ParsedResourceAttributes {
   attributes: Record<string, string>;
@@ -99,6 +101,8 @@ export class PlatformResource {
   private arn: string | undefined;
   private instance: string | undefined;
   private instanceLocked = false;
+  /** faas.instance came from the function's own resource (its SDK's Lambda detector). */
+  private instanceFromFunction = false;
   private maxMemoryMiB: number | undefined;
   private cached: Resource | undefined;
 
@@ -157,11 +161,27 @@ export class PlatformResource {
     if (renew) {
       this.instance = instanceId || this.ids.traceId();
       this.instanceLocked = false;
+      this.instanceFromFunction = false;
       this.cached = undefined;
       return;
     }
-    if (!instanceId || this.instanceLocked || instanceId === this.instance) return;
+    if (!instanceId || this.instanceLocked || this.instanceFromFunction || instanceId === this.instance)
+      return;
     this.instance = instanceId;
+    this.cached = undefined;
+  }
+
+  /**
+   * The faas.instance the function's own SDK reports. Its Lambda resource detector takes
+   * AWS_LAMBDA_LOG_STREAM_NAME, a variable extensions do not get on Lambda: the function's resource
+   * is where this environment's name reaches us. It wins over an id of our own, even one already
+   * exported, so the environment is one instance in the backend from here on.
+   */
+  adoptFunctionInstance(instance: string): void {
+    if (this.instanceFromFunction || instance === '' || instance.length > MAX_INSTANCE_CHARS) return;
+    this.instanceFromFunction = true;
+    if (instance === this.instance) return;
+    this.instance = instance;
     this.cached = undefined;
   }
 

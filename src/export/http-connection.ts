@@ -12,6 +12,7 @@
 import type { Agent as HttpAgent, IncomingHttpHeaders, ClientRequest, IncomingMessage } from 'node:http';
 import http from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
+import { EXTENSION_NAME, EXTENSION_VERSION } from '../convert/version.js';
 
 export interface HttpResponse {
   status: number;
@@ -35,7 +36,7 @@ export interface PostRequest {
 }
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
-const USER_AGENT = 'otel-lambda-extension/0.1.0';
+const USER_AGENT = `${EXTENSION_NAME}/${EXTENSION_VERSION}`;
 
 /** Errors that mean "the peer had already closed this connection". */
 function isStaleSocketError(error: NodeJS.ErrnoException): boolean {

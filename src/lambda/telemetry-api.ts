@@ -141,8 +141,12 @@ export async function subscribeTelemetry(options: SubscribeOptions): Promise<Sub
       return { status: 'subscribed', schemaVersion, buffering };
     }
     if (res.status === 202) {
+      const { errorType } = parseErrorBody(res.body);
+      // Says what still works and what does not: the user sees this line and an otherwise quiet backend.
       logger.warn(
-        `Telemetry API answered 202 (local emulator): telemetry not supported here; platform spans, metrics and function logs will not be produced`,
+        `Telemetry API answered 202${errorType ? ` ${errorType}` : ''} (as AWS's Runtime Interface Emulator does): telemetry not supported here.` +
+          ' Not exported: invocation, init and restore spans, platform metrics, function and extension log lines.' +
+          " Exported: the function's own OTLP traces, metrics and logs sent to the local receiver, unchanged (not joined to an invocation span).",
       );
       return { status: 'unsupported', httpStatus: res.status, body };
     }

@@ -395,7 +395,12 @@ export class TelemetryParser {
   // Per-type builders: required fields fail the record, optional ones are dropped and counted.
 
   private logLine(type: 'function' | 'extension', timeMs: number, record: unknown): LogLineEvent | undefined {
-    if (typeof record === 'string') return { type, timeMs, message: record, structured: false };
+    if (typeof record === 'string') {
+      // JSON log format delivered as text (AWS's emulator, schema 2022-07-01): read like the object.
+      const object = lambdaJsonRecord(record);
+      if (object === undefined) return { type, timeMs, message: record, structured: false };
+      record = object;
+    }
     if (!isObject(record)) return this.fail('record');
     const event: LogLineEvent = { type, timeMs, message: '', structured: true };
     let fields: Rec | undefined;
@@ -677,4 +682,27 @@ function stringifyMessage(v: unknown): string {
 function describeJsonType(v: unknown): string {
   if (v === null) return 'null';
   return typeof v === 'object' ? 'object' : typeof v;
+}
+
+/** Longer strings are not tried as JSON records (one parse per line is the cost). */
+const MAX_JSON_RECORD_CHARS = 1024 * 1024;
+
+/**
+ * A string holding one JSON-format log record (`{"timestamp", "level", "requestId", "message", …}`),
+ * as an object; undefined for any other line. A JSON line without `message` stays text: it is the
+ * function's own output (a text-format line), not a record Lambda's JSON format made.
+ */
+export function lambdaJsonRecord(text: string): Record<string, unknown> | undefined {
+  if (text.length < 2 || text.length > MAX_JSON_RECORD_CHARS) return undefined;
+  const first = text.charCodeAt(0) === 0x7b ? 0 : text.search(/\S/);
+  if (first < 0 || text[first] !== '{' || !text.trimEnd().endsWith('}')) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const o = parsed as Record<string, unknown>;
+  return 'message' in o && ('level' in o || 'timestamp' in o) ? o : undefined;
 }

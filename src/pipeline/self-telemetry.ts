@@ -4,6 +4,7 @@
 // ChunkProducer, and summarised in one log line.
 
 import type { Resource } from '@opentelemetry/resources';
+import { EXTENSION_NAME, EXTENSION_VERSION } from '../convert/version.js';
 import type { Signal, TelemetryChunk, ChunkProducer, OtlpJsonRequest } from './chunk.js';
 
 type Transformer = typeof import('@opentelemetry/otlp-transformer');
@@ -11,8 +12,8 @@ type ResourceMetrics = Parameters<Transformer['ProtobufMetricsSerializer']['seri
 type MetricData = ResourceMetrics['scopeMetrics'][number]['metrics'][number];
 type Attributes = Record<string, string>;
 
-export const SELF_TELEMETRY_SCOPE = 'otel-lambda-extension';
-const SCOPE_VERSION = '0.1.0';
+export const SELF_TELEMETRY_SCOPE = EXTENSION_NAME;
+const SCOPE_VERSION = EXTENSION_VERSION;
 
 /** Flush latency buckets in seconds: flushes range from a few ms (loopback) to the full deadline. */
 const FLUSH_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

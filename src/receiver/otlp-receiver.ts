@@ -370,11 +370,37 @@ export class OtlpReceiver {
 
     const screening = screenRequest(signal, message);
     if (screening.modified) encoded = undefined;
+    let held = false;
     if (signal === 'traces' && screening.items > 0) {
       const resourceSpans = (message as unknown as { resourceSpans: WireResourceSpans[] }).resourceSpans;
-      if ((this.options.correlator ?? NO_CORRELATION).observeResourceSpans(resourceSpans).modified) {
-        encoded = undefined;
+      const correlator = this.options.correlator ?? NO_CORRELATION;
+      const outcome = correlator.observeResourceSpans(resourceSpans);
+      if (outcome.modified) encoded = undefined;
+      if (outcome.waiting) {
+        // Its invocation is not known yet: the correlator encodes it once it joined (or gave up).
+        const original = encoded;
+        held =
+          correlator.hold?.(resourceSpans, screening.items, (modified) => {
+            const bytes =
+              modified || original === undefined ? requestType.encode(message).finish() : original;
+            return makeChunks(
+              signal,
+              requestType,
+              bytes,
+              message,
+              screening.itemsPerResource,
+              receivedAtMs,
+              this.limits,
+            );
+          }) ?? false;
       }
+    }
+    if (held) {
+      stats.acceptedItems += screening.items;
+      stats.rejectedItems += screening.rejected;
+      stats.repairedItems += screening.repaired;
+      this.respondSuccess(res, schema, signal, encoding, screening.rejected, screening.reasons);
+      return;
     }
     encoded ??= requestType.encode(message).finish();
 

@@ -107,6 +107,8 @@ async function runVariant(variant: Variant): Promise<{ invoked: Invoked[]; exten
     handler: 'otel-handler.mjs',
     endpoint: col.endpoint,
     functionNodeArgs: ['--import', SETUP_MODULE],
+    // X-Ray active tracing: the xray variant's handler continues the header, so it must say Sampled=1.
+    tracing: 'active',
     // Generous: the SDK's start-up and two cores shared with other suites.
     timeoutMs: 10_000,
     initTimeoutMs: 20_000,

@@ -50,6 +50,8 @@ before(
       handler: 'otel-handler.mjs',
       endpoint: col.endpoint,
       functionNodeArgs: ['--import', join(FUNCTIONS_DIR, 'otel-setup.mjs')],
+      // The handler continues the X-Ray header: active tracing makes its spans sampled.
+      tracing: 'active',
       timeoutMs: 15_000,
       initTimeoutMs: 20_000,
       env: { FIXTURE_OTEL_PARENT: 'xray', FIXTURE_OTEL_VARIANT: 'bad-payloads' },

@@ -21,7 +21,7 @@ import { type RuntimeInvocation, type RuntimeOutcome, RuntimeApi } from './runti
 import { TelemetryApi } from './telemetry-api.js';
 import { TelemetryHub } from './telemetry-hub.js';
 import { Timeline } from './timeline.js';
-import { functionTraceHeader, newXrayTraceValue, randomHex, TRACE_HEADER_TYPE } from './tracing.js';
+import { functionTraceHeader, randomHex, TRACE_HEADER_TYPE, traceValueFor } from './tracing.js';
 import type {
   ExtensionInitInfo,
   ExtensionShutdownInfo,
@@ -96,6 +96,7 @@ function resolveOptions(options: SimulatorOptions): Resolved {
     echo: options.echo ?? false,
     keepHistory: options.keepHistory ?? true,
     telemetry: options.telemetry,
+    tracing: options.tracing ?? 'pass-through',
   };
 }
 
@@ -119,6 +120,8 @@ export class LambdaSimulator {
   private readonly active = new Map<string, ActiveInvocation>();
   private readonly waiters = new Map<() => void, (value: boolean) => void>();
   private closed = false;
+  /** Invocations started, for the tracing mode's alternation. */
+  private invokeCount = 0;
 
   constructor(options: SimulatorOptions) {
     this.options = resolveOptions(options);
@@ -654,7 +657,8 @@ export class LambdaSimulator {
     env.coldPending = false;
     this.thaw();
 
-    const tracingValue = options.tracing ?? newXrayTraceValue();
+    this.invokeCount++;
+    const tracingValue = options.tracing ?? traceValueFor(options.tracingMode ?? o.tracing, this.invokeCount);
     const spanId = randomHex(8);
     const tracing = tracingRecord(spanId, tracingValue);
     const functionHeader = functionTraceHeader(tracingValue, spanId);

@@ -4,6 +4,18 @@ export type SimulatorMode = 'on-demand' | 'managed-instances' | 'snap-start';
 export type LogFormat = 'text' | 'json';
 export type ShutdownReason = 'spindown' | 'timeout' | 'failure';
 export type ProcessRole = 'extension' | 'function';
+/**
+ * Lambda's tracing mode as the trace header shows it. `pass-through` (Lambda's default) alternates
+ * `Root;Parent;Sampled=0;Lineage` and `Root;Lineage`; the two `pass-through-*` modes give one form
+ * only; `active` is X-Ray active tracing (`Sampled=1`); `upstream-sampled` a caller that traced and
+ * sampled the request (`Sampled=1` under its own Parent).
+ */
+export type TracingMode =
+  | 'pass-through'
+  | 'pass-through-sampled-0'
+  | 'pass-through-undecided'
+  | 'active'
+  | 'upstream-sampled';
 
 /** What the Telemetry API pushes: `{time, type, record}`. */
 export interface TelemetryEnvelope {
@@ -80,11 +92,15 @@ export interface SimulatorOptions {
    */
   keepHistory?: boolean;
   telemetry?: TelemetryApiOptions;
+  /** The trace headers invocations get (default 'pass-through', Lambda's default). */
+  tracing?: TracingMode;
 }
 
 export interface InvokeOptions {
-  /** Full X-Ray tracing value for this invocation (default: a fresh sampled one). */
+  /** Full X-Ray tracing value for this invocation (default: one of the simulator's tracing mode). */
   tracing?: string;
+  /** The tracing mode of this invocation only (ignored when `tracing` is given). */
+  tracingMode?: TracingMode;
   requestId?: string;
   /** Make the function run out of memory: it is killed and the invocation reports Runtime.OutOfMemory. */
   outOfMemory?: boolean;

@@ -3,10 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { context } from '@opentelemetry/api';
+import { TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { PlatformConverter, type PlatformConverterOptions } from '../../src/convert/index.js';
+import { createSampler } from '../../src/convert/sampler.js';
 import type { TelemetryEvent, TracingContext } from '../../src/lambda/telemetry-events.js';
 import { SequentialIds } from '../fixtures/telemetry/load.js';
-import { allSpans, decodeTraces, type LocatedSpan } from '../otlp/decode.js';
+import { allSpans, attrs, decodeTraces, type LocatedSpan } from '../otlp/decode.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const ENV = {
@@ -229,38 +233,104 @@ describe('invocation directory', () => {
 });
 
 describe('sampling', () => {
-  it('does not export Sampled=0 invocations by default, but counts them', () => {
+  const PASS_THROUGH_SAMPLED_0 = () => xray(ROOT, '1111111111111111', '0');
+  const PASS_THROUGH_UNDECIDED = () => xray(ROOT, undefined, undefined);
+  const ACTIVE = () => xray(ROOT, '1111111111111111', '1');
+
+  it('exports Sampled=0 (PassThrough) invocations by default: always_on', () => {
     const h = converter({ maxHeldMs: 0 });
-    h.conv.ingest(invocation('r1', 0, 50, xray(ROOT, '1111111111111111', '0')));
-    assert.equal(h.conv.directory.lookupByRequestId('r1')?.sampled, false);
-    const chunks = h.conv.collect(T0 + 100, false);
-    assert.equal(chunks.filter((c) => c.signal === 'traces').length, 0);
+    h.conv.ingest(invocation('r1', 0, 50, PASS_THROUGH_SAMPLED_0()));
+    const spans = h.spans(100);
+    const inv = spans.find((s) => s.name === 'fn');
+    assert.ok(inv, 'the invocation span is exported');
+    assert.equal((inv.flags ?? 0) & 0xff, 1, 'exported spans carry the sampled flag');
+    assert.equal(h.conv.stats.spansUnsampled, 0);
+    assert.equal(h.conv.directory.lookupByRequestId('r1')?.sampled, true, 'logs say sampled too');
+  });
+
+  it('parentbased_always_on follows Sampled=0 and Sampled=1, and samples a header without a decision', () => {
+    const h = converter({ maxHeldMs: 0, sampler: createSampler('parentbased_always_on') });
+    h.conv.ingest(invocation('r0', 0, 50, PASS_THROUGH_SAMPLED_0()));
+    h.conv.ingest(invocation('r1', 100, 150, xray(`683c4201${'a'.repeat(24)}`, '1111111111111111', '1')));
+    h.conv.ingest(invocation('r2', 200, 250, xray(`683c4202${'a'.repeat(24)}`, undefined, undefined)));
+    // A dropped invocation waits (5 s by default) for function spans that would keep it.
+    const ids = h
+      .spans(10_000)
+      .filter((s) => s.name === 'fn')
+      .map((s) => attrs(s.attributes)['faas.invocation_id']);
+    assert.deepEqual(ids.sort(), ['r1', 'r2']);
+    assert.equal(
+      h.conv.stats.spansUnsampled,
+      2,
+      'the dropped invocation span and its phase span are counted',
+    );
+  });
+
+  it('parentbased_always_off drops a header without a decision; always_off drops everything', () => {
+    for (const name of ['parentbased_always_off', 'always_off'] as const) {
+      const h = converter({ maxHeldMs: 0, sampler: createSampler(name) });
+      h.conv.ingest(invocation('r1', 0, 50, PASS_THROUGH_UNDECIDED()));
+      h.conv.ingest(invocation('r2', 100, 150, xray(`683c4202${'a'.repeat(24)}`, '1111111111111111', '1')));
+      const exported = h.spans(1_000, true).filter((s) => s.name === 'fn').length;
+      assert.equal(exported, name === 'always_off' ? 0 : 1, name);
+    }
+  });
+
+  it('traceidratio keeps the share of trace ids the OpenTelemetry JS SDK keeps', () => {
+    const sdk = new TraceIdRatioBasedSampler(0.25);
+    const ours = createSampler('traceidratio', 0.25);
+    let kept = 0;
+    for (let i = 0; i < 2000; i++) {
+      const traceId = randomBytes(16).toString('hex');
+      const theirs = sdk.shouldSample(context.active(), traceId).decision === 2;
+      assert.equal(ours.shouldSample(traceId, undefined), theirs, traceId);
+      if (theirs) kept++;
+    }
+    assert.ok(kept > 400 && kept < 600, `kept ${kept} of 2000`);
+    assert.equal(createSampler('traceidratio', 0).shouldSample('ab'.repeat(16), true), false);
+    assert.equal(createSampler('parentbased_traceidratio', 0).shouldSample('ab'.repeat(16), true), true);
+  });
+
+  it('never an orphan: a dropped invocation whose function spans arrive is exported with them', () => {
+    const h = converter({ maxHeldMs: 0, sampler: createSampler('always_off') });
+    h.conv.ingest(invocation('r1', 0, 50, PASS_THROUGH_SAMPLED_0()));
+    // The function's spans come a moment after the invocation ended (a batch processor's delay).
+    assert.equal(h.spans(1_000).length, 0, 'held, not exported yet');
+    assert.equal(h.conv.directory.adoptFunctionTrace('r1', { traceId: FUNCTION_TRACE }), true);
+    const inv = h.spans(1_100).find((s) => s.name === 'fn');
+    assert.equal(inv?.traceId, FUNCTION_TRACE);
+    assert.equal((inv?.flags ?? 0) & 0xff, 1);
+    assert.equal(h.conv.stats.invocationsKeptForFunction, 1);
+  });
+
+  it('a dropped invocation that left refuses adoption, so no span points at a parent never exported', () => {
+    const h = converter({ maxHeldMs: 0, unsampledHoldMs: 1_000, sampler: createSampler('always_off') });
+    h.conv.ingest(invocation('r1', 0, 50, ACTIVE()));
+    assert.equal(h.spans(5_000).length, 0);
     assert.equal(h.conv.stats.spansUnsampled, 2);
-    assert.equal(chunks.filter((c) => c.signal === 'metrics').length, 1, 'metrics still count it');
+    assert.equal(h.conv.directory.adoptFunctionTrace('r1', { traceId: ROOT }), false);
   });
 
-  it('exports unsampled invocations with the sampled flag clear when configured', () => {
-    const h = converter({ maxHeldMs: 0, exportUnsampled: true });
-    h.conv.ingest(invocation('r1', 0, 50, xray(ROOT, '1111111111111111', '0')));
-    const inv = h.spans(100).find((s) => s.name === 'fn');
-    assert.equal((inv?.flags ?? 1) & 0xff, 0);
+  it('the older export_unsampled switch exports everything', () => {
+    const h = converter({ maxHeldMs: 0, exportUnsampled: true, sampler: createSampler('always_off') });
+    h.conv.ingest(invocation('r1', 0, 50, PASS_THROUGH_SAMPLED_0()));
+    assert.ok(h.spans(100).find((s) => s.name === 'fn'));
   });
 
-  it('treats a missing or deferred Sampled decision as sampled', () => {
-    const h = converter({ maxHeldMs: 0 });
-    h.conv.ingest(invocation('r1', 0, 50, xray(ROOT, undefined, undefined)));
+  it('treats a deferred Sampled decision (Sampled=?) as no decision', () => {
+    const h = converter({ maxHeldMs: 0, sampler: createSampler('parentbased_always_on') });
     h.conv.ingest(
       invocation('r2', 100, 150, {
         type: 'X-Amzn-Trace-Id',
         value: `Root=1-683c4200-${'b'.repeat(24)};Sampled=?`,
       }),
     );
-    assert.equal(h.spans(1_000).filter((s) => s.name === 'fn').length, 2);
+    assert.equal(h.spans(1_000).filter((s) => s.name === 'fn').length, 1);
   });
 
   it('exports an unsampled invocation once the function adopts it into a sampled trace', () => {
-    const h = converter({ maxHeldMs: 0 });
-    h.conv.ingest(invocation('r1', 0, 50, xray(ROOT, '1111111111111111', '0')));
+    const h = converter({ maxHeldMs: 0, sampler: createSampler('parentbased_always_on') });
+    h.conv.ingest(invocation('r1', 0, 50, PASS_THROUGH_SAMPLED_0()));
     h.conv.directory.adoptFunctionTrace('r1', { traceId: FUNCTION_TRACE });
     const inv = h.spans(100).find((s) => s.name === 'fn');
     assert.equal(inv?.traceId, FUNCTION_TRACE);

@@ -279,6 +279,35 @@ describe('TelemetryParser: log records', () => {
     });
   });
 
+  test('a JSON-format record delivered as a string is read like the object', () => {
+    const { parser } = setup();
+    const record = {
+      timestamp: '2024-05-01T10:00:00.100Z',
+      level: 'WARN',
+      requestId: 'r3',
+      message: 'slow downstream',
+      errorType: 'Timeout',
+    };
+    const fromString = only(parser, { time: T, type: 'function', record: JSON.stringify(record) });
+    const fromObject = only(parser, { time: T, type: 'function', record });
+    assert.deepEqual(fromString, fromObject);
+    assert.equal((fromString as { level?: string }).level, 'WARN');
+    assert.equal((fromString as { structured: boolean }).structured, true);
+  });
+
+  test('other strings stay text: a JSON line without message, broken JSON, an array', () => {
+    const { parser } = setup();
+    for (const line of [
+      '{"level":"warn","msg":"own output"}',
+      '{"message": "x"',
+      '[{"message":"x"}]',
+      '{}',
+    ]) {
+      const e = only(parser, { time: T, type: 'function', record: line });
+      assert.deepEqual(e, { type: 'function', timeMs: T_MS, message: line, structured: false }, line);
+    }
+  });
+
   test('a non-string JSON message is stringified; oddly typed well-known keys stay as fields', () => {
     const { parser } = setup();
     const e = only(parser, {

@@ -117,6 +117,32 @@ describe('text line formats', () => {
     assert.equal(attrs(rs[0]?.attributes)[INVOCATION_ID_ATTRIBUTE], undefined);
   });
 
+  test("a line's own level word or JSON level wins over the runtime's INFO", () => {
+    const { records: rs } = convert([
+      text(`2024-05-01T10:00:00.123Z\t${REQ}\tINFO\tDEBUG cache miss for k1`),
+      text(`2024-05-01T10:00:00.124Z\t${REQ}\tINFO\t{"level":"warn","msg":"slow call"}`),
+      text(`[INFO]\t2024-05-01T10:00:00.125Z\t${REQ}\t{"level":50,"msg":"pino error"}`),
+      text('{"level":"error","msg":"bare JSON from stdout"}'),
+      // The runtime's own non-INFO level stays: console.error says ERROR whatever the text.
+      text(`2024-05-01T10:00:00.126Z\t${REQ}\tERROR\tINFO: not really info`),
+      text(`2024-05-01T10:00:00.127Z\t${REQ}\tINFO\t{"level":"chatty"}`),
+      text(`2024-05-01T10:00:00.128Z\t${REQ}\tINFO\t{"level":"warn"`),
+    ]);
+    assert.deepEqual(
+      rs.map((r) => [r.severityText, r.severityNumber]),
+      [
+        ['DEBUG', 5],
+        ['WARN', 13],
+        ['ERROR', 17],
+        ['ERROR', 17],
+        ['ERROR', 17],
+        ['INFO', 9],
+        ['INFO', 9],
+      ],
+    );
+    assert.equal(plainValue(rs[0]?.body), 'DEBUG cache miss for k1', 'the body stays whole');
+  });
+
   test('the Node init-phase request id "undefined" is not a request id', () => {
     const parsed = parseTextLine('2024-05-01T10:00:00.000Z\tundefined\tINFO\tloading config');
     assert.equal(parsed.requestId, undefined);

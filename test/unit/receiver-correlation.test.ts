@@ -333,3 +333,120 @@ describe('correlation inside the receiver', () => {
     }
   });
 });
+
+describe('the hold for invocations not known yet (Managed Instances: no INVOKE)', () => {
+  function handlerRequest(requestId: string, spanId: string): Uint8Array {
+    // Each its own trace: a shared one would join through the trace id instead.
+    const traceId = `${spanId}${spanId}`;
+    return encodeRequest('traces', {
+      resourceSpans: [
+        {
+          scopeSpans: [
+            {
+              spans: [
+                {
+                  name: 'handler',
+                  traceId,
+                  spanId,
+                  kind: 2,
+                  attributes: [{ key: 'faas.invocation_id', value: { stringValue: requestId } }],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+  }
+
+  async function setUp(options: { maxRequests?: number } = {}) {
+    const direct: TelemetryChunk[] = [];
+    const later: TelemetryChunk[] = [];
+    const dir = new FakeDirectory();
+    let clock = 1_000;
+    const correlator = new TraceCorrelator(dir);
+    correlator.enableHold({
+      maxHoldMs: 500,
+      sink: { enqueue: (c) => later.push(c) },
+      now: () => clock,
+      ...options,
+    });
+    const receiver = new OtlpReceiver({
+      sink: { enqueue: (c) => direct.push(c) },
+      port: 0,
+      hosts: ['127.0.0.1'],
+      correlator,
+    });
+    const { port } = await receiver.start();
+    const send = (requestId: string, spanId: string) =>
+      post(port, '/v1/traces', {
+        headers: { 'content-type': 'application/x-protobuf' },
+        body: handlerRequest(requestId, spanId),
+      });
+    return {
+      direct,
+      later,
+      dir,
+      correlator,
+      send,
+      stop: () => receiver.stop(),
+      tick: (ms: number) => {
+        clock += ms;
+        return clock;
+      },
+    };
+  }
+
+  test('a span naming an unknown invocation waits, and joins as soon as the invocation is known', async () => {
+    const h = await setUp();
+    try {
+      assert.equal((await h.send('req-2', 'bbbbbbbbbbbbbbbb')).status, 200, 'answered at once');
+      assert.equal(h.direct.length, 0, 'held, not delivered');
+      assert.equal(h.correlator.heldRequestCount, 1);
+      // Nothing known yet: retrying changes nothing.
+      h.correlator.retryHeld();
+      assert.equal(h.later.length, 0);
+      // platform.start for req-2 is read.
+      h.dir.invocations.set('req-2', { traceId: XRAY_TRACE, spanId: 'cccccccccccccccc' });
+      h.correlator.retryHeld();
+      assert.equal(h.later.length, 1);
+      const [span] = allSpans(decodeTraces((h.later[0] as TelemetryChunk).protobuf));
+      assert.equal(span?.parentSpanId, 'cccccccccccccccc', 'joined under the platform span');
+      assert.deepEqual(h.correlator.holds, { held: 1, released: 1, expired: 0, overflow: 0 });
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a known invocation is joined at once; an unknown one goes out untouched when the hold runs out', async () => {
+    const h = await setUp();
+    try {
+      await h.send('req-1', 'aaaaaaaaaaaaaaaa');
+      assert.equal(h.direct.length, 1, 'known: not held');
+      await h.send('req-9', 'dddddddddddddddd');
+      assert.deepEqual(h.correlator.collect(h.tick(100), false), [], 'still within the hold');
+      const out = h.correlator.collect(h.tick(500), false);
+      assert.equal(out.length, 1);
+      const [span] = allSpans(decodeTraces((out[0] as TelemetryChunk).protobuf));
+      assert.equal(span?.parentSpanId ?? '', '', 'untouched');
+      assert.equal(span?.traceId, 'd'.repeat(32));
+      assert.equal(h.correlator.holds.expired, 1);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('bounded: beyond the request bound, requests are delivered as they are; the final collect empties the hold', async () => {
+    const h = await setUp({ maxRequests: 2 });
+    try {
+      for (const [i, id] of ['req-a', 'req-b', 'req-c'].entries()) await h.send(id, `${i + 1}`.repeat(16));
+      assert.equal(h.correlator.heldRequestCount, 2);
+      assert.equal(h.direct.length, 1);
+      assert.equal(h.correlator.holds.overflow, 1);
+      assert.equal(h.correlator.collect(h.tick(1), true).length, 2);
+      assert.equal(h.correlator.heldRequestCount, 0);
+    } finally {
+      await h.stop();
+    }
+  });
+});
