@@ -69,7 +69,7 @@ async function withEmulator<T>(rie: Emulator, body: (rie: Emulator) => Promise<T
 
 describe('AWS Runtime Interface Emulator, default mode (no Telemetry API)', () => {
   test('responses are unchanged by the layer, which says what it cannot produce', {
-    timeout: 120_000,
+    timeout: 240_000,
   }, async () => {
     const events = [
       { kind: 'echo', value: { nested: [1, 2, { a: null }] } },
@@ -121,7 +121,7 @@ describe('AWS Runtime Interface Emulator, default mode (no Telemetry API)', () =
   });
 
   test("the function's own spans, metrics and logs arrive as the function made them", {
-    timeout: 120_000,
+    timeout: 240_000,
   }, async (t) => {
     await col.clear();
     const rie = await startEmulator({

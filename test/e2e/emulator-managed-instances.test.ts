@@ -65,7 +65,7 @@ const parentOf = (span: OtlpSpanJson) => span.parentSpanId ?? '';
 
 describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 2025-01-29)', () => {
   test('spans, metrics and logs arrive, the function joined to the platform span', {
-    timeout: 150_000,
+    timeout: 300_000,
   }, async (t) => {
     const receiverPort = await freePort();
     const rie = await startEmulator({
@@ -91,31 +91,41 @@ describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 
       for (let round = 0; round < ROUNDS; round++) {
         const results = await Promise.all(
           Array.from({ length: CONCURRENCY }, async (_, i) => {
-            const requestId = randomUUID();
             const header = i % 2 === 0 ? { traceId: hex(16), parent: hex(8) } : undefined;
             const traceHeader = header
               ? `Root=1-${header.traceId.slice(0, 8)}-${header.traceId.slice(8)};Parent=${header.parent};Sampled=1`
               : undefined;
             // A worker thread still starting (or finishing its last invocation) is not available
-            // yet: the emulator answers 400 Runtime.Unavailable, and the caller tries again.
-            let res = await rie.invoke({ round, i }, { requestId, ...(traceHeader && { traceHeader }) });
-            for (
-              let tries = 1;
-              res.status === 400 && /Runtime\.Unavailable/.test(res.body) && tries < 100;
-              tries++
-            ) {
+            // yet: the emulator answers 400 Runtime.Unavailable, and the caller sends a new request
+            // (a new request id: the emulator remembers the rejected one, and reusing it stalls it).
+            const attempt = async () => {
+              const requestId = randomUUID();
+              return {
+                requestId,
+                res: await rie.invoke({ round, i }, { requestId, ...(traceHeader && { traceHeader }) }),
+              };
+            };
+            let { requestId, res } = await attempt();
+            const until = Date.now() + 90_000; // workers start slowly on a loaded machine
+            while (res.status === 400 && /Runtime\.Unavailable/.test(res.body) && Date.now() < until) {
               unavailable++;
               await new Promise((r) => setTimeout(r, 100));
-              res = await rie.invoke({ round, i }, { requestId, ...(traceHeader && { traceHeader }) });
+              ({ requestId, res } = await attempt());
             }
             assert.equal(res.status, 200, `${requestId}: ${res.body}`);
             const report = JSON.parse(res.body) as HandlerReport;
-            assert.equal(report.requestId, requestId);
+            assert.equal(report.requestId, requestId, `${requestId}: ${res.status} ${res.body}`);
             return { requestId, ...(header && { header }), report };
           }),
         );
         invoked.push(...results);
       }
+    } catch (err) {
+      const tail = rie
+        .lines()
+        .filter((l) => !/WARN export to/.test(l))
+        .slice(-40);
+      throw new Error(`${(err as Error).message}\nemulator output:\n${tail.join('\n')}`, { cause: err });
     } finally {
       await rie.stop();
       lines = rie.lines();
@@ -184,7 +194,14 @@ describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 
         }
       }
     }
-    const joined = invoked.filter((inv) => !notJoined.some((p) => p.startsWith(inv.requestId))).length;
+    const about = (inv: Invoked, what: RegExp) =>
+      notJoined.some((p) => p.startsWith(inv.requestId) && what.test(p));
+    const spansJoined = invoked.filter((inv) => !about(inv, /handler|platform span/)).length;
+    const logsJoined = invoked.filter((inv) => !about(inv, /log line/)).length;
+    const joined = invoked.filter((inv) => !about(inv, /./)).length;
+    t.diagnostic(
+      `handler span under the platform span: ${spansJoined}/${invoked.length}; log lines in its context: ${logsJoined}/${invoked.length}`,
+    );
     t.diagnostic(`joined: ${joined}/${invoked.length} invocations`);
     assert.deepEqual(notJoined, [], context);
   });

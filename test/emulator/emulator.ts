@@ -48,7 +48,9 @@ export interface EmulatorOptions {
   env?: Record<string, string>;
   /** Managed Instances: AWS_LAMBDA_MAX_CONCURRENCY, also the runtime client's worker threads. Default 2. */
   maxConcurrency?: number;
-  /** AWS_LAMBDA_FUNCTION_TIMEOUT in seconds (also the init timeout in Managed Instances). Default 30. */
+  /** AWS_LAMBDA_FUNCTION_TIMEOUT in seconds (also the init timeout in Managed Instances, and counted
+   *  from the request's arrival, init included). Default 120: worker threads start slowly on a
+   *  loaded machine. */
   timeoutS?: number;
   /** How long to wait for the emulator's port. Default 20 s. */
   readyTimeoutMs?: number;
@@ -59,7 +61,7 @@ export interface InvokeOptions {
   traceHeader?: string;
   /** Managed Instances: the request id (X-Amzn-RequestId); the emulator makes one otherwise. */
   requestId?: string;
-  /** Default 60 s: the first invocation of the default mode includes init. */
+  /** Default 150 s: the first invocation of the default mode includes init (generous: loaded CI machines). */
   timeoutMs?: number;
 }
 
@@ -207,7 +209,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     LAMBDA_TASK_ROOT: '/var/task',
     _HANDLER: 'index.handler',
     AWS_LAMBDA_FUNCTION_NAME: 'emulated-fn',
-    AWS_LAMBDA_FUNCTION_TIMEOUT: String(options.timeoutS ?? 30),
+    AWS_LAMBDA_FUNCTION_TIMEOUT: String(options.timeoutS ?? 120),
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1769',
     AWS_REGION: 'us-east-1',
     ...(options.mode === 'managed-instances' && {
@@ -318,7 +320,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
         method: 'POST',
         headers,
         body: JSON.stringify(event),
-        signal: AbortSignal.timeout(invokeOptions.timeoutMs ?? 60_000),
+        signal: AbortSignal.timeout(invokeOptions.timeoutMs ?? 150_000),
       });
       return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
     },

@@ -78,6 +78,8 @@ W_ADDON="$WORK_DIR/node_modules/aws-lambda-ric/rapid-client.node"
 AWS_LAMBDA_RUNTIME_API=127.0.0.1:9 node -e "require(process.argv[1])" "$W_ADDON" ||
   die "the native addon does not load in $(node --version)"
 
+# mktemp made it private; the emulator runs the runtime as another user (Lambda's sandbox user).
+chmod 755 "$WORK_DIR"
 rm -rf "$OUT_DIR"
 mv "$WORK_DIR" "$OUT_DIR"
 trap - EXIT
