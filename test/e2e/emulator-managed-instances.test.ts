@@ -80,6 +80,11 @@ describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`,
         FIXTURE_OTEL_PARENT: 'xray',
         FIXTURE_OTEL_VARIANT: VARIANT,
+        // The emulator deadlocks when a push to a subscriber is still in flight as the next batch
+        // is due: it reports the dropped batch as platform.logsDropped to that same subscriber from
+        // the loop that feeds it, and every invocation then hangs. With the default 25 ms batches
+        // a loaded machine trips it; 1 s batches keep the test about the extension.
+        LAMBDA_OTEL_TELEMETRY_API_BUFFERING_TIMEOUT_MS: '1000',
       },
     });
     const invoked: Invoked[] = [];
