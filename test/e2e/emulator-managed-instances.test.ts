@@ -102,7 +102,7 @@ describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 
               : undefined;
             // A worker thread still starting (or finishing its last invocation) is not available
             // yet: the emulator answers 400 Runtime.Unavailable, and the caller sends a new request
-            // (a new request id: the emulator remembers the rejected one, and reusing it stalls it).
+            // (with a new request id, as a new request has).
             const attempt = async () => {
               const requestId = randomUUID();
               return {
