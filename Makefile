@@ -2,10 +2,12 @@
 # every check. Both install what they need (npm packages, the test OpenTelemetry Collector).
 
 SHELL := /bin/bash
-NODE_TEST := node --import tsx --test --test-concurrency=2 --test-timeout=180000
+# Test files run at once (CI with an external Collector runs them one at a time).
+TEST_CONCURRENCY ?= 2
+NODE_TEST := node --import tsx --test --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=180000
 TEST_FILES = $(shell find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 
-.PHONY: all install build layer dist cli collector pyenv test unit e2e typecheck lint format demo bench clean
+.PHONY: all install build layer dist cli collector pyenv emulator actionlint test unit e2e typecheck lint format demo bench clean
 
 all: layer
 
@@ -36,6 +38,16 @@ collector:
 pyenv:
 	bash test/python/build-env.sh >/dev/null
 
+# AWS's Lambda Runtime Interface Emulator (Go module) and its Node.js runtime interface client
+# (npm, compiles native code), cached under .cache.
+emulator:
+	bash test/emulator/build.sh >/dev/null
+	bash test/emulator/install-runtime-client.sh >/dev/null
+
+# The GitHub Actions workflows, checked by actionlint (Go module, cached under .cache).
+actionlint:
+	bash test/tools/actionlint.sh
+
 typecheck: install
 	npx tsc --noEmit -p .
 
@@ -46,13 +58,13 @@ format: install
 	npx biome check --write .
 
 # Unit tests need nothing built; end-to-end tests run the built layer and the real Collector.
-test: install typecheck lint layer collector pyenv
+test: install typecheck lint actionlint layer collector pyenv emulator
 	$(NODE_TEST) $(TEST_FILES)
 
 unit: install
 	$(NODE_TEST) $(shell find test/unit -name '*.test.ts' | sort)
 
-e2e: layer collector pyenv
+e2e: layer collector pyenv emulator
 	$(NODE_TEST) $(shell find test/e2e -name '*.test.ts' | sort)
 
 demo: layer

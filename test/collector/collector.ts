@@ -6,7 +6,8 @@
 //   await col.stop();
 //
 // The binary comes from test/collector/build.sh (ocb manifest in builder-config.yaml), or from
-// OTELCOL_BIN when set. The collector listens for OTLP/HTTP on a free 127.0.0.1 port and writes
+// OTELCOL_BIN when set. With OTELCOL_EXTERNAL_ENDPOINT (and OTELCOL_EXTERNAL_OUTPUT) set, an
+// already running Collector is used instead (see externalCollector()). The collector listens for OTLP/HTTP on a free 127.0.0.1 port and writes
 // every request it accepts to one JSON-lines file per signal (file exporter, OTLP/JSON: one
 // Export*ServiceRequest per line, ids as hex strings, 64-bit integers as decimal strings).
 // There is no batch processor, so a request answered 200 is already in the file: tests can read
@@ -192,6 +193,9 @@ export interface CollectorOptions {
   binary?: string;
   /** Extra environment for the collector process. */
   env?: Record<string, string>;
+  /** The test stops, kills, pauses or restarts this collector: always a process of its own, even
+   *  when an external collector is configured. */
+  control?: boolean;
 }
 
 export interface Collector {
@@ -387,9 +391,36 @@ function summarize(out: CollectorOutput): string {
   return `${out.spans.length} spans, ${out.metricPoints.length} metrics, ${out.logRecords.length} log records`;
 }
 
+/**
+ * An external collector, when the environment names one and the test needs nothing but a
+ * destination: OTELCOL_EXTERNAL_ENDPOINT is its OTLP/HTTP base URL, OTELCOL_EXTERNAL_OUTPUT the
+ * directory where its file exporters write traces.jsonl, metrics.jsonl and logs.jsonl in the same
+ * format as collectorConfig() (test/collector/external-config.yaml; the GitHub workflow runs the
+ * official image with it). Collectors sharing it see only what arrived after they started, so
+ * test files using it must run one at a time.
+ */
+function externalCollector(
+  options: CollectorOptions,
+): { endpoint: string; port: number; dir: string } | undefined {
+  const endpoint = process.env['OTELCOL_EXTERNAL_ENDPOINT'];
+  if (!endpoint) return undefined;
+  const dir = process.env['OTELCOL_EXTERNAL_OUTPUT'];
+  if (!dir)
+    throw new Error('OTELCOL_EXTERNAL_ENDPOINT is set without OTELCOL_EXTERNAL_OUTPUT (its file output)');
+  if (options.control || options.start === false || options.grpc || options.binary || options.env)
+    return undefined;
+  const url = new URL(endpoint);
+  return {
+    endpoint: url.origin,
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    dir,
+  };
+}
+
 export async function startCollector(options: CollectorOptions = {}): Promise<Collector> {
-  const binary = options.binary ?? (await collectorBinary());
-  const dir = await mkdtemp(path.join(tmpdir(), 'otelcol-test-'));
+  const external = externalCollector(options);
+  const binary = external ? '' : (options.binary ?? (await collectorBinary()));
+  const dir = external ? external.dir : await mkdtemp(path.join(tmpdir(), 'otelcol-test-'));
   const files: Record<SignalName, string> = {
     traces: path.join(dir, 'traces.jsonl'),
     metrics: path.join(dir, 'metrics.jsonl'),
@@ -513,12 +544,30 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   }
 
   const cleanup = async (): Promise<void> => {
-    await rm(dir, { recursive: true, force: true });
+    if (!external) await rm(dir, { recursive: true, force: true });
   };
+  const ownProcessOnly = (what: string): Error =>
+    new Error(`${what}: an external collector is in use; start this one with { control: true }`);
+
+  async function clear(): Promise<void> {
+    for (const signal of SIGNALS) {
+      try {
+        const buf = await readFile(files[signal]);
+        // Hide only complete lines, so a record being written right now stays visible.
+        skip[signal] = buf.lastIndexOf(0x0a) + 1;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  }
 
   try {
-    await writeConfig();
-    if (options.start !== false) {
+    if (external) {
+      port = external.port;
+      running = true;
+      await clear(); // what other collectors' tests sent before is not ours
+    } else await writeConfig();
+    if (!external && options.start !== false) {
       // Another process may grab the port between freePort() and the collector's bind: retry
       // once on a fresh port before giving up.
       try {
@@ -538,7 +587,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
 
   const col: Collector = {
     get endpoint() {
-      return `http://127.0.0.1:${port}`;
+      return external ? external.endpoint : `http://127.0.0.1:${port}`;
     },
     get port() {
       return port;
@@ -570,17 +619,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
         await sleep(25);
       }
     },
-    async clear() {
-      for (const signal of SIGNALS) {
-        try {
-          const buf = await readFile(files[signal]);
-          // Hide only complete lines, so a record being written right now stays visible.
-          skip[signal] = buf.lastIndexOf(0x0a) + 1;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        }
-      }
-    },
+    clear,
     async stop(graceMs = 5000) {
       if (stopped) return;
       stopped = true;
@@ -589,6 +628,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       await cleanup();
     },
     async kill() {
+      if (external) throw ownProcessOnly('kill()');
       if (!child) return;
       const exited = waitExit(child);
       child.kill('SIGKILL');
@@ -596,14 +636,17 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       running = false;
     },
     pause() {
+      if (external) throw ownProcessOnly('pause()');
       if (!running || !child) throw new Error('pause(): collector is not running');
       child.kill('SIGSTOP');
     },
     resume() {
+      if (external) throw ownProcessOnly('resume()');
       if (!child) throw new Error('resume(): collector was never started');
       child.kill('SIGCONT');
     },
     async restart() {
+      if (external) throw ownProcessOnly('restart()');
       if (stopped) throw new Error('restart(): collector was stopped for good; start a new one');
       if (child) await terminate(child, 5000);
       running = false;

@@ -23,7 +23,7 @@ let col: Collector;
 before(
   async () => {
     await collectorBinary(); // a cold build may take minutes; keep it out of the per-test budget
-    col = await startCollector();
+    col = await startCollector({ control: true }); // paused, killed and restarted below
   },
   { timeout: 20 * 60_000 },
 );

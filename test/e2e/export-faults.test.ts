@@ -31,7 +31,7 @@ before(
   async () => {
     await collectorBinary();
     ensureLayer();
-    col = await startCollector();
+    col = await startCollector({ control: true }); // paused below
   },
   { timeout: 20 * 60_000 },
 );

@@ -191,7 +191,7 @@ after(async () => {
 });
 
 test('SHUTDOWN with a hung collector ends before SIGKILL and reports what was not sent', async () => {
-  col = await startCollector();
+  col = await startCollector({ control: true }); // paused below
   const { sim, extensionLines } = await extensionEnvironment({
     handler: 'scenario.mjs',
     endpoint: col.endpoint,
