@@ -74,7 +74,13 @@ async function subscribed(
   listener: (ext: ManualExtension) => void = () => undefined,
 ) {
   const opt = createOptDir({ manual: sleeperLauncher() });
-  const sim = new LambdaSimulator({ optDir: opt.dir, handler: SCENARIO, shutdownBudgetMs: 200, ...options });
+  const sim = new LambdaSimulator({
+    optDir: opt.dir,
+    handler: SCENARIO,
+    shutdownBudgetMs: 200,
+    unthrottled: true,
+    ...options,
+  });
   cleanups.push(
     () => opt.remove(),
     () => sim.close(),
