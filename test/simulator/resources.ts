@@ -180,6 +180,7 @@ function removeDirWithRetry(dir: string, boundMs = 300): boolean {
 }
 
 let counter = 0;
+let fallbackAnnounced = false;
 
 /** The resources of one execution environment: made at init, removed when the environment goes. */
 export class EnvironmentResources {
@@ -216,6 +217,13 @@ export class EnvironmentResources {
     } catch (error) {
       const reason = `no cgroup could be made: ${(error as Error).message}`;
       if (spec.control === 'cgroup') throw new Error(reason);
+      // Said once per process: figures taken without the model must not pass for Lambda's.
+      if (!fallbackAnnounced) {
+        fallbackAnnounced = true;
+        process.stderr.write(
+          `lambda simulator: ${reason}; environments run without CPU or memory limits and are frozen with SIGSTOP\n`,
+        );
+      }
       return signalsOnly(reason);
     }
   }
