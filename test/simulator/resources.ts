@@ -26,6 +26,8 @@ export type ResourceControl = 'auto' | 'cgroup' | 'signals';
 
 export interface ResourceSpec {
   memorySizeMB: number;
+  /** The memory limit when it differs from memorySizeMB (tests' headroom); CPU follows memorySizeMB. */
+  memoryLimitMB?: number;
   /** No CPU quota (the memory limit still applies). */
   unthrottled: boolean;
   /** 'auto': a cgroup when one can be made; 'cgroup': fail otherwise; 'signals': never. */
@@ -265,7 +267,8 @@ export class EnvironmentResources {
         dirs[c] = dir;
       }
       const memory = dirs.memory!;
-      const limitBytes = spec.memorySizeMB * 1024 * 1024;
+      const limitMB = spec.memoryLimitMB ?? spec.memorySizeMB;
+      const limitBytes = limitMB * 1024 * 1024;
       writeFileSync(join(memory, 'memory.limit_in_bytes'), String(limitBytes));
       // No swapping past the limit: Lambda has no swap.
       try {
@@ -290,7 +293,7 @@ export class EnvironmentResources {
         {
           mechanism: 'cgroup-v1',
           cpuShare,
-          memoryLimitMB: spec.memorySizeMB,
+          memoryLimitMB: limitMB,
           freezer: 'cgroup',
           cgroups: made,
         },
@@ -314,7 +317,8 @@ export class EnvironmentResources {
     const dir = join(parent, name);
     mkdirSync(dir);
     try {
-      writeFileSync(join(dir, 'memory.max'), String(spec.memorySizeMB * 1024 * 1024));
+      const limitMB = spec.memoryLimitMB ?? spec.memorySizeMB;
+      writeFileSync(join(dir, 'memory.max'), String(limitMB * 1024 * 1024));
       try {
         writeFileSync(join(dir, 'memory.swap.max'), '0');
       } catch {
@@ -329,7 +333,7 @@ export class EnvironmentResources {
         {
           mechanism: 'cgroup-v2',
           cpuShare,
-          memoryLimitMB: spec.memorySizeMB,
+          memoryLimitMB: limitMB,
           freezer: 'cgroup',
           cgroups: [dir],
         },

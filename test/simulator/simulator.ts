@@ -47,8 +47,8 @@ const RUNTIME_VERSION_ARN = `arn:aws:lambda:us-east-1::runtime:${'0'.repeat(64)}
 /** How long the freezer waits for telemetry POSTs under way before stopping the listeners. */
 const DELIVERY_SETTLE_MS = 1000;
 
-type Resolved = Required<Omit<SimulatorOptions, 'optDir' | 'telemetry' | 'network'>> &
-  Pick<SimulatorOptions, 'optDir' | 'telemetry' | 'network'>;
+type Resolved = Required<Omit<SimulatorOptions, 'optDir' | 'telemetry' | 'network' | 'memoryLimitMB'>> &
+  Pick<SimulatorOptions, 'optDir' | 'telemetry' | 'network' | 'memoryLimitMB'>;
 
 interface Failure {
   errorType: string;
@@ -90,6 +90,7 @@ function resolveOptions(options: SimulatorOptions): Resolved {
     functionVersion: options.functionVersion ?? '$LATEST',
     memorySizeMB: options.memorySizeMB ?? 128,
     unthrottled: options.unthrottled ?? false,
+    memoryLimitMB: options.memoryLimitMB,
     resourceControl: options.resourceControl ?? 'auto',
     sandboxHosts: options.sandboxHosts ?? true,
     network: options.network,
@@ -457,6 +458,7 @@ export class LambdaSimulator {
       : EnvironmentNetwork.host(this.server.address);
     const resources = EnvironmentResources.create({
       memorySizeMB: o.memorySizeMB,
+      memoryLimitMB: o.memoryLimitMB,
       unthrottled: o.unthrottled,
       control: o.resourceControl,
     });
@@ -915,7 +917,10 @@ export class LambdaSimulator {
    */
   private maxMemoryUsedMB(env: Environment): number {
     const peak = env.resources.peakMemoryBytes();
-    if (peak !== undefined) return Math.min(this.options.memorySizeMB, Math.ceil(peak / (1024 * 1024)));
+    if (peak !== undefined) {
+      const limitMB = env.resources.info.memoryLimitMB ?? this.options.memorySizeMB;
+      return Math.min(limitMB, Math.ceil(peak / (1024 * 1024)));
+    }
     let kb = 0;
     const procs = [env.functionProcess, ...env.extensions.values()];
     for (const proc of procs) {

@@ -62,6 +62,12 @@ export interface SimulatorOptions {
   /** No CPU quota: the environment may use whole CPUs (the memory limit still applies). */
   unthrottled?: boolean;
   /**
+   * The cgroup's memory limit when it must differ from memorySizeMB (default: memorySizeMB, as on
+   * Lambda). Tests that do not test the model give headroom with it without changing the
+   * function's configured memory, which the extension reads.
+   */
+  memoryLimitMB?: number;
+  /**
    * How limits and freezing are applied: 'auto' (default) a cgroup per environment when one can be
    * made, else no limits and SIGSTOP freezing; 'cgroup' fails init when none can be made;
    * 'signals' never makes one (SIGSTOP freezing, no limits).
