@@ -74,6 +74,10 @@ export async function extensionEnvironment(
   const sim = new LambdaSimulator({
     optDir: ensureLayer(),
     handler: handler.includes('/') ? handler : join(FUNCTIONS_DIR, handler),
+    // Whole CPUs and memory headroom unless a test asks for Lambda's model: 7 % of one CPU would
+    // make the suite crawl, and a function with its SDK sits close to 128 MB.
+    unthrottled: true,
+    memoryLimitMB: 512,
     ...simulator,
     env: {
       LAMBDA_OTEL_LOG_LEVEL: logLevel ?? 'info',

@@ -17,6 +17,9 @@ import { type ExtensionRegistration, ExtensionsApi } from './extensions-api.js';
 import { Freezer } from './freezer.js';
 import { ApiServer } from './http.js';
 import { type ManagedProcess, ProcessSupervisor, readMemoryKb } from './processes.js';
+import { EnvironmentResources, type ResourceInfo } from './resources.js';
+import { EnvironmentNetwork } from './netns.js';
+import { SandboxHosts } from './sandbox-hosts.js';
 import { type RuntimeInvocation, type RuntimeOutcome, RuntimeApi } from './runtime-api.js';
 import { TelemetryApi } from './telemetry-api.js';
 import { TelemetryHub } from './telemetry-hub.js';
@@ -44,8 +47,8 @@ const RUNTIME_VERSION_ARN = `arn:aws:lambda:us-east-1::runtime:${'0'.repeat(64)}
 /** How long the freezer waits for telemetry POSTs under way before stopping the listeners. */
 const DELIVERY_SETTLE_MS = 1000;
 
-type Resolved = Required<Omit<SimulatorOptions, 'optDir' | 'telemetry'>> &
-  Pick<SimulatorOptions, 'optDir' | 'telemetry'>;
+type Resolved = Required<Omit<SimulatorOptions, 'optDir' | 'telemetry' | 'network' | 'memoryLimitMB'>> &
+  Pick<SimulatorOptions, 'optDir' | 'telemetry' | 'network' | 'memoryLimitMB'>;
 
 interface Failure {
   errorType: string;
@@ -64,6 +67,12 @@ interface Environment {
   coldPending: boolean;
   restoreDurationMs?: number;
   teardown?: Promise<ShutdownResult>;
+  /** Its cgroup (CPU quota, memory limit, freezer), or SIGSTOP freezing where none could be made. */
+  resources: EnvironmentResources;
+  /** /etc/hosts with sandbox.localdomain, in a private mount namespace per process. */
+  hosts: SandboxHosts;
+  /** This machine's loopback, or a network namespace of its own. */
+  network: EnvironmentNetwork;
 }
 
 interface ActiveInvocation {
@@ -80,6 +89,11 @@ function resolveOptions(options: SimulatorOptions): Resolved {
     functionName: options.functionName ?? 'simulated-function',
     functionVersion: options.functionVersion ?? '$LATEST',
     memorySizeMB: options.memorySizeMB ?? 128,
+    unthrottled: options.unthrottled ?? false,
+    memoryLimitMB: options.memoryLimitMB,
+    resourceControl: options.resourceControl ?? 'auto',
+    sandboxHosts: options.sandboxHosts ?? true,
+    network: options.network,
     timeoutMs: options.timeoutMs ?? 3000,
     initTimeoutMs: options.initTimeoutMs ?? 10_000,
     env: options.env ?? {},
@@ -199,6 +213,16 @@ export class LambdaSimulator {
     return this.freezer.isFrozen;
   }
 
+  /** The current environment's resources: mechanism, CPU share, memory limit (undefined between environments). */
+  get resources(): ResourceInfo | undefined {
+    return this.env?.resources.info;
+  }
+
+  /** CPU time the current environment's processes used so far, ms (cgroup accounting; undefined without a cgroup). */
+  environmentCpuMs(): number | undefined {
+    return this.env?.resources.cpuUsageMs();
+  }
+
   get frozenIntervals() {
     return this.freezer.intervals;
   }
@@ -300,8 +324,12 @@ export class LambdaSimulator {
     for (const done of this.waiters.values()) done(false);
     this.waiters.clear();
     const live = this.supervisor.live();
+    this.env?.resources.killAll();
     for (const proc of live) this.supervisor.signal(proc, 'SIGKILL');
     await within(Promise.all(live.map((p) => p.exited)), 2000);
+    await this.env?.resources.remove();
+    this.env?.hosts.remove();
+    this.env?.network.remove();
     this.hub.closeAll();
     this.extensionsApi.reset();
     this.runtimeApi.reset();
@@ -361,7 +389,17 @@ export class LambdaSimulator {
 
   private onProcessExit(env: Environment, proc: ManagedProcess): void {
     if (this.env === env && !env.teardown) {
-      if (proc.role === 'function') this.fail(env, 'Runtime.ExitError');
+      // The kernel's OOM killer picked a process: Lambda ends the whole environment for it.
+      const oomKills = env.resources.oomKills();
+      if (oomKills > 0) {
+        this.timeline.record({
+          kind: 'out-of-memory',
+          oomKills,
+          memoryLimitMB: env.resources.info.memoryLimitMB,
+        });
+        this.fail(env, 'Runtime.OutOfMemory');
+        env.resources.killAll();
+      } else if (proc.role === 'function') this.fail(env, 'Runtime.ExitError');
       else {
         const reported = this.extensionsApi.get(proc.name)?.reportedError;
         this.fail(env, reported?.errorType ?? 'Extension.Crash');
@@ -396,10 +434,10 @@ export class LambdaSimulator {
     return this.initializing;
   }
 
-  private environmentSpec(): EnvironmentSpec {
+  private environmentSpec(runtimeApi: string): EnvironmentSpec {
     const o = this.options;
     return {
-      runtimeApi: this.server.address,
+      runtimeApi,
       functionName: o.functionName,
       functionVersion: o.functionVersion,
       memorySizeMB: o.memorySizeMB,
@@ -416,14 +454,31 @@ export class LambdaSimulator {
     const phase = o.mode === 'snap-start' ? 'snap-start' : this.nextPhase;
     this.nextPhase = 'invoke';
     const initializationType = initializationTypeOf(o.mode);
+    const startedAtMs = nowMs();
+    // Made first: it is the one part that can fail (and then there is nothing to clean up).
+    const network = o.network?.private
+      ? await EnvironmentNetwork.create(Number(this.server.address.split(':')[1]), o.network.hostPorts ?? [])
+      : EnvironmentNetwork.host(this.server.address);
+    const resources = EnvironmentResources.create({
+      memorySizeMB: o.memorySizeMB,
+      memoryLimitMB: o.memoryLimitMB,
+      unthrottled: o.unthrottled,
+      control: o.resourceControl,
+    });
     const env: Environment = {
       phase,
-      startedAtMs: nowMs(),
+      startedAtMs,
       initOver: false,
       extensions: new Map(),
       coldPending: true,
+      resources,
+      hosts: SandboxHosts.create('127.0.0.1', o.sandboxHosts),
+      network,
     };
+    // Telemetry pushes go to listeners inside the environment's own network.
+    this.hub.connectInside = env.network.isPrivate ? (port) => env.network.connectInside(port) : undefined;
     this.env = env;
+    this.timeline.record({ kind: 'resources', info: resources.info });
     const deadlineMs = env.startedAtMs + o.initTimeoutMs;
     // SnapStart inits before the snapshot, out of sight: the environment only reports its restore.
     const reportInit = o.mode !== 'snap-start';
@@ -445,14 +500,13 @@ export class LambdaSimulator {
       );
     }
 
-    const spec = this.environmentSpec();
+    const spec = this.environmentSpec(env.network.info.runtimeApi);
     const extEnv = extensionEnv(spec);
     for (const ext of findExtensions(o.optDir)) {
       const proc = this.supervisor.spawn({
         role: 'extension',
         name: ext.name,
-        command: ext.path,
-        args: [],
+        ...this.wrap(env, ext.path, []),
         env: extEnv,
         cwd: o.optDir ?? process.cwd(),
       });
@@ -471,8 +525,7 @@ export class LambdaSimulator {
       const proc = this.supervisor.spawn({
         role: 'function',
         name: 'function',
-        command: process.execPath,
-        args: [...o.functionNodeArgs, o.runtimeBootstrap],
+        ...this.wrap(env, process.execPath, [...o.functionNodeArgs, o.runtimeBootstrap]),
         env: functionEnv(spec, {
           handlerFile: o.handler,
           handlerExport: o.handlerExport,
@@ -540,6 +593,9 @@ export class LambdaSimulator {
       durationMs: endedAtMs - env.startedAtMs,
       functionPid: env.functionProcess?.pid,
       extensions: this.extensionInitInfo(env),
+      resources: env.resources.info,
+      sandboxHosts: env.hosts.info,
+      network: env.network.info,
     };
     env.initResult = result;
     this.inits.push(result);
@@ -558,6 +614,13 @@ export class LambdaSimulator {
     if (o.mode === 'snap-start') await this.snapshotAndRestore(env);
     if (freezeAfter) await this.settleAndFreeze();
     return result;
+  }
+
+  /** The command that starts a process inside the environment: its cgroup, then its /etc/hosts. */
+  private wrap(env: Environment, command: string, args: string[]): { command: string; args: string[] } {
+    const inHosts = env.hosts.wrap(command, args);
+    const inNetwork = env.network.wrap(inHosts.command, inHosts.args);
+    return env.resources.wrap(inNetwork.command, inNetwork.args);
   }
 
   private extensionInitInfo(env: Environment): ExtensionInitInfo[] {
@@ -580,7 +643,7 @@ export class LambdaSimulator {
   private async snapshotAndRestore(env: Environment): Promise<void> {
     const o = this.options;
     await this.hub.flushAll(DELIVERY_SETTLE_MS);
-    await this.freezer.freeze(this.supervisor.live());
+    await this.freezer.freeze(this.supervisor.live(), env.resources);
     const restoreStartMs = nowMs();
     this.hub.emit(
       'platform.restoreStart',
@@ -619,7 +682,7 @@ export class LambdaSimulator {
 
   private async freeze(): Promise<void> {
     this.hub.pause();
-    await this.freezer.freeze(this.supervisor.live());
+    await this.freezer.freeze(this.supervisor.live(), this.env?.resources);
   }
 
   private thaw(): void {
@@ -777,7 +840,8 @@ export class LambdaSimulator {
     const durationMs = endMs - startMs;
     const postRuntimeExtensionsDurationMs =
       extensionsNextMs === undefined ? undefined : Math.max(0, extensionsNextMs - responseEndMs);
-    const maxMemoryUsedMB = outOfMemory ? o.memorySizeMB : this.maxMemoryUsedMB(env);
+    const maxMemoryUsedMB =
+      outOfMemory || errorType === 'Runtime.OutOfMemory' ? o.memorySizeMB : this.maxMemoryUsedMB(env);
     const reportSpans: SpanRecord[] = [];
     if (invokeExtensions.length > 0 && extensionsNextMs !== undefined) {
       reportSpans.push(span('extensionOverhead', responseEndMs, extensionsNextMs));
@@ -850,8 +914,17 @@ export class LambdaSimulator {
     return result;
   }
 
-  /** Peak resident memory of the environment's processes, MB (what Lambda reports as Max Memory Used). */
+  /**
+   * What Lambda reports as Max Memory Used, MB: the peak memory charged to the environment's cgroup
+   * (resident memory and page cache of every process); without a cgroup, the sum of the processes'
+   * peak RSS (VmHWM).
+   */
   private maxMemoryUsedMB(env: Environment): number {
+    const peak = env.resources.peakMemoryBytes();
+    if (peak !== undefined) {
+      const limitMB = env.resources.info.memoryLimitMB ?? this.options.memorySizeMB;
+      return Math.min(limitMB, Math.ceil(peak / (1024 * 1024)));
+    }
     let kb = 0;
     const procs = [env.functionProcess, ...env.extensions.values()];
     for (const proc of procs) {
@@ -895,7 +968,12 @@ export class LambdaSimulator {
     await this.waitUntil(() => extensionProcs.every((p) => p.exit !== undefined), deadlineMs);
     const all = [...extensionProcs, ...(fn ? [fn] : [])];
     for (const proc of all) if (!proc.exit) this.supervisor.signal(proc, 'SIGKILL');
+    // Children that left their process group are still in the cgroup: they go with the environment.
+    env.resources.killAll();
     await within(Promise.all(all.map((p) => p.exited)), 2000);
+    await env.resources.remove();
+    env.hosts.remove();
+    env.network.remove();
 
     const undeliveredRecords = this.hub.closeAll();
     const extensions: ExtensionShutdownInfo[] = extensionProcs.map((proc) => ({

@@ -1,6 +1,7 @@
 // Where every telemetry record is emitted: kept in order for assertions and fanned out to the
 // subscribers. Records emitted during init before an extension subscribes are handed to it when it
 // subscribes, as Lambda does (extensions see platform.initStart although they subscribe after it).
+import type { Socket } from 'node:net';
 import { nowMs, within } from './clock.js';
 import { envelope } from './events.js';
 import { type SubscriberConfig, TelemetrySubscriber } from './telemetry-subscriber.js';
@@ -15,10 +16,17 @@ interface Emitted {
 export class TelemetryHub {
   /** Every record emitted, whether or not anyone subscribed. */
   readonly records: TelemetryEnvelope[] = [];
+  /**
+   * By extension name and destination: one extension may hold several subscriptions (the
+   * OpenTelemetry Collector layer subscribes twice, with two listeners); subscribing again to the
+   * same destination replaces that subscription.
+   */
   private readonly subscribers = new Map<string, TelemetrySubscriber>();
   private initBacklog: Emitted[] | null = null;
   private paused = false;
   private readonly listeners = new Set<(env: TelemetryEnvelope) => void>();
+  /** Opens a connection to a port inside the environment's own network (when it has one). */
+  connectInside: ((port: number) => Socket | undefined) | undefined;
 
   constructor(
     private readonly timeline: Timeline,
@@ -49,16 +57,18 @@ export class TelemetryHub {
   }
 
   subscribe(config: SubscriberConfig): TelemetrySubscriber {
-    this.subscribers.get(config.name)?.close();
-    const subscriber = new TelemetrySubscriber(config, this.timeline);
+    const key = `${config.name} ${config.destination.href}`;
+    this.subscribers.get(key)?.close();
+    const subscriber = new TelemetrySubscriber({ ...config, connect: this.connectInside }, this.timeline);
     if (this.paused) subscriber.pause();
-    this.subscribers.set(config.name, subscriber);
+    this.subscribers.set(key, subscriber);
     for (const { env, atMs } of this.initBacklog ?? []) subscriber.push(env, atMs);
     return subscriber;
   }
 
-  subscriber(name: string): TelemetrySubscriber | undefined {
-    return this.subscribers.get(name);
+  /** The subscriptions an extension holds, in the order it made them. */
+  subscriptionsOf(name: string): TelemetrySubscriber[] {
+    return this.all.filter((s) => s.config.name === name);
   }
 
   get all(): TelemetrySubscriber[] {

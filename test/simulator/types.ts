@@ -1,4 +1,7 @@
 // Public types of the simulator: options, results and the timeline entries tests assert on.
+import type { NetworkInfo, NetworkOptions } from './netns.js';
+import type { ResourceControl, ResourceInfo } from './resources.js';
+import type { SandboxHostsInfo } from './sandbox-hosts.js';
 
 export type SimulatorMode = 'on-demand' | 'managed-instances' | 'snap-start';
 export type LogFormat = 'text' | 'json';
@@ -63,7 +66,35 @@ export interface SimulatorOptions {
   handlerExport?: string;
   functionName?: string;
   functionVersion?: string;
+  /**
+   * The function's memory (default 128): the environment's memory limit (exceeding it kills the
+   * environment: Runtime.OutOfMemory) and its CPU, memorySizeMB ÷ 1,769 of one CPU, as on Lambda.
+   */
   memorySizeMB?: number;
+  /** No CPU quota: the environment may use whole CPUs (the memory limit still applies). */
+  unthrottled?: boolean;
+  /**
+   * The cgroup's memory limit when it must differ from memorySizeMB (default: memorySizeMB, as on
+   * Lambda). Tests that do not test the model give headroom with it without changing the
+   * function's configured memory, which the extension reads.
+   */
+  memoryLimitMB?: number;
+  /**
+   * How limits and freezing are applied: 'auto' (default) a cgroup per environment when one can be
+   * made, else no limits and SIGSTOP freezing; 'cgroup' fails init when none can be made;
+   * 'signals' never makes one (SIGSTOP freezing, no limits).
+   */
+  resourceControl?: ResourceControl;
+  /**
+   * Give every process an /etc/hosts where sandbox.localdomain is the environment (a private mount
+   * namespace per process; default true). Without it the name goes to the system resolver.
+   */
+  sandboxHosts?: boolean;
+  /**
+   * `{private: true}`: a network namespace per environment (its own loopback, the Runtime API at
+   * 127.0.0.1:9001, `hostPorts` of this machine forwarded in). Default: this machine's loopback.
+   */
+  network?: NetworkOptions;
   /** Function timeout (default 3000 ms). */
   timeoutMs?: number;
   /** Init limit (default 10000 ms, Lambda's on-demand limit). */
@@ -74,7 +105,7 @@ export interface SimulatorOptions {
   mode?: SimulatorMode;
   /** Runtime concurrency on Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY, default 4). */
   maxConcurrency?: number;
-  /** SIGSTOP every process between invocations (default true; Managed Instances never freeze). */
+  /** Freeze every process between invocations (default true; Managed Instances never freeze). */
   freeze?: boolean;
   /** Time between SHUTDOWN and SIGKILL (default 2000 ms). */
   shutdownBudgetMs?: number;
@@ -129,6 +160,12 @@ export interface InitResult {
   durationMs: number;
   functionPid?: number;
   extensions: ExtensionInitInfo[];
+  /** What the environment runs under: its cgroup (CPU share, memory limit) or SIGSTOP only. */
+  resources: ResourceInfo;
+  /** How sandbox.localdomain resolves for its processes. */
+  sandboxHosts: SandboxHostsInfo;
+  /** The environment's network: this machine's loopback, or a namespace of its own. */
+  network: NetworkInfo;
 }
 
 export interface InvocationTimestamps {
@@ -261,7 +298,9 @@ export type TimelineEntry = At &
         records?: TelemetryEnvelope[];
       }
     | { kind: 'logs-dropped'; subscriber: string; droppedRecords: number; droppedBytes: number }
-    | { kind: 'freeze'; pids: number[] }
+    | { kind: 'freeze'; pids: number[]; via: 'cgroup' | 'sigstop' }
+    | { kind: 'resources'; info: ResourceInfo }
+    | { kind: 'out-of-memory'; oomKills: number; memoryLimitMB: number | null }
     | { kind: 'thaw'; pids: number[]; frozenMs: number }
     | { kind: 'idle'; ms: number; frozen: boolean }
     | { kind: 'init-start'; phase: string; initializationType: string }
