@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseWithYamlLibrary } from '../../src/config/config-file.js';
+import { parseWithYamlLibrary } from '../../src/config/yaml-document.js';
 import type { InputNode } from '../../src/config/schema.js';
 import { NOT_SIMPLE, parseSimpleYaml } from '../../src/config/simple-yaml.js';
 
