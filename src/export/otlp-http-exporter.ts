@@ -4,6 +4,10 @@
 //    jitter, or after Retry-After (which also holds back later flushes of that signal until then).
 //  - 413: the batch is split in halves (by chunks) and each half resent; a single chunk still too large
 //    is dropped (payload_too_large).
+//  - 400 for a batch of several chunks: bisected the same way, so that one malformed chunk (the
+//    function's, say) costs only itself and the platform's chunks beside it are delivered; a single
+//    chunk refused is dropped (http_400). A bound on the extra requests keeps a backend that refuses
+//    everything from multiplying them.
 //  - any other status: dropped and counted (http_<status>).
 // Every attempt fits the flush budget: timeout = min(configured, time left); no retry starts that
 // could not finish in time. What the budget cuts off comes back as retry-later, never dropped.
@@ -92,7 +96,11 @@ type SendResult =
   | { kind: 'delivered'; wireBytes: number }
   | { kind: 'retry-later' }
   | { kind: 'dropped'; reason: string }
-  | { kind: 'too-large' };
+  | { kind: 'too-large' }
+  | { kind: 'bad-request'; reason: string };
+
+/** Extra requests one batch may spend bisecting 400s: finds one bad chunk among 2^11. */
+const MAX_BAD_REQUEST_SPLITS = 22;
 
 function sumItems(chunks: readonly TelemetryChunk[]): number {
   let n = 0;
@@ -159,7 +167,7 @@ export class OtlpHttpExporter {
       return out;
     }
     try {
-      await this.sendSplitting(signal, target, chunks, budget, gate, out);
+      await this.sendSplitting(signal, target, chunks, budget, gate, out, { splits: 0 });
     } catch (error) {
       // A bug must not lose data silently: keep the chunks for the next flush and say why.
       this.options.log.error(`export to ${this.name} (${signal}) failed unexpectedly`, error);
@@ -186,6 +194,7 @@ export class OtlpHttpExporter {
     budget: DeadlineBudget,
     gate: FlushGate,
     out: BatchOutcome,
+    bisect: { splits: number },
   ): Promise<void> {
     const result = await this.sendWithRetries(signal, target, chunks, budget, gate, out);
     switch (result.kind) {
@@ -212,8 +221,28 @@ export class OtlpHttpExporter {
           return;
         }
         const half = Math.ceil(chunks.length / 2);
-        await this.sendSplitting(signal, target, chunks.slice(0, half), budget, gate, out);
-        await this.sendSplitting(signal, target, chunks.slice(half), budget, gate, out);
+        await this.sendSplitting(signal, target, chunks.slice(0, half), budget, gate, out, bisect);
+        await this.sendSplitting(signal, target, chunks.slice(half), budget, gate, out, bisect);
+        return;
+      }
+      case 'bad-request': {
+        if (chunks.length === 1 || bisect.splits + 2 > MAX_BAD_REQUEST_SPLITS) {
+          logOnce(
+            this.options.log,
+            `export:${this.name}:${signal}:${result.reason}`,
+            'warn',
+            `export to ${this.name} (${signal}) refused with HTTP 400 after splitting the batch; ${sumItems(chunks)} items dropped`,
+          );
+          for (const chunk of chunks) out.dropped.push({ chunk, reason: result.reason });
+          return;
+        }
+        bisect.splits += 2;
+        const half = Math.ceil(chunks.length / 2);
+        this.options.log.debug(
+          `export to ${this.name} (${signal}): HTTP 400 for ${chunks.length} chunks; resending them in halves`,
+        );
+        await this.sendSplitting(signal, target, chunks.slice(0, half), budget, gate, out, bisect);
+        await this.sendSplitting(signal, target, chunks.slice(half), budget, gate, out, bisect);
         return;
       }
     }
@@ -293,6 +322,7 @@ export class OtlpHttpExporter {
           return { kind: 'delivered', wireBytes: encoded.body.length };
         }
         if (status === 413) return { kind: 'too-large' };
+        if (status === 400 && chunks.length > 1) return { kind: 'bad-request', reason: 'http_400' };
         if (!isRetryableStatus(status)) {
           logOnce(
             this.options.log,
