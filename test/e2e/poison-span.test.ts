@@ -29,7 +29,7 @@ after(async () => {
   await col?.stop();
 });
 
-for (const strategy of ['default', 'continuous,200']) {
+for (const strategy of ['default', 'continuous,1000']) {
   test(`${strategy} strategy: 20 invocations, one poison span: every platform and good function span delivered`, async () => {
     await col.clear();
     const { sim, extensionLines } = await extensionEnvironment({
