@@ -93,7 +93,7 @@ export async function parseConfigText(text: string, path: string): Promise<Parse
   const simple = parseSimpleYaml(text);
   if (simple !== NOT_SIMPLE) return simple === undefined ? EMPTY : { root: simple, errors: [], warnings: [] };
   const { parseWithYamlLibrary } = await import('./yaml-document.js');
-  return parseWithYamlLibrary(text);
+  return parseWithYamlLibrary(text, CONFIG_LIMITS);
 }
 
 const INVALID_JSON = Symbol('invalid JSON');

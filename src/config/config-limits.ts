@@ -2,14 +2,20 @@
 // aliases expand. A file past one is refused with an error naming it (then pass-through, or an init
 // error in strict mode), never a hang, a stack overflow or a heap filled by an alias bomb.
 
-export const CONFIG_LIMITS = {
+export interface ConfigLimits {
+  readonly maxBytes: number;
+  readonly maxDepth: number;
+  readonly maxAliasedValues: number;
+}
+
+export const CONFIG_LIMITS: ConfigLimits = {
   /** Bytes read from one file; the layer's fully commented template is about 11 KiB. */
   maxBytes: 256 * 1024,
   /** Levels of nesting (mappings, sequences, flow collections); the schema needs 4. */
   maxDepth: 64,
   /** Values reached through aliases, counted after expansion. */
   maxAliasedValues: 10_000,
-} as const;
+};
 
 export interface ParseProblem {
   readonly line: number;
@@ -25,19 +31,6 @@ export interface ParsedFile {
   /** Syntax errors or limits exceeded, with their position; when any, `root` is undefined. */
   readonly errors: readonly ParseProblem[];
   readonly warnings: readonly { line: number; column: number; message: string }[];
-}
-
-export class ConfigLimitExceeded extends Error {
-  constructor(
-    message: string,
-    readonly at: { line: number; column: number },
-  ) {
-    super(message);
-  }
-
-  toParseError(): ParseProblem {
-    return { ...this.at, message: this.message, kind: 'limit' };
-  }
 }
 
 /**

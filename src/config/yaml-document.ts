@@ -4,10 +4,21 @@
 // ships in (a dynamic import of a CommonJS package yields only a default export once bundled).
 
 import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
-import { CONFIG_LIMITS, ConfigLimitExceeded, type ParsedFile } from './config-limits.js';
+// Types only from config-limits.ts: a value import would turn it into a chunk of its own that
+// start-up loads.
+import type { ConfigLimits, ParsedFile, ParseProblem } from './config-limits.js';
 import type { InputNode, MapEntry } from './schema.js';
 
-export async function parseWithYamlLibrary(text: string): Promise<ParsedFile> {
+class LimitExceeded extends Error {
+  constructor(
+    message: string,
+    readonly at: { line: number; column: number },
+  ) {
+    super(message);
+  }
+}
+
+export async function parseWithYamlLibrary(text: string, limits: ConfigLimits): Promise<ParsedFile> {
   const lineCounter = new LineCounter();
   // prettyErrors off: its code frame would quote the source line, which may hold a secret.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -34,11 +45,8 @@ export async function parseWithYamlLibrary(text: string): Promise<ParsedFile> {
   const resolved = new Map<Node, Node | undefined>();
   const convert = (value: unknown, depth: number, viaAlias: boolean): InputNode => {
     let node = value as Node | null | undefined;
-    if (depth > CONFIG_LIMITS.maxDepth) {
-      throw new ConfigLimitExceeded(
-        `nested deeper than ${CONFIG_LIMITS.maxDepth} levels`,
-        position(node?.range?.[0]),
-      );
+    if (depth > limits.maxDepth) {
+      throw new LimitExceeded(`nested deeper than ${limits.maxDepth} levels`, position(node?.range?.[0]));
     }
     if (isAlias(node)) {
       const at = node.range?.[0];
@@ -46,9 +54,9 @@ export async function parseWithYamlLibrary(text: string): Promise<ParsedFile> {
       if (!resolved.has(alias)) resolved.set(alias, alias.resolve(doc) as Node | undefined);
       node = resolved.get(alias);
       viaAlias = true;
-      if (aliased >= CONFIG_LIMITS.maxAliasedValues) {
-        throw new ConfigLimitExceeded(
-          `aliases expand to more than ${CONFIG_LIMITS.maxAliasedValues} values`,
+      if (aliased >= limits.maxAliasedValues) {
+        throw new LimitExceeded(
+          `aliases expand to more than ${limits.maxAliasedValues} values`,
           position(at),
         );
       }
@@ -84,7 +92,8 @@ export async function parseWithYamlLibrary(text: string): Promise<ParsedFile> {
     const root = convert(doc.contents, 0, false);
     return { root: root.t === 'scalar' && root.value === null ? undefined : root, errors: [], warnings };
   } catch (error) {
-    if (!(error instanceof ConfigLimitExceeded)) throw error;
-    return { root: undefined, errors: [error.toParseError()], warnings };
+    if (!(error instanceof LimitExceeded)) throw error;
+    const problem: ParseProblem = { ...error.at, message: error.message, kind: 'limit' };
+    return { root: undefined, errors: [problem], warnings };
   }
 }

@@ -95,7 +95,7 @@ describe('nesting', () => {
     const parsed = await parseConfigText(text, '/deep.yaml');
     assert.equal(parsed.errors[0]?.message, 'nested deeper than 64 levels');
     // The library path's own guard, should a file reach it directly.
-    const direct = await parseWithYamlLibrary(`a: ${'{a: '.repeat(300)}1${'}'.repeat(300)}\n`);
+    const direct = await parseWithYamlLibrary(`a: ${'{a: '.repeat(300)}1${'}'.repeat(300)}\n`, CONFIG_LIMITS);
     assert.equal(direct.errors[0]?.message, 'nested deeper than 64 levels');
   });
 });
