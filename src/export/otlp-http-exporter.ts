@@ -4,15 +4,16 @@
 //    jitter, or after Retry-After (which also holds back later flushes of that signal until then).
 //  - 413: the batch is split in halves (by chunks) and each half resent; a single chunk still too large
 //    is dropped (payload_too_large).
-//  - 400 for a batch of several chunks: bisected the same way, so that one malformed chunk (the
-//    function's, say) costs only itself and the platform's chunks beside it are delivered; a single
-//    chunk refused is dropped (http_400). A bound on the extra requests keeps a backend that refuses
-//    everything from multiplying them.
+//  - 400 for a batch of several items: bisected the same way, by chunks, then within a chunk by its
+//    items, so that one malformed item (the function's, say) costs only itself and the platform's
+//    telemetry beside it is delivered; a single item refused is dropped (http_400). A bound on the
+//    extra requests keeps a backend that refuses everything from multiplying them.
 //  - any other status: dropped and counted (http_<status>).
 // Every attempt fits the flush budget: timeout = min(configured, time left); no retry starts that
 // could not finish in time. What the budget cuts off comes back as retry-later, never dropped.
 
 import type { Signal, TelemetryChunk } from '../pipeline/chunk.js';
+import { splitChunkInHalves } from '../pipeline/chunk-split.js';
 import { redactUrl } from '../extension-log.js';
 import { type DeadlineBudget, sleep } from './deadline.js';
 import type { DestinationConfig, SignalTarget } from './destination.js';
@@ -226,7 +227,9 @@ export class OtlpHttpExporter {
         return;
       }
       case 'bad-request': {
-        if (chunks.length === 1 || bisect.splits + 2 > MAX_BAD_REQUEST_SPLITS) {
+        // Below one chunk, by its items.
+        const halves = chunks.length === 1 ? splitChunkInHalves(chunks[0] as TelemetryChunk) : undefined;
+        if ((chunks.length === 1 && !halves) || bisect.splits + 2 > MAX_BAD_REQUEST_SPLITS) {
           logOnce(
             this.options.log,
             `export:${this.name}:${signal}:${result.reason}`,
@@ -238,11 +241,14 @@ export class OtlpHttpExporter {
         }
         bisect.splits += 2;
         const half = Math.ceil(chunks.length / 2);
+        const [first, second] = halves
+          ? [[halves[0]], [halves[1]]]
+          : [chunks.slice(0, half), chunks.slice(half)];
         this.options.log.debug(
-          `export to ${this.name} (${signal}): HTTP 400 for ${chunks.length} chunks; resending them in halves`,
+          `export to ${this.name} (${signal}): HTTP 400 for ${sumItems(chunks)} items; resending them in halves`,
         );
-        await this.sendSplitting(signal, target, chunks.slice(0, half), budget, gate, out, bisect);
-        await this.sendSplitting(signal, target, chunks.slice(half), budget, gate, out, bisect);
+        await this.sendSplitting(signal, target, first, budget, gate, out, bisect);
+        await this.sendSplitting(signal, target, second, budget, gate, out, bisect);
         return;
       }
     }
@@ -322,7 +328,7 @@ export class OtlpHttpExporter {
           return { kind: 'delivered', wireBytes: encoded.body.length };
         }
         if (status === 413) return { kind: 'too-large' };
-        if (status === 400 && chunks.length > 1) return { kind: 'bad-request', reason: 'http_400' };
+        if (status === 400 && sumItems(chunks) > 1) return { kind: 'bad-request', reason: 'http_400' };
         if (!isRetryableStatus(status)) {
           logOnce(
             this.options.log,
