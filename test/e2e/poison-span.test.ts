@@ -69,6 +69,22 @@ for (const strategy of ['default', 'continuous,1000']) {
       const last = extensionLines().findLast((l) => / shutdown \(/.test(l)) ?? '';
       assert.match(last, /malformed_protobuf=1\b/, last);
       assert.doesNotMatch(last, /http_400/, last);
+      // …and in self-telemetry, by reason.
+      const dropped = out.metricPoints
+        .filter((m) => m.item.name === 'otel_lambda_extension.export.items.dropped')
+        .flatMap((m) => m.item.sum?.dataPoints ?? [])
+        .filter((p) => attributesToObject(p.attributes)['reason'] === 'malformed_protobuf');
+      const cumulative = out.metricPoints.some(
+        (m) =>
+          m.item.name === 'otel_lambda_extension.export.items.dropped' &&
+          m.item.sum?.aggregationTemporality === 2,
+      );
+      const values = dropped.map((p) => Number(p.asInt ?? p.asDouble ?? 0));
+      assert.equal(
+        cumulative ? Math.max(0, ...values) : values.reduce((a, b) => a + b, 0),
+        1,
+        JSON.stringify(dropped),
+      );
     } finally {
       await sim.close();
     }
