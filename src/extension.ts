@@ -265,6 +265,7 @@ class Wiring {
             ? { accept: true }
             : { accept: false, status: 503, retryAfterSeconds: 1, reason: 'export queue full' },
         onForceFlush: () => this.flush?.forceFlush('function request'),
+        onRejected: (signal, reason, items) => this.pipeline.stats.recordDropped('', signal, reason, items),
         limits: {
           maxBodyBytes: config.receiver.max_body_bytes,
           maxDecompressedBytes: config.receiver.max_decompressed_bytes,

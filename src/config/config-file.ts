@@ -1,37 +1,66 @@
 // Reading one configuration file into the schema's input form, with line numbers for error
 // messages. Importing and warming the YAML library costs about ten milliseconds of cold start, so
 // it is imported only when needed: files with no settings skip parsing, plain files take the
-// simple reader (simple-yaml.ts), JSON files take JSON.parse; the library reads everything else
+// simple reader (simple-yaml.ts), JSON files take JSON.parse; the library (yaml-document.ts) reads everything else
 // and explains syntax errors.
 
-import { readFileSync } from 'node:fs';
-import type { Node } from 'yaml';
-import type { InputNode, MapEntry } from './schema.js';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { CONFIG_LIMITS, findExcessNesting, type ParsedFile } from './config-limits.js';
+import type { InputNode } from './schema.js';
 import { NOT_SIMPLE, parseSimpleYaml } from './simple-yaml.js';
+
+export type { ParsedFile } from './config-limits.js';
 
 export type FileRead =
   | { readonly status: 'absent' }
   | { readonly status: 'unreadable'; readonly reason: string }
   | { readonly status: 'read'; readonly text: string };
 
+/**
+ * Reads at most CONFIG_LIMITS.maxBytes of a regular file. Opened non-blocking, so that a FIFO does not
+ * wait for a writer; anything but a regular file (a FIFO, /dev/zero, a socket) is refused before
+ * a byte is read, and a file that grows while read stops at the limit.
+ */
 export function readConfigFile(path: string): FileRead {
+  let fd: number | undefined;
   try {
-    return { status: 'read', text: readFileSync(path, 'utf8') };
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) return { status: 'unreadable', reason: 'it is a directory' };
+    if (!stat.isFile())
+      return { status: 'unreadable', reason: `it is not a regular file (${fileKind(stat)})` };
+    const limit = CONFIG_LIMITS.maxBytes;
+    const tooLarge = () => ({
+      status: 'unreadable' as const,
+      reason: `it is larger than ${limit / 1024} KiB, the limit for a configuration file`,
+    });
+    if (stat.size > limit) return tooLarge();
+    const buffer = Buffer.allocUnsafe(limit + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > limit) return tooLarge();
+    }
+    return { status: 'read', text: buffer.toString('utf8', 0, length) };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return { status: 'absent' };
     if (code === 'EISDIR') return { status: 'unreadable', reason: 'it is a directory' };
     if (code === 'EACCES' || code === 'EPERM') return { status: 'unreadable', reason: 'permission denied' };
     return { status: 'unreadable', reason: code ?? String(error) };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
-export interface ParsedFile {
-  /** Undefined when the file holds no settings (empty, or only comments). */
-  readonly root: InputNode | undefined;
-  /** Syntax errors with their position; when any, `root` is undefined. */
-  readonly errors: readonly { line: number; column: number; message: string }[];
-  readonly warnings: readonly { line: number; column: number; message: string }[];
+function fileKind(stat: import('node:fs').Stats): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isSocket()) return 'a socket';
+  return 'not a file';
 }
 
 /** Any line that is neither blank nor a comment. */
@@ -42,6 +71,12 @@ const EMPTY: ParsedFile = { root: undefined, errors: [], warnings: [] };
 export async function parseConfigText(text: string, path: string): Promise<ParsedFile> {
   // The layer's template is all comments: skip the parser entirely.
   if (!HAS_CONTENT.test(text)) return EMPTY;
+  // Before either reader: both recurse on nesting (and so would a JSON file's conversion).
+  const tooDeep = findExcessNesting(text);
+  if (tooDeep) {
+    const message = `nested deeper than ${CONFIG_LIMITS.maxDepth} levels`;
+    return { root: undefined, errors: [{ ...tooDeep, message, kind: 'limit' }], warnings: [] };
+  }
   if (path.endsWith('.json')) {
     let value: unknown;
     try {
@@ -57,58 +92,8 @@ export async function parseConfigText(text: string, path: string): Promise<Parse
   }
   const simple = parseSimpleYaml(text);
   if (simple !== NOT_SIMPLE) return simple === undefined ? EMPTY : { root: simple, errors: [], warnings: [] };
-  return parseWithYamlLibrary(text);
-}
-
-/** The full YAML 1.2 reader, for what the simple one does not take, and for precise syntax errors. */
-export async function parseWithYamlLibrary(text: string): Promise<ParsedFile> {
-  const { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } = await import('yaml');
-  const lineCounter = new LineCounter();
-  // prettyErrors off: its code frame would quote the source line, which may hold a secret.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const position = (offset: number | undefined) => {
-    const pos = lineCounter.linePos(offset ?? 0);
-    return { line: pos.line, column: pos.col };
-  };
-  const describe = (e: { pos: [number, number]; message: string }) => ({
-    ...position(e.pos[0]),
-    // Keep the first sentence only: later lines may quote the source.
-    message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, ''),
-  });
-  const warnings = doc.warnings.map(describe);
-  if (doc.errors.length > 0) return { root: undefined, errors: doc.errors.map(describe), warnings };
-  const lineOf = (node: Node | null | undefined) =>
-    node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
-
-  const convert = (value: unknown, depth: number): InputNode => {
-    // Aliases are resolved; a self-referencing structure is cut off rather than followed forever.
-    let node = value as Node | null | undefined;
-    if (isAlias(node)) node = node.resolve(doc) as Node | undefined;
-    if (depth > 32) return { t: 'scalar', value: null, line: lineOf(node) };
-    if (isMap(node)) {
-      const entries: MapEntry[] = [];
-      for (const pair of node.items) {
-        const keyNode = pair.key as Node | null;
-        const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
-        entries.push({ key, line: lineOf(keyNode), value: convert(pair.value, depth + 1) });
-      }
-      return { t: 'map', entries, line: lineOf(node) };
-    }
-    if (isSeq(node)) {
-      return { t: 'seq', items: node.items.map((item) => convert(item, depth + 1)), line: lineOf(node) };
-    }
-    if (isScalar(node)) {
-      const v = node.value;
-      const scalar =
-        v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
-          ? v
-          : String(v);
-      return { t: 'scalar', value: scalar, line: lineOf(node) };
-    }
-    return { t: 'scalar', value: null, line: lineOf(node) };
-  };
-  const root = convert(doc.contents, 0);
-  return { root: root.t === 'scalar' && root.value === null ? undefined : root, errors: [], warnings };
+  const { parseWithYamlLibrary } = await import('./yaml-document.js');
+  return parseWithYamlLibrary(text, CONFIG_LIMITS);
 }
 
 const INVALID_JSON = Symbol('invalid JSON');

@@ -158,8 +158,10 @@ class ConfigBuilder {
     this.files.push(path);
     const parsed = await parseConfigText(read.text, path);
     for (const w of parsed.warnings) this.warnings.push(`${path}:${w.line}:${w.column}: ${w.message}`);
-    for (const e of parsed.errors)
-      this.error('', `${path}:${e.line}:${e.column}`, `malformed YAML: ${e.message}`);
+    for (const e of parsed.errors) {
+      const problem = e.kind === 'syntax' ? `malformed YAML: ${e.message}` : `refused: ${e.message}`;
+      this.error('', `${path}:${e.line}:${e.column}`, problem);
+    }
     if (parsed.root === undefined) return;
     const at = (line: number | undefined) => (line === undefined ? path : `${path}:${line}`);
     const cx: DecodeContext = {

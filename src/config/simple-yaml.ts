@@ -6,6 +6,7 @@
 // YAML library reads the file, so results never differ and errors keep their precise positions.
 // A property test holds the two readers to identical output on everything this one accepts.
 
+import { CONFIG_LIMITS } from './config-limits.js';
 import type { InputNode, MapEntry } from './schema.js';
 
 /** Returned when the text is outside the subset. */
@@ -65,7 +66,7 @@ export function parseSimpleYaml(text: string): InputNode | undefined | typeof NO
   if (lines.length === 0) return undefined;
   try {
     const reader = new Reader(lines);
-    const root = reader.block(lines[0]!.indent);
+    const root = reader.block(lines[0]!.indent, 1);
     if (reader.position !== lines.length) return NOT_SIMPLE;
     return root;
   } catch (error) {
@@ -82,13 +83,16 @@ class Reader {
     return this.lines[this.position];
   }
 
-  /** A mapping or a sequence whose lines start at `indent`. */
-  block(indent: number): InputNode {
+  /** A mapping or a sequence whose lines start at `indent`, `depth` levels down. */
+  block(indent: number, depth: number): InputNode {
+    // Deeper than any configuration: the library path refuses it with its position (no recursion
+    // here on a hostile file).
+    if (depth > CONFIG_LIMITS.maxDepth) giveUp();
     const first = this.peek()!;
-    return isSequenceItem(first.text) ? this.sequence(indent) : this.mapping(indent);
+    return isSequenceItem(first.text) ? this.sequence(indent, depth) : this.mapping(indent, depth);
   }
 
-  private mapping(indent: number): InputNode {
+  private mapping(indent: number, depth: number): InputNode {
     const entries: MapEntry[] = [];
     const seen = new Set<string>();
     const line = this.peek()!.number;
@@ -104,14 +108,18 @@ class Reader {
       seen.add(key);
       const rest = current.text.slice(match[0].length);
       this.position++;
-      entries.push({ key, line: current.number, value: this.valueAfter(rest, current, indent, true) });
+      entries.push({
+        key,
+        line: current.number,
+        value: this.valueAfter(rest, current, indent, true, depth),
+      });
     }
     const next = this.peek();
     if (next && next.indent > indent) giveUp();
     return { t: 'map', entries, line };
   }
 
-  private sequence(indent: number): InputNode {
+  private sequence(indent: number, depth: number): InputNode {
     const items: InputNode[] = [];
     const line = this.peek()!.number;
     for (let current = this.peek(); current && current.indent === indent; current = this.peek()) {
@@ -122,12 +130,12 @@ class Reader {
         // `- key: value`: a mapping whose column is where `key` starts; re-read this line as its first.
         current.indent = indent + 1 + (after.length - rest.length);
         current.text = rest;
-        items.push(this.mapping(current.indent));
+        items.push(this.mapping(current.indent, depth + 1));
         continue;
       }
       if (rest.startsWith('-')) giveUp(); // nested `- - x`
       this.position++;
-      items.push(this.valueAfter(rest, current, indent, false));
+      items.push(this.valueAfter(rest, current, indent, false, depth));
     }
     const next = this.peek();
     if (next && next.indent > indent) giveUp();
@@ -135,13 +143,13 @@ class Reader {
   }
 
   /** The value after `key:` or `-`: inline on the same line, or a block on the following lines. */
-  private valueAfter(rest: string, at: Line, indent: number, inMapping: boolean): InputNode {
+  private valueAfter(rest: string, at: Line, indent: number, inMapping: boolean, depth: number): InputNode {
     if (rest === '' || rest.startsWith('#')) {
       const next = this.peek();
-      if (next && next.indent > indent) return this.block(next.indent);
+      if (next && next.indent > indent) return this.block(next.indent, depth + 1);
       // A sequence may sit at its key's own column: `key:` then `- item`.
       if (inMapping && next && next.indent === indent && isSequenceItem(next.text))
-        return this.sequence(indent);
+        return this.block(indent, depth + 1);
       return { t: 'scalar', value: null, line: at.number };
     }
     return inlineValue(rest, at.number);

@@ -4,11 +4,16 @@
 //    jitter, or after Retry-After (which also holds back later flushes of that signal until then).
 //  - 413: the batch is split in halves (by chunks) and each half resent; a single chunk still too large
 //    is dropped (payload_too_large).
+//  - 400 for a batch of several items: bisected the same way, by chunks, then within a chunk by its
+//    items, so that one malformed item (the function's, say) costs only itself and the platform's
+//    telemetry beside it is delivered; a single item refused is dropped (http_400). A bound on the
+//    extra requests keeps a backend that refuses everything from multiplying them.
 //  - any other status: dropped and counted (http_<status>).
 // Every attempt fits the flush budget: timeout = min(configured, time left); no retry starts that
 // could not finish in time. What the budget cuts off comes back as retry-later, never dropped.
 
 import type { Signal, TelemetryChunk } from '../pipeline/chunk.js';
+import { splitChunkInHalves } from '../pipeline/chunk-split.js';
 import { redactUrl } from '../extension-log.js';
 import { type DeadlineBudget, sleep } from './deadline.js';
 import type { DestinationConfig, SignalTarget } from './destination.js';
@@ -92,7 +97,11 @@ type SendResult =
   | { kind: 'delivered'; wireBytes: number }
   | { kind: 'retry-later' }
   | { kind: 'dropped'; reason: string }
-  | { kind: 'too-large' };
+  | { kind: 'too-large' }
+  | { kind: 'bad-request'; reason: string };
+
+/** Extra requests one batch may spend bisecting 400s: finds one bad chunk among 2^11. */
+const MAX_BAD_REQUEST_SPLITS = 22;
 
 function sumItems(chunks: readonly TelemetryChunk[]): number {
   let n = 0;
@@ -159,7 +168,7 @@ export class OtlpHttpExporter {
       return out;
     }
     try {
-      await this.sendSplitting(signal, target, chunks, budget, gate, out);
+      await this.sendSplitting(signal, target, chunks, budget, gate, out, { splits: 0 });
     } catch (error) {
       // A bug must not lose data silently: keep the chunks for the next flush and say why.
       this.options.log.error(`export to ${this.name} (${signal}) failed unexpectedly`, error);
@@ -186,6 +195,7 @@ export class OtlpHttpExporter {
     budget: DeadlineBudget,
     gate: FlushGate,
     out: BatchOutcome,
+    bisect: { splits: number },
   ): Promise<void> {
     const result = await this.sendWithRetries(signal, target, chunks, budget, gate, out);
     switch (result.kind) {
@@ -212,8 +222,33 @@ export class OtlpHttpExporter {
           return;
         }
         const half = Math.ceil(chunks.length / 2);
-        await this.sendSplitting(signal, target, chunks.slice(0, half), budget, gate, out);
-        await this.sendSplitting(signal, target, chunks.slice(half), budget, gate, out);
+        await this.sendSplitting(signal, target, chunks.slice(0, half), budget, gate, out, bisect);
+        await this.sendSplitting(signal, target, chunks.slice(half), budget, gate, out, bisect);
+        return;
+      }
+      case 'bad-request': {
+        // Below one chunk, by its items.
+        const halves = chunks.length === 1 ? splitChunkInHalves(chunks[0] as TelemetryChunk) : undefined;
+        if ((chunks.length === 1 && !halves) || bisect.splits + 2 > MAX_BAD_REQUEST_SPLITS) {
+          logOnce(
+            this.options.log,
+            `export:${this.name}:${signal}:${result.reason}`,
+            'warn',
+            `export to ${this.name} (${signal}) refused with HTTP 400 after splitting the batch; ${sumItems(chunks)} items dropped`,
+          );
+          for (const chunk of chunks) out.dropped.push({ chunk, reason: result.reason });
+          return;
+        }
+        bisect.splits += 2;
+        const half = Math.ceil(chunks.length / 2);
+        const [first, second] = halves
+          ? [[halves[0]], [halves[1]]]
+          : [chunks.slice(0, half), chunks.slice(half)];
+        this.options.log.debug(
+          `export to ${this.name} (${signal}): HTTP 400 for ${sumItems(chunks)} items; resending them in halves`,
+        );
+        await this.sendSplitting(signal, target, first, budget, gate, out, bisect);
+        await this.sendSplitting(signal, target, second, budget, gate, out, bisect);
         return;
       }
     }
@@ -293,6 +328,7 @@ export class OtlpHttpExporter {
           return { kind: 'delivered', wireBytes: encoded.body.length };
         }
         if (status === 413) return { kind: 'too-large' };
+        if (status === 400 && sumItems(chunks) > 1) return { kind: 'bad-request', reason: 'http_400' };
         if (!isRetryableStatus(status)) {
           logOnce(
             this.options.log,

@@ -23,6 +23,7 @@ import type { WireResourceSpans } from './otlp-messages.js';
 import type { ChunkLimits } from './received-chunks.js';
 import { makeChunks } from './received-chunks.js';
 import { screenRequest } from './request-screening.js';
+import { checkExportRequest, type WireCheckResult } from './wire-check.js';
 import type { SpanCorrelator } from './trace-correlation.js';
 import { NO_CORRELATION } from './trace-correlation.js';
 
@@ -75,6 +76,8 @@ export interface OtlpReceiverOptions {
   onForceFlush?: () => unknown;
   limits?: Partial<ReceiverLimits>;
   log?: (level: ReceiverLogLevel, message: string) => void;
+  /** Items refused from an accepted request, by reason (malformed_protobuf, invalid_span_id, …). */
+  onRejected?: (signal: Signal, reason: string, items: number) => void;
   now?: () => number;
 }
 
@@ -350,10 +353,14 @@ export class OtlpReceiver {
     const requestType = schema.request[signal];
     let message: Message;
     let encoded: Uint8Array | undefined;
+    let wire: WireCheckResult | undefined;
     try {
       if (encoding === 'protobuf') {
-        message = requestType.decode(body);
-        encoded = body;
+        // The bytes are forwarded as they are: what the lenient decoder would let through and a
+        // strict backend would refuse (with everything batched alongside) is cut out first.
+        wire = checkExportRequest(requestType, body);
+        message = requestType.decode(wire.bytes);
+        encoded = wire.bytes;
       } else {
         // A UTF-8 byte order mark is legal in JSON bodies but not to JSON.parse.
         const hasBom = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf;
@@ -427,18 +434,24 @@ export class OtlpReceiver {
         },
       );
     }
+    const rejected = screening.rejected + (wire?.rejectedItems ?? 0);
+    const reasons = wire?.firstProblem ? [wire.firstProblem, ...screening.reasons] : screening.reasons;
     stats.acceptedItems += screening.items;
-    stats.rejectedItems += screening.rejected;
+    stats.rejectedItems += rejected;
     stats.repairedItems += screening.repaired;
     stats.chunks += chunks.length;
     stats.bytes += encoded.byteLength;
-    if (screening.rejected > 0 || screening.repaired > 0) {
+    if (rejected > 0 || screening.repaired > 0) {
       this.log(
         'warn',
-        `OTLP receiver: ${signal}: ${screening.rejected} rejected, ${screening.repaired} repaired: ${screening.reasons.join('; ')}`,
+        `OTLP receiver: ${signal}: ${rejected} rejected, ${screening.repaired} repaired: ${reasons.join('; ')}`,
       );
+      for (const [reason, items] of Object.entries(wire?.rejected ?? {})) {
+        this.options.onRejected?.(signal, reason, items);
+      }
+      if (screening.rejected > 0) this.options.onRejected?.(signal, 'invalid_span_id', screening.rejected);
     }
-    this.respondSuccess(res, schema, signal, encoding, screening.rejected, screening.reasons);
+    this.respondSuccess(res, schema, signal, encoding, rejected, reasons);
   }
 
   private methodNotAllowed(): Refusal {

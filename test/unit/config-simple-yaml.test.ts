@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseWithYamlLibrary } from '../../src/config/config-file.js';
+import { CONFIG_LIMITS } from '../../src/config/config-limits.js';
+import { parseWithYamlLibrary } from '../../src/config/yaml-document.js';
 import type { InputNode } from '../../src/config/schema.js';
 import { NOT_SIMPLE, parseSimpleYaml } from '../../src/config/simple-yaml.js';
 
@@ -218,7 +219,7 @@ function render(t: Tree, s: Style, depth: number, out: string[], salt = 0): void
 async function agree(text: string): Promise<boolean> {
   const simple = parseSimpleYaml(text);
   if (simple === NOT_SIMPLE) return false;
-  const full = await parseWithYamlLibrary(text);
+  const full = await parseWithYamlLibrary(text, CONFIG_LIMITS);
   assert.deepEqual(full.errors, [], `the simple reader accepted text the library rejects:\n${text}`);
   assert.deepEqual(full.warnings, [], `the simple reader accepted text the library warns about:\n${text}`);
   assert.deepEqual(simple as InputNode | undefined, full.root, `the readers disagree on:\n${text}`);

@@ -107,7 +107,8 @@ describe('retry matrix', () => {
     });
   }
 
-  for (const status of [400, 401, 403, 404, 500, 501]) {
+  // 400 for several items is bisected instead (below).
+  for (const status of [401, 403, 404, 500, 501]) {
     it(`drops and counts on ${status}, without retrying`, async () => {
       const { sink, proxy, pipeline, log } = await setup();
       proxy.script({
@@ -278,6 +279,62 @@ describe('413 and partial success', () => {
     assert.equal(report.exportedItems, 5);
     assert.deepEqual(report.droppedByReason, { payload_too_large: 1 });
     assert.equal(sink.items('traces'), 5);
+  });
+
+  it('bisects a batch refused with 400: every chunk but the malformed one is delivered', async () => {
+    const chunks = Array.from({ length: 9 }, () => spanChunk(2));
+    const bad = new Set(spanNames([{ decoded: chunks[5]!.json() }]));
+    const { sink, pipeline, log } = await setup({
+      sink: { respond: (r) => (spanNames([r]).some((n) => bad.has(n)) ? { status: 400 } : undefined) },
+    });
+    for (const c of chunks) pipeline.enqueue(c);
+    const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(report.exportedItems, 16);
+    assert.deepEqual(report.droppedByReason, { http_400: 2 });
+    const expected = chunks.filter((_, i) => i !== 5).flatMap((c) => spanNames([{ decoded: c.json() }]));
+    assert.deepEqual(spanNames(sink.requests), expected, 'all good spans, in order');
+    // 1 + 2 per level down to the bad chunk (9 → 5 → 2 → 1 … with the good halves sent as they are).
+    assert.ok(sink.attempts.length <= 1 + 2 * Math.ceil(Math.log2(9)), `${sink.attempts.length} requests`);
+    assert.match(log.text(), /HTTP 400/);
+  });
+
+  it('bisects one chunk refused with 400 by its spans: all but the bad span delivered, OTLP/JSON too', async () => {
+    for (const protocol of ['http/protobuf', 'http/json'] as const) {
+      const chunk = spanChunk(9);
+      const names = spanNames([{ decoded: chunk.json() }]);
+      const bad = names[4]!;
+      const { sink, pipeline } = await setup({
+        target: { protocol },
+        sink: { respond: (r) => (spanNames([r]).includes(bad) ? { status: 400 } : undefined) },
+      });
+      pipeline.enqueue(chunk);
+      const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+      assert.equal(report.exportedItems, 8, protocol);
+      assert.deepEqual(report.droppedByReason, { http_400: 1 }, protocol);
+      assert.deepEqual(
+        spanNames(sink.requests),
+        names.filter((n) => n !== bad),
+        `${protocol}: every other span, in order`,
+      );
+    }
+  });
+
+  it('a 400 for a single span drops it without splitting (one request)', async () => {
+    const { sink, pipeline } = await setup({ sink: { respond: () => ({ status: 400 }) } });
+    pipeline.enqueue(spanChunk(1));
+    const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    assert.equal(report.requests, 1);
+    assert.deepEqual(report.droppedByReason, { http_400: 1 });
+    assert.equal(sink.attempts.length, 1);
+  });
+
+  it('stops bisecting a backend that refuses everything with 400 after a bounded number of requests', async () => {
+    const { sink, pipeline } = await setup({ sink: { respond: () => ({ status: 400 }) } });
+    for (let i = 0; i < 200; i++) pipeline.enqueue(spanChunk(1));
+    const report = await pipeline.flush({ deadlineMs: inMs(5000), reason: 'test' });
+    assert.equal(report.exportedItems, 0);
+    assert.deepEqual(report.droppedByReason, { http_400: 200 });
+    assert.ok(sink.attempts.length <= 1 + 22, `${sink.attempts.length} requests`);
   });
 
   it('counts and logs a protobuf partialSuccess without retrying', async () => {
