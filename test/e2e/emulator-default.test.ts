@@ -169,9 +169,11 @@ describe('AWS Runtime Interface Emulator, default mode (no Telemetry API)', () =
         problems.push(`${report.requestId}: handler span missing`);
         continue;
       }
-      // As the function made it: its trace, its parent (the upstream's, or none).
-      const expectedTrace = header?.traceId ?? report.traceId;
-      const expectedParent = header?.parent ?? '';
+      // As the function made it: its trace, its parent. In this mode the emulator's X-Ray tracer is a
+      // no-op that gives the runtime no trace header, so the handler starts its own trace even when
+      // the invoke carried one (the extension still sees that header in INVOKE, and must not use it).
+      const expectedTrace = report.traceId;
+      const expectedParent = report.parentSpanId ?? '';
       if (handler.traceId !== expectedTrace)
         problems.push(`${report.requestId}: moved to trace ${handler.traceId}`);
       if ((handler.parentSpanId ?? '') !== expectedParent) {

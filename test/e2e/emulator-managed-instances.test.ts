@@ -179,8 +179,10 @@ describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 
     assert.equal(counterValue(out), invoked.length, `function counter${context}`);
     assert.deepEqual(missing, [], context);
 
-    // Joined: the handler span in the platform span's trace, as its child; the function's log lines
-    // in the platform span's context.
+    // Joined: the handler span in the platform span's trace, as its child — or, when a caller upstream
+    // traced the request (the header's Parent is the caller's span), as the platform span's sibling
+    // under that same parent, as the README documents; the function's log lines in the platform
+    // span's context.
     const notJoined: string[] = [];
     for (const inv of invoked) {
       const platform = (platformSpans(out, inv.requestId)[0] as { item: OtlpSpanJson }).item;
@@ -188,7 +190,12 @@ describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 
       if (inv.header && platform.traceId !== inv.header.traceId) {
         notJoined.push(`${inv.requestId}: platform span left the upstream trace ${inv.header.traceId}`);
       }
-      if (handler.traceId !== platform.traceId || parentOf(handler) !== platform.spanId) {
+      const child = parentOf(handler) === platform.spanId;
+      const sibling =
+        inv.header !== undefined &&
+        parentOf(platform) === inv.header.parent &&
+        parentOf(handler) === inv.header.parent;
+      if (handler.traceId !== platform.traceId || !(child || sibling)) {
         notJoined.push(
           `${inv.requestId} (${inv.header ? 'upstream trace' : 'no trace header'}): handler ${handler.traceId}/${parentOf(handler) || 'root'}, platform ${platform.traceId}/${platform.spanId}`,
         );
