@@ -569,6 +569,20 @@ export class FlushManager {
     }
   }
 
+  private noteDegraded(degraded: boolean, fields: Record<string, unknown>): void {
+    if (degraded !== this.backendDegraded) {
+      const level = degraded && !this.warnedDegraded ? 'warn' : 'debug';
+      if (degraded) this.warnedDegraded = true;
+      this.logger?.[level](
+        degraded
+          ? 'backend degraded (throttling, failing or slow): invocations are held at most a short while, the rest is flushed in the background'
+          : 'backend healthy again: end-of-invocation flushes are waited for as usual',
+        { ...fields, holdLimitMs: this.degradedHoldLimitMs() },
+      );
+    }
+    this.backendDegraded = degraded;
+  }
+
   /** The most a degraded backend may add after runtimeDone: twice the healthy hold, within the setting. */
   degradedHoldLimitMs(): number {
     const cap = this.settings.degradedPostRuntimeMaxMs;
@@ -588,11 +602,16 @@ export class FlushManager {
     // The grace shares the limit: exports on the wire still get in if they arrive in time.
     await this.grace(releaseMs);
     this.counters.graceMsTotal += this.clock.now() - doneMs;
-    this.blockingWaiting = true;
     let started = false;
     try {
-      await this.whenIdle(releaseMs);
-      if (this.inFlight === undefined && !this.shuttingDown) {
+      if (this.inFlight !== undefined) {
+        // An earlier flush is still at it (often waiting out a Retry-After): waiting for it would
+        // only bill the function. This invocation's data follows it in the background.
+        this.requestBackgroundFlush('degraded-backend');
+        return;
+      }
+      this.blockingWaiting = true;
+      if (!this.shuttingDown) {
         const flushing = this.startFlush(
           'background',
           'degraded-backend',
@@ -837,7 +856,12 @@ export class FlushManager {
       deadlineMs,
       reason,
       ...(kind === 'blocking' && { inInvocationPath: true }),
-      ...(onRetryableFailure && { onRetryableFailure }),
+      // Known as soon as one attempt fails, not when the flush ends (a Retry-After may keep it for
+      // seconds): the next invocation must not wait for it.
+      onRetryableFailure: () => {
+        this.noteDegraded(true, { kind, reason, failedAttempts: 1 });
+        onRetryableFailure?.();
+      },
     };
     const flushing = this.flushTargets(request, deadlineMs + ABANDON_AFTER_DEADLINE_MS).then((outcome) => {
       if (this.inFlight === flushing) this.inFlight = undefined;
@@ -872,17 +896,7 @@ export class FlushManager {
           !this.backendDegraded &&
           durationMs > 2 * this.flushDurationMs + this.settings.degradedPostRuntimeMaxMs;
         const degraded = (report.failedAttempts ?? 0) > 0 || slow;
-        if (degraded !== this.backendDegraded) {
-          const level = degraded && !this.warnedDegraded ? 'warn' : 'debug';
-          if (degraded) this.warnedDegraded = true;
-          this.logger?.[level](
-            degraded
-              ? 'backend degraded (throttling, failing or slow): invocations are held at most a short while, the rest is flushed in the background'
-              : 'backend healthy again: end-of-invocation flushes are waited for as usual',
-            { failedAttempts: report.failedAttempts ?? 0, durationMs, kind, reason },
-          );
-        }
-        this.backendDegraded = degraded;
+        this.noteDegraded(degraded, { failedAttempts: report.failedAttempts ?? 0, durationMs, kind, reason });
       }
       if (!this.backendDegraded) this.flushDurationMs = ewma(this.flushDurationMs, durationMs, 0.3);
       if (report.retryLaterItems > 0 && report.exportedItems === 0) this.failureStreak++;
