@@ -590,8 +590,8 @@ export class FlushManager {
   }
 
   /**
-   * The end flush while the backend is degraded: it starts as usual (as a background flush, with
-   * the background deadline and retries) but the invocation is released after the hold limit. What
+   * The end flush while the backend is degraded: it starts as usual but the invocation is released
+   * after the hold limit. What
    * is not delivered by then goes on in the background, across the freeze if need be, and any rest
    * is sent by later flushes (the next thaw) within the staleness bound.
    */
@@ -612,10 +612,12 @@ export class FlushManager {
       }
       this.blockingWaiting = true;
       if (!this.shuttingDown) {
+        // As an end flush: an unreachable backend gets one attempt, no backoff (the next flush tries
+        // again); a throttling one is waited out within the blocking cap, after the release.
         const flushing = this.startFlush(
-          'background',
+          'blocking',
           'degraded-backend',
-          this.clock.now() + this.settings.backgroundFlushTimeoutMs,
+          this.clock.now() + this.settings.blockingFlushTimeoutMs,
         );
         started = true;
         this.blockingWaiting = false;
