@@ -25,6 +25,7 @@ import { intakeCounters, intakeSummary } from './lambda/telemetry-intake.js';
 import type { TelemetryEvent } from './lambda/telemetry-events.js';
 import type { ChunkSink, Signal, TelemetryChunk } from './pipeline/chunk.js';
 import { ExportPipeline } from './pipeline/export-pipeline.js';
+import { budgetBytes, MemoryBudget } from './pipeline/memory-budget.js';
 import { OtlpReceiver } from './receiver/otlp-receiver.js';
 import { TraceCorrelator } from './receiver/trace-correlation.js';
 
@@ -110,8 +111,15 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
         : `${invalid}; running in pass-through mode (nothing is exported)`,
     );
   }
-  const wiring = exportConfig ? new Wiring(loaded, exportConfig, env) : undefined;
-  const receiver = wiring?.receiver ?? passThroughReceiver(loaded);
+  const budget = new MemoryBudget(
+    budgetBytes({
+      functionMemoryMb: Number(env['AWS_LAMBDA_FUNCTION_MEMORY_SIZE']) || undefined,
+      percent: loaded.config.memory.budget_percent,
+      maxBytes: loaded.config.memory.max_budget_bytes,
+    }),
+  );
+  const wiring = exportConfig ? new Wiring(loaded, exportConfig, env, budget) : undefined;
+  const receiver = wiring?.receiver ?? passThroughReceiver(loaded, budget);
   const receiverStarted = receiver?.start().catch((err: unknown) => {
     log.warn(`local OTLP receiver not started: ${err instanceof Error ? err.message : String(err)}`);
   });
@@ -147,13 +155,14 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
       timeoutMs: loaded.config.telemetry_api.buffering.timeout_ms,
     },
     maxBodyBytes: loaded.config.telemetry_api.max_body_bytes,
+    budget,
   });
 }
 
 /** In pass-through mode the function's exports are still accepted (and discarded), so its SDK stays quiet. */
-function passThroughReceiver(loaded: LoadedConfig): OtlpReceiver | undefined {
+function passThroughReceiver(loaded: LoadedConfig, budget: MemoryBudget): OtlpReceiver | undefined {
   if (!loaded.config.receiver.enabled) return undefined;
-  return new OtlpReceiver({ sink: DISCARD, port: loaded.config.receiver.port });
+  return new OtlpReceiver({ sink: DISCARD, port: loaded.config.receiver.port, budget });
 }
 
 function finalLogLine(
@@ -172,6 +181,7 @@ function finalLogLine(
     `; ${wiring.pipeline.stats.summary()}` +
     `; ${platformSpanSummary(wiring.converter.stats, wiring.converter.samplerDescription)}` +
     heldSummary(wiring.correlator) +
+    `; ${memorySummary(wiring.budget)}` +
     (wiring.intake ? `; ${intakeSummary(wiring.intake.parseStats, wiring.intake.listenerStats)}` : '');
   // What could not be sent is the one thing the user must hear about, even at the default level.
   if (summary.unsentItems > 0 || summary.droppedItems > 0) log.warn(line);
@@ -184,6 +194,20 @@ function heldSummary(correlator: TraceCorrelator): string {
   if (h.held === 0 && h.overflow === 0) return '';
   return `; function spans waiting for their invocation: ${h.held} requests (${h.released} joined, ${h.expired} delivered unjoined, ${h.overflow} not held: bound reached)`;
 }
+
+
+const MB = 1024 * 1024;
+
+/** One clause for the shutdown line: the memory budget, its high-water mark and what it refused. */
+function memorySummary(budget: MemoryBudget): string {
+  const s = budget.snapshot();
+  return (
+    `memory budget ${(s.limitBytes / MB).toFixed(1)} MB, high-water ${(s.highWaterBytes / MB).toFixed(1)} MB` +
+    `, refused ${s.refused.receiver} receiver requests, ${s.refused.telemetry_api} telemetry pushes`
+  );
+}
+
+const MEMORY_PREFIX = 'otel_lambda_extension.memory';
 
 /** The components of an exporting extension and the hooks between them. */
 class Wiring {
@@ -206,6 +230,7 @@ class Wiring {
     loaded: LoadedConfig,
     private readonly exportConfig: ExportConfig,
     env: NodeJS.ProcessEnv,
+    readonly budget: MemoryBudget,
   ) {
     const config = loaded.config;
     this.config = config;
@@ -228,7 +253,38 @@ class Wiring {
       maxConcurrentRequests: exportConfig.maxConcurrentRequests,
       queue: exportConfig.queue,
       selfTelemetry: { resource: this.converter.resource, temporality },
+      budget,
     });
+    this.pipeline.stats.observeGauges(() => {
+      const snapshot = budget.snapshot();
+      return [
+        {
+          name: `${MEMORY_PREFIX}.budget`,
+          description: 'Memory the extension may hold for receiving, parsing and queueing telemetry',
+          unit: 'By',
+          attributes: {},
+          value: snapshot.limitBytes,
+        },
+        {
+          name: `${MEMORY_PREFIX}.high_water`,
+          description: 'Most of the memory budget in use at once so far',
+          unit: 'By',
+          attributes: {},
+          value: snapshot.highWaterBytes,
+        },
+      ];
+    });
+    this.pipeline.stats.observe(() =>
+      (['receiver', 'telemetry_api'] as const)
+        .map((user) => ({
+          name: `${MEMORY_PREFIX}.refused`,
+          description: 'Requests and pushes refused or dropped because the memory budget was in use',
+          unit: '{request}',
+          attributes: { user },
+          value: budget.snapshot().refused[user],
+        }))
+        .filter((c) => c.value > 0),
+    );
     // Producers are pulled at every flush (held spans, metric aggregations, pending log records).
     // Function spans held for their invocation go first: joined, they still move its platform span.
     this.correlator = new TraceCorrelator(this.converter.directory, (instance) =>
@@ -266,6 +322,7 @@ class Wiring {
             : { accept: false, status: 503, retryAfterSeconds: 1, reason: 'export queue full' },
         onForceFlush: () => this.flush?.forceFlush('function request'),
         onRejected: (signal, reason, items) => this.pipeline.stats.recordDropped('', signal, reason, items),
+        budget,
         limits: {
           maxBodyBytes: config.receiver.max_body_bytes,
           maxDecompressedBytes: config.receiver.max_decompressed_bytes,
@@ -303,6 +360,8 @@ class Wiring {
         maxStalenessMs: this.config.flush.max_staleness_ms,
         deadlineMarginMs: this.config.flush.deadline_margin_ms,
         managedInstancesIntervalMs: this.config.flush.managed_instances_interval_ms,
+        blockingFlushTimeoutMs: this.config.flush.blocking_timeout_ms,
+        degradedPostRuntimeMaxMs: this.config.flush.degraded_post_runtime_ms,
       },
       // The receiver stays open while draining: Lambda sends SIGTERM to the runtime together with
       // SHUTDOWN, and an SDK shut down on SIGTERM exports its last batches right now. Intake closes
@@ -323,6 +382,7 @@ class Wiring {
       this.flush = new FlushManager(rest);
     }
     this.flush.start();
+    log.debug(`memory budget ${(this.budget.limitBytes / MB).toFixed(1)} MB`);
     if (log.enabled('debug')) {
       const t = info.timings;
       log.debug(

@@ -306,6 +306,20 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
       description:
         'Kept free before an invocation or shutdown deadline: exports still running then are abandoned and retried later.',
     }),
+    blocking_timeout_ms: durationMs({
+      min: 50,
+      max: 10_000,
+      default: 2000,
+      description:
+        'Longest an end-of-invocation flush may hold the invocation (billed time) while the backend is healthy.',
+    }),
+    degraded_post_runtime_ms: durationMs({
+      min: 0,
+      max: 2000,
+      default: 50,
+      description:
+        'While the backend throttles, fails or is slow, the most an invocation is held after the response: at most twice the healthy time and never more than this; the rest is sent in the background.',
+    }),
     managed_instances_interval_ms: durationMs({
       min: 1000,
       max: 300_000,
@@ -329,6 +343,24 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
         max: 256 * MiB,
         default: 8 * MiB,
         description: 'Encoded bytes queued per signal.',
+      }),
+    },
+  ),
+
+  memory: section(
+    "The extension's memory budget: request bodies being received, Telemetry API pushes being parsed and export queues together stay within it. Past it the function's SDK gets 503 with Retry-After, and Telemetry API pushes or the oldest queued telemetry are dropped and counted.",
+    {
+      budget_percent: integer({
+        min: 1,
+        max: 50,
+        default: 10,
+        description: 'Share of the function memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), in percent.',
+      }),
+      max_budget_bytes: bytes({
+        min: 2 * MiB,
+        max: 1024 * MiB,
+        default: 64 * MiB,
+        description: 'Upper bound of the budget, whatever the function memory.',
       }),
     },
   ),

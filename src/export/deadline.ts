@@ -5,11 +5,20 @@
 import { setMaxListeners } from 'node:events';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A deadline timer this late means the environment was frozen meanwhile. */
+export const THAW_LATE_MS = 1_000;
+/**
+ * After a freeze, requests still in flight get this long before the deadline cuts them: their
+ * answer is often already on its way, and cutting them would send them again (a duplicate). New
+ * attempts do not start (the budget is expired).
+ */
+export const THAW_GRACE_MS = 500;
 
 export class DeadlineBudget {
   private endMs: number;
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private thawGraceGiven = false;
 
   /**
    * @param deadlineMs epoch ms by which the work must be over (e.g. the SHUTDOWN deadline)
@@ -69,7 +78,18 @@ export class DeadlineBudget {
     }
     // setTimeout overflows past ~24.8 days; a far deadline re-arms instead.
     if (left > MAX_TIMER_MS) this.timer = setTimeout(() => this.arm(), MAX_TIMER_MS);
-    else this.timer = setTimeout(() => this.controller.abort(), left);
+    else this.timer = setTimeout(() => this.fire(), left);
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const late = this.now() - this.endMs;
+    if (late > THAW_LATE_MS && !this.thawGraceGiven) {
+      this.thawGraceGiven = true;
+      this.timer = setTimeout(() => this.controller.abort(), THAW_GRACE_MS);
+      return;
+    }
+    this.controller.abort();
   }
 }
 

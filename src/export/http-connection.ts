@@ -13,6 +13,7 @@ import type { Agent as HttpAgent, IncomingHttpHeaders, ClientRequest, IncomingMe
 import http from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { EXTENSION_NAME, EXTENSION_VERSION } from '../convert/version.js';
+import { THAW_GRACE_MS, THAW_LATE_MS } from './deadline.js';
 
 export interface HttpResponse {
   status: number;
@@ -166,12 +167,27 @@ export class HttpConnectionPool {
         request.signal.removeEventListener('abort', onAbort);
         resolve(value);
       };
-      const onAbort = (): void => {
-        req.destroy(new AbortedError('export deadline reached'));
+      // A deadline or timeout that fires right after a thaw often finds the answer already waiting
+      // in the socket: timers run before I/O in Node's loop, so cutting the request at once would
+      // throw away a delivered request and send it again (a duplicate). One turn of the loop lets
+      // pending I/O settle it first.
+      const cut = (error: Error): void => {
+        setImmediate(() => {
+          if (!settled) req.destroy(error);
+        });
       };
-      const timer = setTimeout(() => {
-        req.destroy(new TimeoutError(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
+      const onAbort = (): void => cut(new AbortedError('export deadline reached'));
+      // The same after a freeze: a timeout that fires late gives the request a short grace first.
+      const dueMs = this.now() + timeoutMs;
+      const onTimeout = (): void => {
+        if (this.now() - dueMs > THAW_LATE_MS && timer === firstTimer) {
+          timer = setTimeout(onTimeout, THAW_GRACE_MS);
+          return;
+        }
+        cut(new TimeoutError(`no answer within ${timeoutMs} ms`));
+      };
+      const firstTimer = setTimeout(onTimeout, timeoutMs);
+      let timer = firstTimer;
 
       req = transport.request(
         url,

@@ -44,6 +44,8 @@ export interface BatchOutcome {
   requests: number;
   /** Backoff retries (the stale-connection resend is not one). */
   retries: number;
+  /** Attempts that ended in a retryable failure (429, 5xx, timeout, connection error). */
+  failedAttempts: number;
   staleConnectionRetries: number;
   /** Items the backend refused in a partialSuccess. */
   rejectedItems: number;
@@ -63,6 +65,8 @@ export interface FlushGate {
   deadlineHit: boolean;
   /** The flush holds the invocation: connection failures are not retried with backoff, they wait for the next flush. */
   noRetryWait?: boolean;
+  /** Told of every attempt that ends in a retryable failure. */
+  onRetryableFailure?: () => void;
 }
 
 export interface ExporterOptions {
@@ -85,6 +89,7 @@ export function emptyOutcome(): BatchOutcome {
     dropped: [],
     requests: 0,
     retries: 0,
+    failedAttempts: 0,
     staleConnectionRetries: 0,
     rejectedItems: 0,
     deliveredBytes: 0,
@@ -350,6 +355,8 @@ export class OtlpHttpExporter {
         cause = result.code;
       }
 
+      out.failedAttempts++;
+      gate.onRetryableFailure?.();
       if (retryAfterMs !== undefined) this.notBeforeMs.set(signal, this.now() + retryAfterMs);
       // A destination that answers is alive: a short backoff before the freeze is worth it. One that
       // cannot be reached is not worth holding the invocation for; a later flush tries again.

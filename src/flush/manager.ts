@@ -99,6 +99,11 @@ export interface FlushStats {
   flushesAbandoned: number;
   /** Time held after runtimeDone (grace + flush): what the extension added to billed duration. */
   postRuntimeMsTotal: number;
+  /**
+   * Holds shortened because the backend was degraded (throttling, failing, slow): the flush went on
+   * in the background after at most degradedPostRuntimeMaxMs (and twice the healthy hold).
+   */
+  degradedHolds: number;
   graceMsTotal: number;
   exportedItems: number;
   droppedItems: number;
@@ -172,6 +177,11 @@ export class FlushManager {
   private cutCooldown = 0;
   private invocationDurationMs: number | undefined;
   private flushDurationMs: number | undefined;
+  /** Moving mean of the post-runtime hold (grace + flush) while the backend was healthy. */
+  private healthyPostRuntimeMs: number | undefined;
+  /** The last flush that heard from the backend saw retryable failures or was slow. */
+  private backendDegraded = false;
+  private warnedDegraded = false;
   private runtimeDoneReliable: boolean;
   private warnedNoRuntimeDone = false;
   // Liveness and thaws.
@@ -222,6 +232,7 @@ export class FlushManager {
       blockingFlushesSkipped: 0,
       flushesAbandoned: 0,
       postRuntimeMsTotal: 0,
+      degradedHolds: 0,
       graceMsTotal: 0,
       exportedItems: 0,
       droppedItems: 0,
@@ -445,11 +456,19 @@ export class FlushManager {
         return;
       }
       const doneMs = this.clock.now();
+      if (this.backendDegraded) {
+        await this.degradedHold(event.requestId, doneMs, hardDeadline);
+        return;
+      }
       await this.grace(hardDeadline);
       this.counters.graceMsTotal += this.clock.now() - doneMs;
       const flushDeadline = Math.min(hardDeadline, this.clock.now() + this.settings.blockingFlushTimeoutMs);
-      await this.blockingFlush('end-of-invocation', flushDeadline, hardDeadline);
-      this.counters.postRuntimeMsTotal += this.clock.now() - doneMs;
+      const failed = await this.blockingFlush('end-of-invocation', flushDeadline, hardDeadline, doneMs);
+      const heldMs = this.clock.now() - doneMs;
+      this.counters.postRuntimeMsTotal += heldMs;
+      if (!failed && !this.backendDegraded) {
+        this.healthyPostRuntimeMs = ewma(this.healthyPostRuntimeMs, heldMs, 0.3);
+      }
     } finally {
       this.holding = false;
       this.lastAliveMs = this.clock.now();
@@ -495,24 +514,127 @@ export class FlushManager {
     }
   }
 
-  private async blockingFlush(reason: string, flushDeadline: number, hardDeadline: number): Promise<void> {
+  private async blockingFlush(
+    reason: string,
+    flushDeadline: number,
+    hardDeadline: number,
+    doneMs?: number,
+  ): Promise<boolean> {
+    let failed = false;
     this.blockingWaiting = true;
     try {
       await this.whenIdle(flushDeadline);
       if (this.inFlight !== undefined || this.clock.now() >= flushDeadline) {
         this.counters.blockingFlushesSkipped++;
         this.logger?.debug('blocking flush skipped: an earlier flush is still running', { reason });
-        return;
+        return failed;
       }
-      const flushing = this.startFlush('blocking', reason, flushDeadline);
+      // The backend failing during the flush (429, 5xx, no answer) ends the wait early: it may add
+      // only a short hold to the invocation; the flush itself goes on in the background.
+      let degraded: (() => void) | undefined;
+      const degradedSeen = new Promise<'degraded'>((resolve) => {
+        degraded = () => resolve('degraded');
+      });
+      const onRetryableFailure = (): void => {
+        failed = true;
+        degraded?.();
+      };
+      const flushing = this.startFlush(
+        'blocking',
+        reason,
+        flushDeadline,
+        doneMs === undefined ? undefined : onRetryableFailure,
+      );
       this.blockingWaiting = false;
       // The pipeline honours the deadline; this bound is for a pipeline that does not.
-      await this.within(flushing, Math.min(hardDeadline, flushDeadline + 100));
+      const boundMs = Math.min(hardDeadline, flushDeadline + 100);
+      const first = await this.within(Promise.race([flushing, degradedSeen]), boundMs);
+      if (first.settled && first.value === 'degraded' && doneMs !== undefined) {
+        const limitMs = this.degradedHoldLimitMs();
+        this.counters.degradedHolds++;
+        const result = await this.within(flushing, Math.min(boundMs, doneMs + limitMs));
+        this.logger?.debug('backend degraded during the end flush: invocation released early', {
+          reason,
+          heldMs: this.clock.now() - doneMs,
+          limitMs,
+          flushStillRunning: !result.settled,
+        });
+      }
+      return failed;
     } finally {
       this.blockingWaiting = false;
       if (this.inFlight === undefined && this.queuedReason !== undefined && !this.shuttingDown) {
         this.requestBackgroundFlush(this.queuedReason);
       }
+    }
+  }
+
+  private noteDegraded(degraded: boolean, fields: Record<string, unknown>): void {
+    if (degraded !== this.backendDegraded) {
+      const level = degraded && !this.warnedDegraded ? 'warn' : 'debug';
+      if (degraded) this.warnedDegraded = true;
+      this.logger?.[level](
+        degraded
+          ? 'backend degraded (throttling, failing or slow): invocations are held at most a short while, the rest is flushed in the background'
+          : 'backend healthy again: end-of-invocation flushes are waited for as usual',
+        { ...fields, holdLimitMs: this.degradedHoldLimitMs() },
+      );
+    }
+    this.backendDegraded = degraded;
+  }
+
+  /** The most a degraded backend may add after runtimeDone: twice the healthy hold, within the setting. */
+  degradedHoldLimitMs(): number {
+    const cap = this.settings.degradedPostRuntimeMaxMs;
+    return this.healthyPostRuntimeMs === undefined ? cap : Math.min(cap, 2 * this.healthyPostRuntimeMs);
+  }
+
+  /**
+   * The end flush while the backend is degraded: it starts as usual but the invocation is released
+   * after the hold limit. What
+   * is not delivered by then goes on in the background, across the freeze if need be, and any rest
+   * is sent by later flushes (the next thaw) within the staleness bound.
+   */
+  private async degradedHold(requestId: string, doneMs: number, hardDeadline: number): Promise<void> {
+    const limitMs = this.degradedHoldLimitMs();
+    const releaseMs = Math.min(hardDeadline, doneMs + limitMs);
+    this.counters.degradedHolds++;
+    // The grace shares the limit: exports on the wire still get in if they arrive in time.
+    await this.grace(releaseMs);
+    this.counters.graceMsTotal += this.clock.now() - doneMs;
+    let started = false;
+    try {
+      if (this.inFlight !== undefined) {
+        // An earlier flush is still at it (often waiting out a Retry-After): waiting for it would
+        // only bill the function. This invocation's data follows it in the background.
+        this.requestBackgroundFlush('degraded-backend');
+        return;
+      }
+      this.blockingWaiting = true;
+      if (!this.shuttingDown) {
+        // As an end flush: an unreachable backend gets one attempt, no backoff (the next flush tries
+        // again); a throttling one is waited out within the blocking cap, after the release.
+        const flushing = this.startFlush(
+          'blocking',
+          'degraded-backend',
+          this.clock.now() + this.settings.blockingFlushTimeoutMs,
+        );
+        started = true;
+        this.blockingWaiting = false;
+        await this.within(flushing, releaseMs);
+      }
+    } finally {
+      this.blockingWaiting = false;
+      const heldMs = this.clock.now() - doneMs;
+      this.counters.postRuntimeMsTotal += heldMs;
+      this.logger?.debug('backend degraded: invocation released early, the flush goes on in the background', {
+        requestId,
+        heldMs,
+        limitMs,
+        healthyPostRuntimeMs: this.healthyPostRuntimeMs,
+        flushStarted: started,
+        flushStillRunning: this.inFlight !== undefined,
+      });
     }
   }
 
@@ -720,7 +842,12 @@ export class FlushManager {
     });
   }
 
-  private startFlush(kind: FlushKind, reason: string, deadlineMs: number): Promise<FlushOutcome> {
+  private startFlush(
+    kind: FlushKind,
+    reason: string,
+    deadlineMs: number,
+    onRetryableFailure?: () => void,
+  ): Promise<FlushOutcome> {
     const startedMs = this.clock.now();
     this.lastFlushStartMs = startedMs;
     this.dirtySinceMs = undefined;
@@ -731,6 +858,12 @@ export class FlushManager {
       deadlineMs,
       reason,
       ...(kind === 'blocking' && { inInvocationPath: true }),
+      // Known as soon as one attempt fails, not when the flush ends (a Retry-After may keep it for
+      // seconds): the next invocation must not wait for it.
+      onRetryableFailure: () => {
+        this.noteDegraded(true, { kind, reason, failedAttempts: 1 });
+        onRetryableFailure?.();
+      },
     };
     const flushing = this.flushTargets(request, deadlineMs + ABANDON_AFTER_DEADLINE_MS).then((outcome) => {
       if (this.inFlight === flushing) this.inFlight = undefined;
@@ -755,7 +888,19 @@ export class FlushManager {
     // time): it was frozen mid-request.
     const frozenMidFlush = this.lastThawMs > startedMs || now > deadlineMs + this.settings.thawJumpMs;
     if (!frozenMidFlush && !outcome.abandoned) {
-      this.flushDurationMs = ewma(this.flushDurationMs, now - startedMs, 0.3);
+      const durationMs = now - startedMs;
+      const heard = report.requests > 0 || (report.failedAttempts ?? 0) > 0;
+      if (heard) {
+        // Slow: far beyond what a healthy flush took (a flush of much more data also counts; that
+        // errs on the side of not billing the function).
+        const slow =
+          this.flushDurationMs !== undefined &&
+          !this.backendDegraded &&
+          durationMs > 2 * this.flushDurationMs + this.settings.degradedPostRuntimeMaxMs;
+        const degraded = (report.failedAttempts ?? 0) > 0 || slow;
+        this.noteDegraded(degraded, { failedAttempts: report.failedAttempts ?? 0, durationMs, kind, reason });
+      }
+      if (!this.backendDegraded) this.flushDurationMs = ewma(this.flushDurationMs, durationMs, 0.3);
       if (report.retryLaterItems > 0 && report.exportedItems === 0) this.failureStreak++;
       else if (report.exportedItems > 0 || report.retryLaterItems === 0) this.failureStreak = 0;
       if (report.exportedItems > 0 || report.retryLaterItems > 0) this.invocationsSinceHealthSignal = 0;
@@ -835,6 +980,7 @@ export class FlushManager {
       report.droppedItems += r.droppedItems;
       report.durationMs = Math.max(report.durationMs, r.durationMs);
       report.deadlineHit ||= r.deadlineHit;
+      report.failedAttempts = (report.failedAttempts ?? 0) + (r.failedAttempts ?? 0);
     }
     return { report, abandoned };
   }

@@ -25,6 +25,11 @@ export interface FlushSettings {
   readonly graceMaxMs: number;
   /** Longest a blocking (end-of-invocation) flush may hold /event/next: it is billed. */
   readonly blockingFlushTimeoutMs: number;
+  /**
+   * While the backend is degraded (retryable failures, or slow), the most an invocation is held after
+   * runtimeDone; also never more than twice the healthy post-runtime time once that is known.
+   */
+  readonly degradedPostRuntimeMaxMs: number;
   /** Deadline given to a background flush. */
   readonly backgroundFlushTimeoutMs: number;
   /** Released this long before an INVOKE's deadlineMs: the whole invoke phase counts against it. */
@@ -57,6 +62,8 @@ export const DEFAULT_FLUSH_SETTINGS: FlushSettings = {
   graceQuietMs: 20,
   graceMaxMs: 100,
   blockingFlushTimeoutMs: 2_000,
+  // A throttling backend must not bill the function: a healthy hold is typically 10–30 ms.
+  degradedPostRuntimeMaxMs: 50,
   backgroundFlushTimeoutMs: 10_000,
   deadlineMarginMs: 200,
   shutdownMarginMs: 150,

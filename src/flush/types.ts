@@ -21,6 +21,11 @@ export interface FlushRequest {
    * attempt and what failed stays queued for a later flush, instead of keeping the function waiting.
    */
   inInvocationPath?: boolean;
+  /**
+   * Called at the first attempt of this flush that the backend answers with a retryable failure (or
+   * does not answer): the flush manager stops holding the invocation for it.
+   */
+  onRetryableFailure?: () => void;
 }
 
 export interface FlushReport {
@@ -32,6 +37,11 @@ export interface FlushReport {
   droppedItems: number;
   durationMs: number;
   deadlineHit: boolean;
+  /**
+   * Attempts the backend answered with a retryable failure (429, 5xx) or did not answer (timeout,
+   * connection error): the backend is degraded even when later attempts succeed.
+   */
+  failedAttempts?: number;
 }
 
 /**

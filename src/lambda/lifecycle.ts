@@ -21,6 +21,7 @@ import type {
 } from './telemetry-events.js';
 import { type ListenerStats, startTelemetryListener, type TelemetryListener } from './telemetry-listener.js';
 import type { ParseStats } from './telemetry-parse.js';
+import type { MemoryBudget } from '../pipeline/memory-budget.js';
 
 export interface RegisteredInfo {
   extensionId: string;
@@ -66,6 +67,8 @@ export interface LifecycleOptions {
   logger?: ExtensionLogger;
   buffering?: Partial<TelemetryBuffering>;
   maxBodyBytes?: number;
+  /** The extension's memory budget, shared by the listener with the receiver and export queues. */
+  budget?: MemoryBudget;
   /** Listener bind address override (default: what sandbox.localdomain resolves to). */
   listenHost?: string;
   /** Telemetry destination host override (default sandbox.localdomain, which Lambda requires). */
@@ -169,6 +172,7 @@ class Lifecycle {
         logger: this.logger,
         ...(this.options.maxBodyBytes !== undefined && { maxBodyBytes: this.options.maxBodyBytes }),
         ...(this.options.listenHost !== undefined && { host: this.options.listenHost }),
+        ...(this.options.budget !== undefined && { budget: this.options.budget }),
       });
     } catch (err) {
       throw new LifecycleFailure(

@@ -36,6 +36,10 @@ export function intakeCounters(parse: ParseStats, listener: ListenerStats): Obse
   push('rejected', listener.rejected);
   push('aborted', listener.aborted);
   push('consumer_failed', listener.callbackErrors);
+  push('dropped_over_budget', listener.droppedOverBudget);
+  if (listener.droppedRecords > 0) {
+    out.push(counter(RECORDS, { outcome: 'dropped', kind: 'memory_budget' }, listener.droppedRecords));
+  }
   for (const kind in parse.invalidBodies) out.push(counter(BODIES, { kind }, parse.invalidBodies[kind] ?? 0));
   let malformed = 0;
   for (const kind in parse.malformed) {
@@ -68,6 +72,11 @@ export function intakeSummary(parse: ParseStats, listener: ListenerStats): strin
   if (listener.tooLarge > 0) refused.push(`${listener.tooLarge} too large`);
   if (listener.rejected > 0) refused.push(`${listener.rejected} rejected`);
   if (listener.aborted > 0) refused.push(`${listener.aborted} aborted`);
+  if (listener.droppedOverBudget > 0) {
+    refused.push(
+      `${listener.droppedOverBudget} dropped over the memory budget (${listener.droppedRecords} records, ${listener.droppedBytes} B)`,
+    );
+  }
   const invalidBodies = sum(parse.invalidBodies);
   return (
     `telemetry: ${listener.pushes} pushes${refused.length > 0 ? ` (+${refused.join(', ')})` : ''}` +

@@ -5,6 +5,7 @@ import { promises as dns } from 'node:dns';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ExtensionLogger, log as defaultLog } from '../extension-log.js';
+import { type MemoryBudget, PUSH_COST_PER_BYTE, type Reservation } from '../pipeline/memory-budget.js';
 import type { TelemetryEvent } from './telemetry-events.js';
 import { TelemetryParser } from './telemetry-parse.js';
 
@@ -23,6 +24,15 @@ export interface ListenerStats {
   aborted: number;
   /** Times the events callback threw. */
   callbackErrors: number;
+  /**
+   * Pushes answered 200 but dropped unread because the memory budget could not hold them (as
+   * Lambda drops logs it cannot deliver: counted, never retried, never buffered).
+   */
+  droppedOverBudget: number;
+  /** Bytes of those pushes. */
+  droppedBytes: number;
+  /** Records in those pushes, counted by their "type" keys while the body was discarded. */
+  droppedRecords: number;
 }
 
 export interface TelemetryListenerOptions {
@@ -36,6 +46,8 @@ export interface TelemetryListenerOptions {
   /** Bound on resolving sandbox.localdomain. Default 250 ms. */
   lookupTimeoutMs?: number;
   logger?: ExtensionLogger;
+  /** The extension's memory budget: a push reserves its parsing cost before its body is read. */
+  budget?: MemoryBudget;
 }
 
 export interface TelemetryListener {
@@ -49,10 +61,35 @@ export interface TelemetryListener {
 
 type Lookup = (host: string) => Promise<{ address: string }>;
 
+/** Reserved for a push of unknown length; the reservation grows as the body arrives. */
+const UNKNOWN_PUSH_BYTES = 64 * 1024;
+
+const TYPE_KEY = Buffer.from('"type"');
+
 /**
- * The address sandbox.localdomain resolves to, or 127.0.0.1 where it does not resolve in time
- * (local runs). Nothing is cached: the answer is needed once per process.
+ * Counts records in a body that is discarded, without holding it: every Telemetry API record has
+ * one top-level "type" key. A key split across two chunks is still found.
  */
+class RecordCounter {
+  total = 0;
+  /** The last bytes of the previous chunk (fewer than a whole key). */
+  private tail = Buffer.alloc(0);
+
+  count(chunk: Buffer): void {
+    // A key split across the boundary: look at the junction only, never copy the whole chunk.
+    if (this.tail.length > 0) {
+      const junction = Buffer.concat([this.tail, chunk.subarray(0, TYPE_KEY.length - 1)]);
+      if (junction.indexOf(TYPE_KEY) !== -1) this.total++;
+    }
+    let at = chunk.indexOf(TYPE_KEY);
+    while (at !== -1) {
+      this.total++;
+      at = chunk.indexOf(TYPE_KEY, at + TYPE_KEY.length);
+    }
+    this.tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - (TYPE_KEY.length - 1))));
+  }
+}
+
 export async function resolveListenAddress(
   timeoutMs = 250,
   lookup: Lookup = (host) => dns.lookup(host),
@@ -74,7 +111,17 @@ export async function startTelemetryListener(options: TelemetryListenerOptions):
   const parser = options.parser ?? new TelemetryParser({ logger });
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const onEvents = options.onEvents;
-  const stats: ListenerStats = { pushes: 0, tooLarge: 0, rejected: 0, aborted: 0, callbackErrors: 0 };
+  const stats: ListenerStats = {
+    pushes: 0,
+    tooLarge: 0,
+    rejected: 0,
+    aborted: 0,
+    callbackErrors: 0,
+    droppedOverBudget: 0,
+    droppedBytes: 0,
+    droppedRecords: 0,
+  };
+  const budget = options.budget;
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
@@ -120,6 +167,22 @@ export async function startTelemetryListener(options: TelemetryListenerOptions):
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    // The parsing cost is reserved before the body is read; a push that does not fit is read and
+    // discarded (its records counted), then answered 200 like any other: a refusal would only make
+    // Lambda send it again.
+    let reservation: Reservation | undefined;
+    let discarding = false;
+    const records = new RecordCounter();
+    if (budget) {
+      const announced = Number.isFinite(declared) && declared >= 0 ? declared : UNKNOWN_PUSH_BYTES;
+      reservation = budget.tryReserve('telemetry_api', announced * PUSH_COST_PER_BYTE);
+      discarding = reservation === undefined;
+    }
+    const settle = (): void => {
+      reservation?.release();
+      reservation = undefined;
+      finished();
+    };
     req.on('data', (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
@@ -127,28 +190,46 @@ export async function startTelemetryListener(options: TelemetryListenerOptions):
         done = true;
         chunks.length = 0;
         tooLarge();
-        finished();
+        settle();
         return;
       }
-      chunks.push(chunk);
+      if (!discarding && reservation && !reservation.grow(size * PUSH_COST_PER_BYTE)) {
+        discarding = true;
+        for (const held of chunks) records.count(held);
+        chunks.length = 0;
+      }
+      if (discarding) records.count(chunk);
+      else chunks.push(chunk);
     });
     req.on('end', () => {
       if (done) return;
       done = true;
-      stats.pushes++;
       // Answer first: Lambda's buffer waits on us, parsing and hand-over come after.
       res.writeHead(200, { 'content-length': 0 }).end();
+      if (discarding) {
+        stats.droppedOverBudget++;
+        stats.droppedBytes += size;
+        stats.droppedRecords += records.total;
+        logger.once(
+          'telemetry.listener.over-budget',
+          'warn',
+          `telemetry push of ${size} bytes (${records.total} records) dropped: the extension's memory budget is in use (further ones counted, not logged)`,
+        );
+        settle();
+        return;
+      }
+      stats.pushes++;
       try {
         deliver(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
       } finally {
-        finished();
+        settle();
       }
     });
     req.on('close', () => {
       if (done) return;
       done = true;
       stats.aborted++;
-      finished();
+      settle();
     });
   });
   server.on('clientError', (_err, socket) => {

@@ -23,6 +23,7 @@ import {
 } from '../export/otlp-http-exporter.js';
 import { RequestLimiter } from '../export/request-limiter.js';
 import { SIGNALS, type ChunkProducer, type ChunkSink, type Signal, type TelemetryChunk } from './chunk.js';
+import type { MemoryBudget } from './memory-budget.js';
 import { SelfTelemetry, type SelfTelemetryProducer } from './self-telemetry.js';
 import { SignalQueue } from './signal-queue.js';
 import type { FlushRequest } from '../flush/types.js';
@@ -46,6 +47,8 @@ export interface FlushReport {
   durationMs: number;
   /** True when the deadline, not the destinations, stopped delivery. */
   deadlineHit: boolean;
+  /** Attempts that ended in a retryable failure (429, 5xx, timeout, connection error). */
+  failedAttempts: number;
 }
 
 export interface PendingSummary {
@@ -74,6 +77,11 @@ export interface ExportPipelineOptions {
   };
   /** Kept free before each flush deadline for settling results (default 25 ms). */
   deadlineMarginMs?: number;
+  /**
+   * The extension's memory budget: queued chunks and batches being sent count against it, and a
+   * chunk that would pass it makes room by dropping the oldest of its queue (counted memory_budget).
+   */
+  budget?: MemoryBudget;
   /** Retry tuning and test hooks for the exporters. */
   exporter?: Omit<ExporterOptions, 'limiter' | 'log'>;
   now?: () => number;
@@ -100,6 +108,7 @@ function emptyReport(): FlushReport {
     droppedByReason: {},
     durationMs: 0,
     deadlineHit: false,
+    failedAttempts: 0,
   };
 }
 
@@ -121,6 +130,9 @@ export class ExportPipeline implements ChunkSink {
   /** Drops since the last flush report, by reason. */
   private dropsSinceReport: Record<string, number> = {};
   private active: { promise: Promise<FlushReport>; budget: DeadlineBudget } | undefined;
+  private readonly memory: MemoryBudget | undefined;
+  /** Bytes of batches taken from the queues and not settled yet (being encoded and sent). */
+  private exportingBytes = 0;
   private next: { promise: Promise<FlushReport>; opts: FlushOptions } | undefined;
 
   constructor(options: ExportPipelineOptions) {
@@ -153,6 +165,8 @@ export class ExportPipeline implements ChunkSink {
       }
       this.destinations.push(state);
     }
+    this.memory = options.budget;
+    this.memory?.setQueuedBytes(() => this.heldBytes());
     if (options.selfTelemetry) {
       this.selfProducer = this.stats.createProducer(options.selfTelemetry);
       this.producers.push(this.selfProducer);
@@ -196,9 +210,42 @@ export class ExportPipeline implements ChunkSink {
       return;
     }
     for (const state of targets) {
-      const dropped = (state.queues.get(chunk.signal) as SignalQueue).push(chunk);
+      const queue = state.queues.get(chunk.signal) as SignalQueue;
+      const dropped = queue.push(chunk);
       if (dropped.length > 0) this.countQueueFull(state, chunk.signal, dropped);
+      if (this.memory) this.keepWithinBudget(this.memory, state, chunk.signal, queue);
     }
+  }
+
+  /** Queued plus being-sent bytes (a chunk queued for two destinations counts twice). */
+  heldBytes(): number {
+    let bytes = this.exportingBytes;
+    for (const state of this.destinations) for (const queue of state.queues.values()) bytes += queue.bytes;
+    return bytes;
+  }
+
+  /** Drops the oldest chunks of `queue` until the memory budget holds everything (never growth). */
+  private keepWithinBudget(
+    memory: MemoryBudget,
+    state: DestinationState,
+    signal: Signal,
+    queue: SignalQueue,
+  ): void {
+    let items = 0;
+    while (memory.used() > memory.limitBytes) {
+      const oldest = queue.dropOldest();
+      if (!oldest) break;
+      items += oldest.items;
+    }
+    memory.observe();
+    if (items === 0) return;
+    logOnce(
+      this.log,
+      `pipeline:memory-budget:${state.exporter.name}:${signal}`,
+      'warn',
+      `export queue for ${state.exporter.name} (${signal}) reached the extension's memory budget (${memory.limitBytes} bytes); dropping the oldest telemetry`,
+    );
+    this.countDrop(state.exporter.name, signal, 'memory_budget', items);
   }
 
   addProducer(producer: ChunkProducer): void {
@@ -284,7 +331,7 @@ export class ExportPipeline implements ChunkSink {
         opts.final === true && this.selfProducer !== undefined && !this.selfProducer.isReady;
       this.collectProducers(opts.final === true);
       const gates = new Map<string, FlushGate>();
-      await this.exportRounds(budget, gates, report, opts.inInvocationPath === true);
+      await this.exportRounds(budget, gates, report, opts.inInvocationPath === true, opts.onRetryableFailure);
       if (selfLoading && this.selfProducer && !budget.expired) {
         await Promise.race([
           this.selfProducer.ready(),
@@ -292,7 +339,13 @@ export class ExportPipeline implements ChunkSink {
         ]);
         if (!budget.expired) {
           for (const chunk of this.selfProducer.collect(this.now(), true)) this.enqueue(chunk);
-          await this.exportRounds(budget, gates, report, opts.inInvocationPath === true);
+          await this.exportRounds(
+            budget,
+            gates,
+            report,
+            opts.inInvocationPath === true,
+            opts.onRetryableFailure,
+          );
         }
       }
       for (const gate of gates.values()) report.deadlineHit ||= gate.deadlineHit;
@@ -319,6 +372,7 @@ export class ExportPipeline implements ChunkSink {
     gates: Map<string, FlushGate>,
     report: FlushReport,
     noRetryWait: boolean,
+    onRetryableFailure?: () => void,
   ): Promise<void> {
     for (let round = 0; round < MAX_ROUNDS && !budget.expired; round++) {
       const work: Promise<void>[] = [];
@@ -328,7 +382,12 @@ export class ExportPipeline implements ChunkSink {
           const key = `${state.exporter.name}\u0000${signal}`;
           let gate = gates.get(key);
           if (!gate) {
-            gate = { stopped: false, deadlineHit: false, noRetryWait };
+            gate = {
+              stopped: false,
+              deadlineHit: false,
+              noRetryWait,
+              ...(onRetryableFailure && { onRetryableFailure }),
+            };
             gates.set(key, gate);
           }
           if (gate.stopped) continue;
@@ -374,9 +433,17 @@ export class ExportPipeline implements ChunkSink {
     const target = state.exporter.target(signal);
     if (!target) return;
     const batches = queue.takeBatches(target.batch);
-    const outcomes: BatchOutcome[] = await Promise.all(
-      batches.map((batch) => state.exporter.exportBatch(signal, batch, budget, gate)),
-    );
+    let taken = 0;
+    for (const batch of batches) for (const c of batch) taken += c.bytes;
+    this.exportingBytes += taken;
+    let outcomes: BatchOutcome[];
+    try {
+      outcomes = await Promise.all(
+        batches.map((batch) => state.exporter.exportBatch(signal, batch, budget, gate)),
+      );
+    } finally {
+      this.exportingBytes -= taken;
+    }
     const name = state.exporter.name;
     const retryLater: TelemetryChunk[] = [];
     for (const out of outcomes) {
@@ -384,6 +451,7 @@ export class ExportPipeline implements ChunkSink {
       report.exportedItems += exported;
       report.exportedBytes += out.deliveredBytes;
       report.requests += out.requests;
+      report.failedAttempts += out.failedAttempts;
       if (exported > 0) this.stats.recordExported(name, signal, exported, out.deliveredBytes);
       if (out.requests > 0) this.stats.recordRequests(name, signal, out.requests, out.staleConnectionRetries);
       if (out.retries > 0) this.stats.recordRetries(name, signal, out.retries);

@@ -97,6 +97,15 @@ export interface ObservedCounter {
   value: number;
 }
 
+/** A value another component reports as it is now (a limit, a high-water mark), read at each emission. */
+export interface ObservedGauge {
+  name: string;
+  description: string;
+  unit: string;
+  attributes: Attributes;
+  value: number;
+}
+
 export interface SelfTelemetryTotals {
   queued: number;
   exported: number;
@@ -125,6 +134,7 @@ export class SelfTelemetry {
   private readonly counters = new Map<string, CounterSeries & { kind: CounterKind }>();
   private readonly flushes = new Map<string, HistogramSeries>();
   private readonly observers: (() => ObservedCounter[])[] = [];
+  private readonly gauges: (() => ObservedGauge[])[] = [];
   /** Last exported value per observed series, for delta temporality. */
   private readonly observedSent = new Map<string, number>();
   private readonly totals: SelfTelemetryTotals = {
@@ -209,6 +219,11 @@ export class SelfTelemetry {
    * Exports counters kept elsewhere with the pipeline's own. `read` runs only when metrics are
    * emitted (at most every interval and at the final flush), never on hot paths.
    */
+  /** Gauges read at every emission (they do not by themselves cause one). */
+  observeGauges(read: () => ObservedGauge[]): void {
+    this.gauges.push(read);
+  }
+
   observe(read: () => ObservedCounter[]): void {
     this.observers.push(read);
   }
@@ -270,6 +285,21 @@ export class SelfTelemetry {
       });
     }
     if (this.observers.length > 0) metrics.push(...this.observedMetrics(delta, start, end));
+    for (const read of this.gauges) {
+      for (const gauge of read()) {
+        metrics.push({
+          descriptor: {
+            name: gauge.name,
+            description: gauge.description,
+            unit: gauge.unit,
+            valueType: 0 /* ValueType.INT */,
+          },
+          aggregationTemporality: 1,
+          dataPointType: 2 /* DataPointType.GAUGE */,
+          dataPoints: [{ startTime: end, endTime: end, attributes: gauge.attributes, value: gauge.value }],
+        });
+      }
+    }
     const points = [];
     for (const series of this.flushes.values()) {
       const h = delta ? series.delta : series.total;

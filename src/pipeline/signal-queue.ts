@@ -54,6 +54,20 @@ export class SignalQueue {
     return this.enforceBounds();
   }
 
+  /** Removes and returns the oldest chunk (to make room under a shared memory budget). */
+  dropOldest(): TelemetryChunk | undefined {
+    if (this.length === 0) return undefined;
+    const c = this.chunks[this.head] as TelemetryChunk;
+    this.chunks[this.head] = undefined as unknown as TelemetryChunk;
+    this.head++;
+    this.itemCount -= c.items;
+    this.byteCount -= c.bytes;
+    if (c.createdAtMs === this.oldest) this.oldestValid = false;
+    // Compacts the array and resets an empty queue.
+    this.enforceBounds();
+    return c;
+  }
+
   /** Puts chunks back at the front in their order (undelivered retries); returns what had to be dropped. */
   requeueFront(chunks: readonly TelemetryChunk[]): TelemetryChunk[] {
     if (chunks.length === 0) return [];

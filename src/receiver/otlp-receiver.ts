@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { Transform } from 'node:stream';
 import type { Message } from 'protobufjs';
 import type { ChunkSink, Signal } from '../pipeline/chunk.js';
+import { type MemoryBudget, RECEIVE_COST_PER_BYTE, type Reservation } from '../pipeline/memory-budget.js';
 import type { OtlpSchema } from './otlp-schema.js';
 import { loadOtlpSchema } from './otlp-schema.js';
 import { messageFromOtlpJson, messageToOtlpJson } from './otlp-json.js';
@@ -72,6 +73,11 @@ export interface OtlpReceiverOptions {
   correlator?: SpanCorrelator;
   /** Asked before a request body is read. */
   admit?: (signal: Signal, contentLength: number | undefined) => Admission;
+  /**
+   * The extension's memory budget: each request reserves its estimated peak cost before its body is
+   * read (503 + Retry-After when it does not fit now, 413 when it never could).
+   */
+  budget?: MemoryBudget;
   /** POST /v1/flush; the answer waits for it. */
   onForceFlush?: () => unknown;
   limits?: Partial<ReceiverLimits>;
@@ -88,6 +94,7 @@ export type RefusalReason =
   | 'too-large'
   | 'bad-data'
   | 'throttled'
+  | 'over-budget'
   | 'aborted'
   | 'internal';
 
@@ -181,6 +188,9 @@ function emptyStats(): SignalStats {
   return { requests: 0, acceptedItems: 0, rejectedItems: 0, repairedItems: 0, chunks: 0, bytes: 0 };
 }
 
+/** Reserved up front for a body of unknown decompressed size; the reservation grows as it arrives. */
+const INITIAL_UNKNOWN_BYTES = 64 * 1024;
+
 /** Past this much unread body after an early answer, the connection is cut rather than drained. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
@@ -199,6 +209,7 @@ export class OtlpReceiver {
       'too-large': 0,
       'bad-data': 0,
       throttled: 0,
+      'over-budget': 0,
       aborted: 0,
       internal: 0,
     },
@@ -206,7 +217,14 @@ export class OtlpReceiver {
   };
 
   constructor(private readonly options: OtlpReceiverOptions) {
-    this.limits = { ...DEFAULT_RECEIVER_LIMITS, ...options.limits };
+    const limits = { ...DEFAULT_RECEIVER_LIMITS, ...options.limits };
+    if (options.budget) {
+      // A body whose processing could never fit the budget is too large for this function.
+      const most = Math.floor(options.budget.maxFor('receiver') / RECEIVE_COST_PER_BYTE);
+      limits.maxBodyBytes = Math.min(limits.maxBodyBytes, most);
+      limits.maxDecompressedBytes = Math.min(limits.maxDecompressedBytes, most);
+    }
+    this.limits = limits;
     this.log = options.log ?? (() => {});
     this.now = options.now ?? Date.now;
   }
@@ -345,7 +363,34 @@ export class OtlpReceiver {
       );
     }
 
-    const [body, schema] = await Promise.all([this.readBody(req, decoder), loadOtlpSchema()]);
+    // The cost is reserved before the body is read: many uploads announced at once are refused
+    // here, not after they have all been buffered.
+    let reservation: Reservation | undefined;
+    if (this.options.budget) {
+      const announced =
+        decoder === null && contentLength !== undefined ? contentLength : INITIAL_UNKNOWN_BYTES;
+      reservation = this.options.budget.tryReserve('receiver', announced * RECEIVE_COST_PER_BYTE);
+      if (!reservation) {
+        decoder?.destroy();
+        throw this.overBudget();
+      }
+    }
+    try {
+      await this.receive(req, res, signal, encoding, decoder, reservation);
+    } finally {
+      reservation?.release();
+    }
+  }
+
+  private async receive(
+    req: IncomingMessage,
+    res: ServerResponse,
+    signal: Signal,
+    encoding: Encoding,
+    decoder: Transform | null,
+    reservation: Reservation | undefined,
+  ): Promise<void> {
+    const [body, schema] = await Promise.all([this.readBody(req, decoder, reservation), loadOtlpSchema()]);
     const receivedAtMs = this.now();
     const stats = this.counters.signals[signal];
     stats.requests++;
@@ -420,6 +465,8 @@ export class OtlpReceiver {
       receivedAtMs,
       this.limits,
     );
+    // The queue accounts for the chunks from here on.
+    reservation?.release();
     try {
       for (const chunk of chunks) this.options.sink.enqueue(chunk);
     } catch (err) {
@@ -460,6 +507,16 @@ export class OtlpReceiver {
     });
   }
 
+  private overBudget(): Refusal {
+    return new Refusal(
+      503,
+      GRPC_UNAVAILABLE,
+      'over-budget',
+      "the extension's memory budget is in use by other telemetry; retry later",
+      { 'retry-after': '1' },
+    );
+  }
+
   private tooLarge(message: string): Refusal {
     return new Refusal(413, GRPC_RESOURCE_EXHAUSTED, 'too-large', message);
   }
@@ -476,7 +533,11 @@ export class OtlpReceiver {
    * Reads the body within both size limits. Decompression stops as soon as the output passes the
    * limit, so a small compressed bomb never inflates beyond it.
    */
-  private readBody(req: IncomingMessage, decoder: Transform | null): Promise<Buffer> {
+  private readBody(
+    req: IncomingMessage,
+    decoder: Transform | null,
+    reservation: Reservation | undefined,
+  ): Promise<Buffer> {
     const { maxBodyBytes, maxDecompressedBytes } = this.limits;
     return new Promise<Buffer>((resolve, reject) => {
       const parts: Buffer[] = [];
@@ -507,6 +568,11 @@ export class OtlpReceiver {
         inflated += chunk.length;
         if (inflated > maxDecompressedBytes) {
           fail(this.tooLarge(`decompressed request body exceeds the ${maxDecompressedBytes}-byte limit`));
+          return;
+        }
+        // A compressed or unannounced body grows its reservation as it arrives.
+        if (reservation && !reservation.grow(inflated * RECEIVE_COST_PER_BYTE)) {
+          fail(this.overBudget());
           return;
         }
         parts.push(chunk);
