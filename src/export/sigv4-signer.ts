@@ -91,10 +91,11 @@ let loaded: Promise<SignerModule> | undefined;
 
 /** Loads the signer and node:crypto once, on first use. */
 function loadSigner(): Promise<SignerModule> {
-  loaded ??= import('@smithy/signature-v4').then((m) => ({
-    SignatureV4: m.SignatureV4,
-    Sha256: nodeSha256(createRequire(import.meta.url)('node:crypto') as Crypto),
-  }));
+  loaded ??= import('@smithy/signature-v4').then((m) => {
+    // Bundled, the package is CommonJS: its exports arrive as the default export.
+    const SignatureV4 = m.SignatureV4 ?? (m as unknown as { default: typeof m }).default.SignatureV4;
+    return { SignatureV4, Sha256: nodeSha256(createRequire(import.meta.url)('node:crypto') as Crypto) };
+  });
   return loaded;
 }
 

@@ -3,79 +3,20 @@
 // permissions). Found, missing, access denied, wrong signature, slow; values never in a message.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { resolveSecrets } from '../../src/secrets/resolve.js';
-import { pythonPath } from '../python/python-env.js';
-
-interface Setup {
-  accessKeyId: string;
-  secretAccessKey: string;
-  deniedAccessKeyId: string;
-  deniedSecretAccessKey: string;
-  plainArn: string;
-  jsonArn: string;
-  missingArn: string;
-  parameter: string;
-}
+import { type Moto, type MotoSetup, startMoto } from '../fakes/moto.js';
 
 /** Every value stored in the emulator: none may appear in a message. */
 const VALUES = ['dd-key-from-secrets-manager-0001', 'json-token-0002', 'ssm-token-0004'];
 
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await fetch(url);
-      return;
-    } catch (error) {
-      if (Date.now() > end) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
-
-export async function startMoto(): Promise<{ url: string; setup: Setup; stop: () => void }> {
-  const python = pythonPath();
-  const port = await freePort();
-  const moto: ChildProcess = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
-    // The setup's requests are let through unauthenticated; every later one is checked by IAM.
-    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: '8' },
-    stdio: 'ignore',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/moto-api/`, 60_000);
-    const out = execFileSync(
-      python,
-      [join(import.meta.dirname, '../python/aws_sigv4.py'), 'moto-setup', url],
-      {
-        encoding: 'utf8',
-      },
-    );
-    return { url, setup: JSON.parse(out) as Setup, stop: () => moto.kill() };
-  } catch (error) {
-    moto.kill();
-    throw error;
-  }
-}
-
 describe('secret references against moto (Secrets Manager, Parameter Store)', () => {
-  let moto: Awaited<ReturnType<typeof startMoto>>;
+  let moto: Moto;
   let dir: string;
   let slow: Server;
   let slowUrl: string;
@@ -114,7 +55,7 @@ describe('secret references against moto (Secrets Manager, Parameter Store)', ()
     return loaded;
   }
 
-  const headersYaml = (s: Setup, extra = '') =>
+  const headersYaml = (s: MotoSetup, extra = '') =>
     [
       'exporter:',
       '  endpoint: https://collector.example.com',
@@ -148,7 +89,7 @@ describe('secret references against moto (Secrets Manager, Parameter Store)', ()
         '  headers:',
         `    a: "\${secretsmanager:${s.missingArn}}"`,
         `    b: "\${secretsmanager:${s.jsonArn}#nokey}"`,
-        '    c: "${ssm:/otel/not-there}"',
+        `    c: "\${ssm:/otel/not-there}"`,
         `    d: "\${secretsmanager:${s.jsonArn}#token}"`,
       ].join('\n'),
       e,
@@ -162,7 +103,7 @@ describe('secret references against moto (Secrets Manager, Parameter Store)', ()
       ),
     );
     assert.ok(messages.some((m) => m.includes('#nokey') && /the secret has no key "nokey"/.test(m)));
-    assert.ok(messages.some((m) => m.includes('${ssm:/otel/not-there}') && /ParameterNotFound/.test(m)));
+    assert.ok(messages.some((m) => m.includes(`\${ssm:/otel/not-there}`) && /ParameterNotFound/.test(m)));
     assert.ok(messages.every((m) => m.startsWith('exporter.headers')));
     const all = messages.join('\n');
     for (const v of VALUES) assert.ok(!all.includes(v), `a message contains ${v}`);
