@@ -2,7 +2,7 @@
 // registering; the components are wired along the data's path (Lambda APIs → converters → export
 // pipeline ← flush manager), with the local receiver feeding the same pipeline.
 
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { formatConfigErrors, type LoadedConfig, loadConfig, temporalityFor } from './config/index.js';
@@ -10,6 +10,7 @@ import { PlatformConverter } from './convert/index.js';
 import { LogConverter } from './convert/logs.js';
 import { createSampler } from './convert/sampler.js';
 import { platformSpanCounters, platformSpanSummary } from './convert/span-counters.js';
+import { datadogResourceEnv } from './export/datadog.js';
 import type { ExportConfig } from './export/endpoint-config.js';
 import { exportConfigFromLoaded } from './export/settings-from-config.js';
 import { log } from './extension-log.js';
@@ -76,7 +77,7 @@ const FLUSH_LOGGER: FlushLogger = {
 export async function runExtension(options: ExtensionOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
   const layerDir = options.layerDir ?? dirname(fileURLToPath(import.meta.url));
-  const loaded = await loadConfig({
+  let loaded = await loadConfig({
     env,
     layerDir,
     ...(options.taskRoot !== undefined && { taskRoot: options.taskRoot }),
@@ -85,6 +86,7 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
     log.setLevel(loaded.config.log_level);
   }
   for (const warning of loaded.warnings) log.warn(warning);
+  loaded = await resolveSecretReferences(loaded, env);
 
   // A configuration problem never takes the function down unless strict_config asks for it: the
   // extension then follows the lifecycle and exports nothing.
@@ -93,7 +95,10 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
   if (loaded.errors.length > 0) problem = formatConfigErrors(loaded.errors);
   else {
     try {
-      exportConfig = exportConfigFromLoaded(loaded, env);
+      exportConfig = exportConfigFromLoaded(loaded, env, {
+        // The layer sits in /opt/<name>/; Lambda's extensions directory is /opt/extensions.
+        extensionsDir: join(layerDir, '..', 'extensions'),
+      });
       for (const note of exportConfig.notes) log[note.level](note.message);
     } catch (err) {
       problem = err instanceof Error ? err.message : String(err);
@@ -118,7 +123,11 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
       maxBytes: loaded.config.memory.max_budget_bytes,
     }),
   );
-  const wiring = exportConfig ? new Wiring(loaded, exportConfig, env, budget) : undefined;
+  // With the Datadog preset on, DD_SERVICE / DD_ENV / DD_VERSION / DD_TAGS describe the resource.
+  const resourceEnv = exportConfig?.destinations.some((d) => d.name === 'datadog')
+    ? { ...env, ...datadogResourceEnv(env) }
+    : env;
+  const wiring = exportConfig ? new Wiring(loaded, exportConfig, resourceEnv, budget) : undefined;
   const receiver = wiring?.receiver ?? passThroughReceiver(loaded, budget);
   const receiverStarted = receiver?.start().catch((err: unknown) => {
     log.warn(`local OTLP receiver not started: ${err instanceof Error ? err.message : String(err)}`);
@@ -157,6 +166,25 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
     maxBodyBytes: loaded.config.telemetry_api.max_body_bytes,
     budget,
   });
+}
+
+/**
+ * Secret references (${secretsmanager:…}, ${ssm:…}, DD_API_KEY_SECRET_ARN) are resolved once, here,
+ * within secrets.timeout_ms. The resolver and the signer are loaded only when something is referenced.
+ */
+async function resolveSecretReferences(loaded: LoadedConfig, env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
+  if (loaded.errors.length > 0) return loaded;
+  const dd = loaded.config.datadog;
+  const text = JSON.stringify(loaded.config);
+  const referenced =
+    (dd.api_key === undefined && dd.api_key_secret_arn !== undefined) ||
+    text.includes('${secretsmanager:') ||
+    text.includes('${ssm:');
+  if (!referenced) return loaded;
+  const { resolveSecrets } = await import('./secrets/resolve.js');
+  const result = await resolveSecrets(loaded, { env });
+  log.debug(`secrets: ${result.lookups} lookups in ${result.elapsedMs} ms`);
+  return result.loaded;
 }
 
 /** In pass-through mode the function's exports are still accepted (and discarded), so its SDK stays quiet. */

@@ -183,15 +183,22 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
   }),
 
   datadog: section(
-    "Datadog's OTLP intake preset: enabled when an API key (or a secret holding one) is configured. Metrics go to it with delta temporality.",
+    "Datadog's OTLP intake preset: on when an API key (or a secret holding one) is configured, unless Datadog's own Lambda extension is in the function. Metrics go to it with delta temporality.",
     {
+      enabled: oneOf(['auto', 'true', 'false'], {
+        env: ['LAMBDA_OTEL_DATADOG_ENABLED'],
+        default: 'auto',
+        description:
+          "`auto`: on when an API key is configured and Datadog's own extension (/opt/extensions/datadog-agent) is not in the function, so nothing is sent twice. `true`: on even next to it. `false`: off.",
+      }),
       api_key: text({
         env: ['LAMBDA_OTEL_DATADOG_API_KEY', 'DD_API_KEY'],
         secret: true,
         pattern: /^\S+$/,
         patternLabel: 'an API key without spaces',
         description:
-          'Datadog API key; enables the preset. Prefer the environment or `api_key_secret_arn` to a file.',
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: names the reference syntax
+          'Datadog API key; enables the preset. Prefer `api_key_secret_arn` or a `${secretsmanager:…}` reference to a plain value.',
       }),
       api_key_secret_arn: text({
         env: ['LAMBDA_OTEL_DATADOG_API_KEY_SECRET_ARN', 'DD_API_KEY_SECRET_ARN'],
@@ -199,15 +206,15 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
         patternLabel:
           'a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
         description:
-          'Secrets Manager secret holding the API key. Not supported yet: set alone it is a configuration error (the extension runs in pass-through mode); with `api_key` it is ignored.',
+          'Secrets Manager secret holding the API key as plain text, read once at start-up (within `secrets.timeout_ms`). Ignored when `api_key` is set.',
       }),
       site: text({
         env: ['LAMBDA_OTEL_DATADOG_SITE', 'DD_SITE'],
         default: 'datadoghq.com',
-        pattern: /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i,
-        patternLabel: 'a Datadog site host name such as datadoghq.com or datadoghq.eu',
+        pattern: /^(?:[a-z0-9]+\.)?(?:datadoghq\.[a-z]{2,}|ddog-gov\.com)$/i,
+        patternLabel: 'a Datadog site such as datadoghq.com, us5.datadoghq.com, datadoghq.eu or ddog-gov.com',
         description:
-          'Datadog site: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, ddog-gov.com.',
+          'Datadog site: any `datadoghq.<tld>` or `<region>.datadoghq.<tld>` site, or `ddog-gov.com` (datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, …).',
       }),
       traces_endpoint: url({
         description: 'Traces intake URL, used as is; default `https://trace.agent.<site>/v1/traces`.',
@@ -217,6 +224,51 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
       }),
       logs_endpoint: url({
         description: 'Logs intake URL, used as is; default `https://otlp.<site>/v1/logs`.',
+      }),
+    },
+  ),
+
+  aws: section(
+    "AWS's own OTLP endpoints, signed with the function's credentials (SigV4): traces to X-Ray, logs to CloudWatch Logs, metrics to CloudWatch.",
+    {
+      signals: listOf(SIGNAL_NAMES, {
+        default: [],
+        description:
+          'Signals sent to AWS (empty: off). traces → `https://xray.<region>.amazonaws.com/v1/traces`, logs → `https://logs.<region>.amazonaws.com/v1/logs` (needs `log_group`), metrics → `https://monitoring.<region>.amazonaws.com/v1/metrics`.',
+      }),
+      region: text({
+        env: ['LAMBDA_OTEL_AWS_REGION', 'AWS_REGION'],
+        pattern: /^[a-z]{2}(-[a-z]+)+-\d+$/,
+        patternLabel: 'an AWS region such as us-east-1',
+        description: "Region of the endpoints; default the function's region.",
+      }),
+      log_group: text({
+        pattern: /^[.\-_/#A-Za-z0-9]{1,512}$/,
+        patternLabel: 'a CloudWatch Logs log group name',
+        description: 'Existing log group that receives the logs (header `x-aws-log-group`).',
+      }),
+      log_stream: text({
+        pattern: /^[^:*]{1,512}$/,
+        patternLabel: 'a CloudWatch Logs log stream name (no : or *)',
+        description:
+          'Existing log stream in `log_group` (header `x-aws-log-stream`); default `otel-lambda-extension`.',
+      }),
+      traces_endpoint: url({ description: 'Traces URL, used as is (e.g. a VPC endpoint).' }),
+      logs_endpoint: url({ description: 'Logs URL, used as is (e.g. a VPC endpoint).' }),
+      metrics_endpoint: url({ description: 'Metrics URL, used as is (e.g. a VPC endpoint).' }),
+    },
+  ),
+
+  secrets: section(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: names the reference syntax
+    'Secret references in settings: `${secretsmanager:<ARN or name>}`, `${secretsmanager:<ARN>#<json key>}`, `${ssm:/parameter/name}`, and `datadog.api_key_secret_arn`.',
+    {
+      timeout_ms: durationMs({
+        min: 50,
+        max: 9_000,
+        default: 2_000,
+        description:
+          'Longest time start-up waits for all lookups together. A reference not resolved in time is a configuration error (pass-through mode), naming the reference, never a value.',
       }),
     },
   ),
@@ -414,8 +466,12 @@ type LeafPaths<F extends Fields, P extends string = ''> = {
   [K in keyof F & string]: F[K] extends Section<infer G> ? LeafPaths<G, `${P}${K}.`> : `${P}${K}`;
 }[keyof F & string];
 
-/** Whether the Datadog intake preset is on: an API key or a secret holding one is configured. */
+/**
+ * Whether the Datadog intake preset may be on: not switched off, and an API key or a secret holding
+ * one is configured. (It still stays off in `auto` next to Datadog's own extension; see datadog.ts.)
+ */
 export function isDatadogEnabled(config: ExtensionConfig): boolean {
+  if (config.datadog.enabled === 'false') return false;
   return config.datadog.api_key !== undefined || config.datadog.api_key_secret_arn !== undefined;
 }
 

@@ -1,7 +1,8 @@
 // Environment references inside configuration file values, with the OpenTelemetry Collector's
 // syntax: `${env:NAME}`, `${env:NAME:-default}` (default when unset or empty), `${NAME}` (env is the
 // default scheme), and `$$` for a literal `$`. A `$` followed by anything else is kept as is.
-// Expanded text is never expanded again.
+// Expanded text is never expanded again. `${secretsmanager:…}` and `${ssm:…}` are kept as written:
+// they are resolved once at start-up, after loading (src/secrets).
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -61,8 +62,11 @@ function resolveReference(
   let reference = inner;
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):(?!-)/.exec(reference);
   if (scheme) {
+    if (scheme[1] === 'secretsmanager' || scheme[1] === 'ssm') return `\${${inner}}`;
     if (scheme[1] !== 'env') {
-      issues.malformed(`unsupported reference "\${${inner}}": only \${env:NAME} is supported`);
+      issues.malformed(
+        `unsupported reference "\${${inner}}": expected \${env:NAME}, \${secretsmanager:ARN} or \${ssm:/name}`,
+      );
       return undefined;
     }
     reference = reference.slice(scheme[0].length);

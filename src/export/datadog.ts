@@ -6,6 +6,8 @@
 // (cloud.provider, faas.id / cloud.resource_id, cloud.platform, aws.log.group.names) are set by the
 // converters, not here.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { SIGNALS, type Signal } from '../pipeline/chunk.js';
 import {
   type BatchLimits,
@@ -15,6 +17,7 @@ import {
 } from './destination.js';
 import { isSelfExportLoop, parseEndpointUrl } from './endpoint-url.js';
 
+/** Sites Datadog lists today; any site matching DATADOG_SITE_PATTERN is accepted, not only these. */
 export const DATADOG_SITES = [
   'datadoghq.com',
   'us3.datadoghq.com',
@@ -25,9 +28,21 @@ export const DATADOG_SITES = [
   'ddog-gov.com',
 ] as const;
 
-export type DatadogSite = (typeof DATADOG_SITES)[number];
+/** `datadoghq.<tld>`, `<region>.datadoghq.<tld>` or `ddog-gov.com`: new sites need no release. */
+export const DATADOG_SITE_PATTERN = /^(?:[a-z0-9]+\.)?(?:datadoghq\.[a-z]{2,}|ddog-gov\.com)$/;
 
-export const DATADOG_DEFAULT_SITE: DatadogSite = 'datadoghq.com';
+export const DATADOG_DEFAULT_SITE = 'datadoghq.com';
+
+/** Where Datadog's own Lambda extension installs itself (its layer puts the binary there). */
+export const DATADOG_EXTENSION_FILE = 'datadog-agent';
+
+/**
+ * Whether Datadog's own extension is in this function: `<extensions dir>/datadog-agent`, the
+ * extensions directory being /opt/extensions (next to this extension's own directory under /opt).
+ */
+export function datadogExtensionPresent(extensionsDir: string): boolean {
+  return existsSync(join(extensionsDir, DATADOG_EXTENSION_FILE));
+}
 
 /** The metrics intake rejects cumulative sums and histograms. */
 export const DATADOG_METRICS_TEMPORALITY = 'delta' as const;
@@ -44,13 +59,18 @@ export const DATADOG_BATCH_LIMITS: Record<Signal, BatchLimits> = {
 
 /** The `datadog` block of the extension's settings (config file / LAMBDA_OTEL_DATADOG_*). */
 export interface DatadogSettings {
-  /** Default: on when an API key (or secret ARN) is configured here or in DD_API_KEY. */
+  /**
+   * true / false: on / off. Unset (auto): on when an API key (or secret ARN) is configured, unless
+   * Datadog's own extension is in the function (it sends the same data: no double sending).
+   */
   enabled?: boolean;
+  /** Whether Datadog's own extension was found in the function (see datadogExtensionPresent). */
+  datadogExtension?: boolean;
   /** Overrides DD_API_KEY. */
   apiKey?: string;
   /** Overrides DD_SITE; one of DATADOG_SITES. */
   site?: string;
-  /** Not supported yet; reported, never silently ignored. */
+  /** Resolved into apiKey at start-up (src/secrets); here only to report a key that is still missing. */
   apiKeySecretArn?: string;
   tracesEndpoint?: string;
   metricsEndpoint?: string;
@@ -60,10 +80,15 @@ export interface DatadogSettings {
   timeoutMs?: number;
 }
 
+export interface DatadogNote {
+  level: 'debug' | 'info' | 'warn';
+  message: string;
+}
+
 export interface DatadogResolution {
   destination: DatadogDestinationConfig | undefined;
   problems: string[];
-  notes: string[];
+  notes: DatadogNote[];
 }
 
 export interface DatadogDestinationConfig extends DestinationConfig {
@@ -86,22 +111,35 @@ export function resolveDatadog(
   localPorts: readonly number[],
 ): DatadogResolution {
   const problems: string[] = [];
-  const notes: string[] = [];
+  const notes: DatadogNote[] = [];
   const apiKey = nonEmpty(settings?.apiKey) ?? nonEmpty(env['DD_API_KEY']);
   const secretArn = nonEmpty(settings?.apiKeySecretArn) ?? nonEmpty(env['DD_API_KEY_SECRET_ARN']);
-  const enabled = settings?.enabled ?? (apiKey !== undefined || secretArn !== undefined);
-  if (!enabled) return { destination: undefined, problems, notes };
-
-  if (secretArn !== undefined) {
-    if (apiKey === undefined) {
-      problems.push(
-        'Datadog: DD_API_KEY_SECRET_ARN is not supported yet; set the API key itself in DD_API_KEY (or datadog.apiKey)',
-      );
-    } else {
-      notes.push('Datadog: DD_API_KEY_SECRET_ARN is not supported yet and is ignored; using DD_API_KEY');
+  const configured = apiKey !== undefined || secretArn !== undefined;
+  if (settings?.enabled === false) return { destination: undefined, problems, notes };
+  if (settings?.enabled === undefined) {
+    if (!configured) return { destination: undefined, problems, notes };
+    if (settings?.datadogExtension) {
+      notes.push({
+        level: 'info',
+        message:
+          "Datadog: Datadog's own Lambda extension is in this function and already sends to Datadog; the datadog preset stays off so nothing is sent twice (LAMBDA_OTEL_DATADOG_ENABLED=true sends anyway)",
+      });
+      return { destination: undefined, problems, notes };
     }
-  } else if (apiKey === undefined) {
-    problems.push('Datadog export is enabled but no API key is set: set DD_API_KEY (or datadog.apiKey)');
+  } else if (settings.datadogExtension) {
+    notes.push({
+      level: 'warn',
+      message:
+        "Datadog: Datadog's own Lambda extension is in this function too; with LAMBDA_OTEL_DATADOG_ENABLED=true both send, so Datadog may receive the same invocations twice",
+    });
+  }
+
+  if (apiKey === undefined) {
+    problems.push(
+      secretArn === undefined
+        ? 'Datadog export is enabled but no API key is set: set DD_API_KEY, DD_API_KEY_SECRET_ARN or datadog.api_key'
+        : 'Datadog: the API key in DD_API_KEY_SECRET_ARN was not read (see the secret lookup error)',
+    );
   }
 
   const siteRaw = nonEmpty(settings?.site) ?? nonEmpty(env['DD_SITE']) ?? DATADOG_DEFAULT_SITE;
@@ -109,10 +147,10 @@ export function resolveDatadog(
     .toLowerCase()
     .replace(/^https?:\/\//, '')
     .replace(/\/+$/, '');
-  if (!(DATADOG_SITES as readonly string[]).includes(site)) {
+  if (!DATADOG_SITE_PATTERN.test(site)) {
     const from = nonEmpty(settings?.site) !== undefined ? 'datadog.site' : 'DD_SITE';
     problems.push(
-      `Datadog: ${from}=${JSON.stringify(siteRaw)} is not a known site (one of ${DATADOG_SITES.join(', ')})`,
+      `Datadog: ${from}=${JSON.stringify(siteRaw)} is not a Datadog site (datadoghq.<tld>, <region>.datadoghq.<tld> or ddog-gov.com, e.g. ${DATADOG_SITES.join(', ')})`,
     );
   }
 
@@ -156,6 +194,8 @@ export function resolveDatadog(
       url = parsed.href;
     }
     const headers: Record<string, string> = { 'dd-api-key': apiKey ?? '' };
+    // dd-protocol: otlp is what Datadog documents for the traces and logs intakes.
+    if (signal !== 'metrics') headers['dd-protocol'] = 'otlp';
     if (signal === 'traces') headers['dd-otlp-source'] = 'serverless';
     signals[signal] = {
       url,
@@ -177,4 +217,41 @@ export function resolveDatadog(
     problems,
     notes,
   };
+}
+
+/**
+ * Datadog's unified service tagging as OpenTelemetry resource attributes, the way Datadog maps them
+ * for OTLP: DD_SERVICE → service.name, DD_ENV → deployment.environment.name, DD_VERSION →
+ * service.version, DD_TAGS (`key:value`, comma- or space-separated) → one attribute per tag.
+ * Returned as the standard variables the resource reads. Where both are set, the Datadog variable
+ * wins, as in Datadog's own SDKs (its documented precedence).
+ */
+export function datadogResourceEnv(env: Readonly<Record<string, string | undefined>>): {
+  OTEL_SERVICE_NAME?: string;
+  OTEL_RESOURCE_ATTRIBUTES?: string;
+} {
+  const attributes: [string, string][] = [];
+  for (const tag of (env['DD_TAGS'] ?? '').split(/[\s,]+/)) {
+    if (tag === '') continue;
+    const colon = tag.indexOf(':');
+    // A tag without a value is a key with an empty value in Datadog; as an attribute it is kept so.
+    const key = colon < 0 ? tag : tag.slice(0, colon);
+    if (key === '') continue;
+    attributes.push([key, colon < 0 ? '' : tag.slice(colon + 1)]);
+  }
+  const ddEnv = nonEmpty(env['DD_ENV']);
+  const version = nonEmpty(env['DD_VERSION']);
+  const service = nonEmpty(env['DD_SERVICE']);
+  if (ddEnv !== undefined) attributes.push(['deployment.environment.name', ddEnv]);
+  if (version !== undefined) attributes.push(['service.version', version]);
+  if (service !== undefined) attributes.push(['service.name', service]);
+  const out: { OTEL_SERVICE_NAME?: string; OTEL_RESOURCE_ATTRIBUTES?: string } = {};
+  if (attributes.length > 0) {
+    const ours = attributes.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join(',');
+    const user = nonEmpty(env['OTEL_RESOURCE_ATTRIBUTES']);
+    // Later keys win when the resource parses the list: the Datadog ones come last.
+    out.OTEL_RESOURCE_ATTRIBUTES = user === undefined ? ours : `${user},${ours}`;
+  }
+  if (service !== undefined) out.OTEL_SERVICE_NAME = service;
+  return out;
 }

@@ -3,6 +3,7 @@
 // configuration resolution stays a pure function and tests can build destinations by hand.
 
 import type { Signal } from '../pipeline/chunk.js';
+import type { SigV4Scope } from './sigv4-signer.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 export type OtlpCompression = 'gzip' | 'none';
@@ -23,6 +24,8 @@ export interface SignalTarget {
   /** Per-attempt limit (OTEL_EXPORTER_OTLP_TIMEOUT semantics); the flush deadline may cut it shorter. */
   timeoutMs: number;
   batch: BatchLimits;
+  /** Requests are signed with the function's AWS credentials for this service and region. */
+  sigv4?: SigV4Scope;
 }
 
 export interface DestinationConfig {

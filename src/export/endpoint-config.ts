@@ -15,6 +15,7 @@
 // together as one ExporterConfigError.
 
 import { SIGNALS, type Signal } from '../pipeline/chunk.js';
+import { type AwsOtlpSettings, resolveAwsOtlp } from './aws-otlp.js';
 import { type DatadogSettings, resolveDatadog } from './datadog.js';
 import {
   DEFAULT_BATCH_LIMITS,
@@ -57,6 +58,8 @@ export interface ExporterSettings extends DestinationSettings {
   additionalDestinations?: DestinationSettings[];
   /** Datadog OTLP intake preset. */
   datadog?: DatadogSettings;
+  /** AWS's own OTLP endpoints (X-Ray, CloudWatch Logs, CloudWatch metrics), SigV4-signed. */
+  aws?: AwsOtlpSettings;
   /** In-flight requests across all destinations (default 4). */
   maxConcurrentRequests?: number;
   /** Bounds of each destination's per-signal queue (defaults 8 MiB, 20,000 items). */
@@ -490,11 +493,14 @@ export function resolveExportConfig(
   let requiredMetricsTemporality: 'delta' | undefined;
   const dd = resolveDatadog(s.datadog, env, opts.localPorts);
   c.problems.push(...dd.problems);
-  for (const n of dd.notes) c.notes.push({ level: 'warn', message: n });
+  for (const n of dd.notes) c.notes.push(typeof n === 'string' ? { level: 'warn', message: n } : n);
   if (dd.destination) {
     requiredMetricsTemporality = dd.destination.requiredMetricsTemporality;
     destinations.push({ name: dd.destination.name, signals: dd.destination.signals });
   }
+  const aws = resolveAwsOtlp(s.aws, env, opts.localPorts);
+  c.problems.push(...aws.problems);
+  if (aws.destination) destinations.push(aws.destination);
 
   const seen = new Set<string>();
   for (const d of destinations) {

@@ -22,6 +22,7 @@ import { readPartialSuccess } from './export-response.js';
 import { HttpConnectionPool, type HttpResponse, type PostResult } from './http-connection.js';
 import { encodeRequestBody, type RequestBody } from './request-body.js';
 import type { RequestLimiter } from './request-limiter.js';
+import { SigV4Signer } from './sigv4-signer.js';
 import {
   type BackoffPolicy,
   DEFAULT_BACKOFF,
@@ -80,6 +81,8 @@ export interface ExporterOptions {
   freeSocketTimeoutMs?: number;
   random?: () => number;
   now?: () => number;
+  /** Where SigV4 credentials are read from (default process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export function emptyOutcome(): BatchOutcome {
@@ -138,6 +141,7 @@ export class OtlpHttpExporter {
   private readonly minAttemptMs: number;
   private readonly random: () => number;
   private readonly now: () => number;
+  private readonly signers = new Map<Signal, SigV4Signer>();
 
   constructor(
     readonly destination: DestinationConfig,
@@ -152,6 +156,7 @@ export class OtlpHttpExporter {
     this.pool = new HttpConnectionPool({ freeSocketTimeoutMs: options.freeSocketTimeoutMs, now: this.now });
     for (const [signal, target] of Object.entries(destination.signals) as [Signal, SignalTarget][]) {
       this.urls.set(signal, new URL(target.url));
+      if (target.sigv4) this.signers.set(signal, new SigV4Signer(target.sigv4, { env: options.env }));
     }
   }
 
@@ -298,8 +303,23 @@ export class OtlpHttpExporter {
         }
       }
       const encoded = body;
-      const headers: Record<string, string> = { ...target.headers, 'content-type': encoded.contentType };
+      let headers: Record<string, string> = { ...target.headers, 'content-type': encoded.contentType };
       if (encoded.contentEncoding) headers['content-encoding'] = encoded.contentEncoding;
+      const signer = this.signers.get(signal);
+      if (signer) {
+        // Signed per attempt, over the compressed body as sent; a fresh date each time.
+        try {
+          headers = await signer.sign({ url, headers, body: encoded.body });
+        } catch (error) {
+          logOnce(
+            this.options.log,
+            `export:${this.name}:${signal}:sigv4`,
+            'warn',
+            `export to ${this.name} (${signal}): cannot sign the request (${error instanceof Error ? error.message : String(error)}); kept for the next flush`,
+          );
+          return this.giveUp(gate, false);
+        }
+      }
 
       let result: PostResult | 'no-time' | 'stopped';
       try {

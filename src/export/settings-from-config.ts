@@ -4,6 +4,7 @@
 // fallback rules of endpoint-config.ts see exactly what the user set.
 
 import type { ExtensionConfig, LoadedConfig } from '../config/index.js';
+import { datadogExtensionPresent } from './datadog.js';
 import {
   type DestinationSettings,
   type ExportConfig,
@@ -13,7 +14,12 @@ import {
 
 type Loaded = Pick<LoadedConfig, 'config' | 'sources'>;
 
-export function exporterSettingsFromConfig(loaded: Loaded): ExporterSettings {
+export interface EnvironmentFacts {
+  /** The function's extensions directory (/opt/extensions): Datadog's own extension is looked for there. */
+  extensionsDir?: string;
+}
+
+export function exporterSettingsFromConfig(loaded: Loaded, facts: EnvironmentFacts = {}): ExporterSettings {
   const { config, sources } = loaded;
   const e = config.exporter;
   const userSet = (key: keyof typeof sources): boolean =>
@@ -44,7 +50,20 @@ export function exporterSettingsFromConfig(loaded: Loaded): ExporterSettings {
         maxBatchBytes: config.batch.max_bytes,
       }),
     ),
-    datadog: datadogSettings(config.datadog),
+    datadog: {
+      ...datadogSettings(config.datadog),
+      datadogExtension: facts.extensionsDir !== undefined && datadogExtensionPresent(facts.extensionsDir),
+    },
+    aws: {
+      signals: [...config.aws.signals],
+      region: config.aws.region,
+      logGroup: config.aws.log_group,
+      logStream: config.aws.log_stream,
+      tracesEndpoint: config.aws.traces_endpoint,
+      logsEndpoint: config.aws.logs_endpoint,
+      metricsEndpoint: config.aws.metrics_endpoint,
+      timeoutMs: e.timeout_ms,
+    },
   };
   if (userSet('exporter.protocol')) settings.protocol = e.protocol;
   if (userSet('exporter.compression')) settings.compression = e.compression;
@@ -55,6 +74,7 @@ export function exporterSettingsFromConfig(loaded: Loaded): ExporterSettings {
 
 function datadogSettings(d: ExtensionConfig['datadog']): ExporterSettings['datadog'] {
   return {
+    enabled: d.enabled === 'auto' ? undefined : d.enabled === 'true',
     apiKey: d.api_key,
     apiKeySecretArn: d.api_key_secret_arn,
     site: d.site,
@@ -68,8 +88,9 @@ function datadogSettings(d: ExtensionConfig['datadog']): ExporterSettings['datad
 export function exportConfigFromLoaded(
   loaded: Loaded,
   env: Readonly<Record<string, string | undefined>>,
+  facts: EnvironmentFacts = {},
 ): ExportConfig {
-  return resolveExportConfig(exporterSettingsFromConfig(loaded), env, {
+  return resolveExportConfig(exporterSettingsFromConfig(loaded, facts), env, {
     localPorts: [loaded.config.receiver.port],
   });
 }

@@ -53,10 +53,21 @@ describe('${env:...} expansion', () => {
     assert.equal(expand('${EMPTY}', env).missing.length, 0);
   });
 
+  it('keeps ${secretsmanager:…} and ${ssm:…} as written: they are resolved at start-up', () => {
+    const text =
+      'Bearer ${secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf#token} ${ssm:/a/b} ${env:HOST}';
+    const result = expand(text, env);
+    assert.deepEqual(result.malformed, []);
+    assert.equal(
+      result.value,
+      `Bearer \${secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf#token} \${ssm:/a/b} ${env['HOST']}`,
+    );
+  });
+
   it('rejects malformed references', () => {
     for (const [text, pattern] of [
       ['${env:HOST', /unterminated reference/],
-      ['${file:/etc/passwd}', /only \$\{env:NAME\} is supported/],
+      ['${file:/etc/passwd}', /expected \$\{env:NAME\}, \$\{secretsmanager:ARN\} or \$\{ssm:\/name\}/],
       ['${env:1ABC}', /invalid variable name/],
       ['${env:A-B}', /invalid variable name/],
       ['${}', /invalid variable name/],

@@ -123,7 +123,7 @@ describe('configuration validation', () => {
       `flush.graceMs (${path}:3): unknown key; did you mean "grace_ms"?`,
       `exporter.timeout (${path}:5): unknown key; did you mean "timeout_ms"?`,
       `grace_ms (${path}:6): unknown key; did you mean "flush.grace_ms"?`,
-      `colour (${path}:7): unknown key; known keys here: log_level, strict_config, telemetry_api, exporter, additional_exporters, datadog, metrics, traces, logs, flush, queue, memory, batch, receiver`,
+      `colour (${path}:7): unknown key; known keys here: log_level, strict_config, telemetry_api, exporter, additional_exporters, datadog, aws, secrets, metrics, traces, logs, flush, queue, memory, batch, receiver`,
     ]);
   });
 
@@ -329,7 +329,7 @@ describe('configuration validation', () => {
     );
     assert.deepEqual(messages(loaded), [
       `exporter.headers (${path}:3): expected header names made of letters, digits and !#$%&'*+.^_\`|~-, entry 1 is not (name not shown: secret)`,
-      `datadog.site (${path}:5): expected a Datadog site host name such as datadoghq.com or datadoghq.eu, got "datadog hq"`,
+      `datadog.site (${path}:5): expected a Datadog site such as datadoghq.com, us5.datadoghq.com, datadoghq.eu or ddog-gov.com, got "datadog hq"`,
       `datadog.api_key_secret_arn (${path}:6): expected a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), got "arn:aws:ssm:us-east-1:123456789012:parameter/key"`,
       `datadog.traces_endpoint (${path}:7): expected an http:// or https:// URL, got "not a url"`,
     ]);

@@ -3,7 +3,17 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DATADOG_SITES, resolveDatadog } from '../../src/export/datadog.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PlatformResource } from '../../src/convert/resource.js';
+import { SequentialIds } from '../fixtures/telemetry/load.js';
+import {
+  DATADOG_SITES,
+  datadogExtensionPresent,
+  datadogResourceEnv,
+  resolveDatadog,
+} from '../../src/export/datadog.js';
 import { ExporterConfigError, resolveExportConfig } from '../../src/export/endpoint-config.js';
 import type { DestinationConfig } from '../../src/export/destination.js';
 import { ExportPipeline } from '../../src/pipeline/export-pipeline.js';
@@ -28,7 +38,12 @@ describe('Datadog preset configuration', () => {
     assert.equal(dd.signals.metrics?.url, 'https://otlp.datadoghq.eu/v1/metrics');
     assert.equal(dd.signals.logs?.url, 'https://otlp.datadoghq.eu/v1/logs');
     assert.equal(dd.signals.traces?.url, 'https://trace.agent.datadoghq.eu/v1/traces');
-    assert.deepEqual(dd.signals.traces?.headers, { 'dd-api-key': API_KEY, 'dd-otlp-source': 'serverless' });
+    assert.deepEqual(dd.signals.traces?.headers, {
+      'dd-api-key': API_KEY,
+      'dd-protocol': 'otlp',
+      'dd-otlp-source': 'serverless',
+    });
+    assert.deepEqual(dd.signals.logs?.headers, { 'dd-api-key': API_KEY, 'dd-protocol': 'otlp' });
     assert.deepEqual(dd.signals.metrics?.headers, { 'dd-api-key': API_KEY });
     assert.equal(dd.signals.metrics?.protocol, 'http/protobuf');
     assert.ok(dd.signals.metrics!.batch.maxBytes < 500_000);
@@ -37,38 +52,76 @@ describe('Datadog preset configuration', () => {
     assert.ok(!JSON.stringify(config.notes).includes(API_KEY));
   });
 
-  it('defaults to datadoghq.com, accepts every known site, and rejects others by name', () => {
+  it('defaults to datadoghq.com, accepts any Datadog site by pattern, and rejects others by name', () => {
     const r = resolveDatadog({ apiKey: 'k' }, {}, ports);
     assert.equal(r.destination?.signals.metrics?.url, 'https://otlp.datadoghq.com/v1/metrics');
-    for (const site of DATADOG_SITES)
+    // Listed sites, and ones a fixed list would not know yet.
+    for (const site of [
+      ...DATADOG_SITES,
+      'us7.datadoghq.com',
+      'ap3.datadoghq.com',
+      'DatadogHQ.EU',
+      'https://datadoghq.eu/',
+    ])
       assert.equal(resolveDatadog({ apiKey: 'k', site }, {}, ports).problems.length, 0, site);
-    const bad = resolveDatadog(undefined, { DD_API_KEY: 'k', DD_SITE: 'datadoghq.co' }, ports);
-    assert.equal(bad.destination, undefined);
-    assert.match(
-      bad.problems[0]!,
-      /DD_SITE="datadoghq.co" is not a known site \(one of datadoghq.com, .*ddog-gov.com\)/,
+    assert.equal(
+      resolveDatadog({ apiKey: 'k', site: 'us7.datadoghq.com' }, {}, ports).destination?.signals.logs?.url,
+      'https://otlp.us7.datadoghq.com/v1/logs',
     );
+    for (const site of [
+      'datadog.com',
+      'example.com',
+      'datadoghq.com.example.net',
+      'a.b.datadoghq.com',
+      'gov.ddog-gov.co',
+    ]) {
+      const bad = resolveDatadog(undefined, { DD_API_KEY: 'k', DD_SITE: site }, ports);
+      assert.equal(bad.destination, undefined, site);
+      assert.match(bad.problems[0]!, /^Datadog: DD_SITE=".*" is not a Datadog site \(datadoghq\.<tld>/, site);
+    }
   });
 
-  it('reports DD_API_KEY_SECRET_ARN as not supported yet: an error alone, a warning next to DD_API_KEY', () => {
+  it('DD_API_KEY_SECRET_ARN: the key read from it at start-up is used; unread, it is an error naming the variable', () => {
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:dd-key';
+    // Start-up resolves the secret into datadog.api_key (src/secrets); without that, nothing to send with.
     assert.throws(
       () => resolveExportConfig(undefined, { DD_API_KEY_SECRET_ARN: arn }, { localPorts: ports }),
       (e: unknown) =>
-        e instanceof ExporterConfigError && /DD_API_KEY_SECRET_ARN is not supported yet/.test(e.message),
+        e instanceof ExporterConfigError &&
+        /the API key in DD_API_KEY_SECRET_ARN was not read/.test(e.message) &&
+        !e.message.includes(arn),
     );
-    const both = resolveExportConfig(
-      undefined,
-      { DD_API_KEY_SECRET_ARN: arn, DD_API_KEY: 'k' },
+    const resolved = resolveExportConfig(
+      { datadog: { apiKey: 'from-the-secret', apiKeySecretArn: arn } },
+      {},
       { localPorts: ports },
     );
-    assert.equal(both.destinations.length, 1);
+    assert.equal(resolved.destinations[0]?.signals.metrics?.headers['dd-api-key'], 'from-the-secret');
+    assert.deepEqual(resolved.notes, []);
+  });
+
+  it("stays off next to Datadog's own extension unless switched on, and says so", () => {
+    const auto = resolveExportConfig(
+      { datadog: { datadogExtension: true } },
+      { DD_API_KEY: 'k' },
+      { localPorts: ports },
+    );
+    assert.equal(auto.destinations.length, 0);
     assert.ok(
-      both.notes.some(
-        (n) =>
-          n.level === 'warn' && /DD_API_KEY_SECRET_ARN is not supported yet and is ignored/.test(n.message),
+      auto.notes.some(
+        (n) => n.level === 'info' && /Datadog's own Lambda extension is in this function/.test(n.message),
       ),
     );
+    const forced = resolveExportConfig(
+      { datadog: { enabled: true, datadogExtension: true } },
+      { DD_API_KEY: 'k' },
+      { localPorts: ports },
+    );
+    assert.deepEqual(
+      forced.destinations.map((d) => d.name),
+      ['datadog'],
+    );
+    assert.ok(forced.notes.some((n) => n.level === 'warn' && /both send/.test(n.message)));
   });
 
   it('can be switched off, needs a key when switched on, and refuses an override pointing at our receiver', () => {
@@ -105,6 +158,46 @@ describe('Datadog preset configuration', () => {
     assert.equal(config.requiredMetricsTemporality, 'delta');
     const tracesOnly = resolveExportConfig(undefined, {}, { localPorts: ports });
     assert.equal(tracesOnly.requiredMetricsTemporality, undefined);
+  });
+});
+
+describe('Datadog preset: environment', () => {
+  it("finds Datadog's extension as <extensions dir>/datadog-agent", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dd-ext-'));
+    try {
+      const extensions = join(dir, 'extensions');
+      mkdirSync(extensions);
+      assert.equal(datadogExtensionPresent(extensions), false);
+      writeFileSync(join(extensions, 'datadog-agent'), '#!/bin/sh\n');
+      assert.equal(datadogExtensionPresent(extensions), true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('DD_SERVICE, DD_ENV, DD_VERSION and DD_TAGS become the resource attributes Datadog reads', () => {
+    const env = {
+      AWS_LAMBDA_FUNCTION_NAME: 'orders',
+      AWS_REGION: 'eu-west-1',
+      DD_SERVICE: 'checkout',
+      DD_ENV: 'prod',
+      DD_VERSION: '1.4.2',
+      DD_TAGS: 'team:payments,cost-center:42 owner:a=b, flag',
+      OTEL_RESOURCE_ATTRIBUTES: 'team=ignored,region.note=kept',
+      OTEL_SERVICE_NAME: 'otel-name',
+    };
+    const resource = new PlatformResource({ ...env, ...datadogResourceEnv(env) }, new SequentialIds());
+    const a = resource.attributes();
+    assert.equal(a['service.name'], 'checkout');
+    assert.equal(a['deployment.environment.name'], 'prod');
+    assert.equal(a['service.version'], '1.4.2');
+    assert.equal(a['team'], 'payments');
+    assert.equal(a['cost-center'], '42');
+    assert.equal(a['owner'], 'a=b');
+    assert.equal(a['flag'], '');
+    assert.equal(a['region.note'], 'kept');
+    assert.deepEqual(resource.problems, []);
+    assert.deepEqual(datadogResourceEnv({}), {});
   });
 });
 
