@@ -119,6 +119,11 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
         throw err;
       }
       await receiverStarted;
+      // OTLP/gRPC binds once registered: off the init path, and still long before a function's
+      // exporter sends anything.
+      receiver?.startGrpc().catch((err: unknown) => {
+        log.warn(`local OTLP/gRPC receiver not started: ${err instanceof Error ? err.message : String(err)}`);
+      });
       wiring?.onRegistered(info);
     },
     onTelemetry(events) {
@@ -148,7 +153,15 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
 /** In pass-through mode the function's exports are still accepted (and discarded), so its SDK stays quiet. */
 function passThroughReceiver(loaded: LoadedConfig): OtlpReceiver | undefined {
   if (!loaded.config.receiver.enabled) return undefined;
-  return new OtlpReceiver({ sink: DISCARD, port: loaded.config.receiver.port });
+  return new OtlpReceiver({
+    sink: DISCARD,
+    port: loaded.config.receiver.port,
+    ...grpcTransport(loaded.config.receiver),
+  });
+}
+
+function grpcTransport(receiver: LoadedConfig['config']['receiver']): { grpc?: { port: number } } {
+  return receiver.grpc.enabled ? { grpc: { port: receiver.grpc.port } } : {};
 }
 
 function finalLogLine(
@@ -236,8 +249,10 @@ class Wiring {
       this.receiver = new OtlpReceiver({
         sink: this.receiverSink,
         port: config.receiver.port,
+        ...grpcTransport(config.receiver),
         correlator: new TraceCorrelator(this.converter.directory),
-        // Backpressure: the function's SDK retries on 503, which is better than dropping here.
+        // Backpressure: the function's SDK retries on 503 (UNAVAILABLE over gRPC), which is better
+        // than dropping here.
         admit: () =>
           this.intakeOpen && this.pipeline.pending().bytes < queueBytes
             ? { accept: true }

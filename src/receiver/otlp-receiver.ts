@@ -62,8 +62,24 @@ export type Admission =
 
 export type ReceiverLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** The OTLP/gRPC transport (port 4317): same intake, admission and limits as OTLP/HTTP. */
+export interface GrpcTransportOptions {
+  /** Default 4317; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1 and ::1. */
+  hosts?: readonly string[];
+}
+
+/** What a request's telemetry came to, once accepted. */
+export interface AcceptedExport {
+  rejected: number;
+  reasons: readonly string[];
+}
+
 export interface OtlpReceiverOptions {
   sink: ChunkSink;
+  /** OTLP/gRPC beside OTLP/HTTP, bound by startGrpc(); off when absent. */
+  grpc?: GrpcTransportOptions;
   /** Default 4318; 0 picks a free port (the same one on every host). */
   port?: number;
   /** Default 127.0.0.1 and ::1; hosts after the first may fail to bind (no IPv6) without error. */
@@ -101,19 +117,21 @@ export interface ReceiverStats {
   signals: Record<Signal, SignalStats>;
   refused: Record<RefusalReason, number>;
   forceFlushes: number;
+  /** Requests that came over OTLP/gRPC (also counted per signal). */
+  grpcRequests: number;
 }
 
-type Encoding = 'protobuf' | 'json';
+export type Encoding = 'protobuf' | 'json';
 
-const GRPC_INVALID_ARGUMENT = 3;
-const GRPC_NOT_FOUND = 5;
-const GRPC_RESOURCE_EXHAUSTED = 8;
-const GRPC_UNIMPLEMENTED = 12;
-const GRPC_INTERNAL = 13;
-const GRPC_UNAVAILABLE = 14;
+export const GRPC_INVALID_ARGUMENT = 3;
+export const GRPC_NOT_FOUND = 5;
+export const GRPC_RESOURCE_EXHAUSTED = 8;
+export const GRPC_UNIMPLEMENTED = 12;
+export const GRPC_INTERNAL = 13;
+export const GRPC_UNAVAILABLE = 14;
 
-/** A request that ends in an error answer. */
-class Refusal extends Error {
+/** A request that ends in an error answer (HTTP status for OTLP/HTTP, gRPC code for OTLP/gRPC). */
+export class Refusal extends Error {
   constructor(
     readonly status: number,
     readonly grpcCode: number,
@@ -200,7 +218,9 @@ export class OtlpReceiver {
       internal: 0,
     },
     forceFlushes: 0,
+    grpcRequests: 0,
   };
+  private grpcServer: { stop(): Promise<void> } | undefined;
 
   constructor(private readonly options: OtlpReceiverOptions) {
     this.limits = { ...DEFAULT_RECEIVER_LIMITS, ...options.limits };
@@ -259,7 +279,29 @@ export class OtlpReceiver {
     return { port, hosts: bound };
   }
 
+  /**
+   * Binds the OTLP/gRPC transport when configured. Its module and node:http2 load only here, so a
+   * receiver without gRPC never pays for them.
+   */
+  async startGrpc(): Promise<{ port: number; hosts: string[] } | undefined> {
+    const grpc = this.options.grpc;
+    if (!grpc || this.grpcServer) return undefined;
+    const { OtlpGrpcServer } = await import('./otlp-grpc-server.js');
+    const server = new OtlpGrpcServer(this, { ...grpc, log: this.log });
+    const bound = await server.start();
+    this.grpcServer = server;
+    return bound;
+  }
+
+  /** The gRPC transport's bound port, when started. */
+  get grpcPort(): number | undefined {
+    return (this.grpcServer as { port?: number } | undefined)?.port;
+  }
+
   async stop(): Promise<void> {
+    const grpc = this.grpcServer;
+    this.grpcServer = undefined;
+    await grpc?.stop();
     const servers = this.servers.splice(0);
     await Promise.all(
       servers.map(
@@ -284,8 +326,7 @@ export class OtlpReceiver {
               'internal',
               `internal error: ${(err as Error)?.message ?? String(err)}`,
             );
-      if (refusal.reason === 'internal') this.log('error', `OTLP receiver: ${refusal.message}`);
-      this.counters.refused[refusal.reason]++;
+      this.countRefusal(refusal);
       this.refuse(req, res, refusal, encoding ?? 'protobuf');
     });
   }
@@ -323,15 +364,46 @@ export class OtlpReceiver {
     }
     const lengthHeader = req.headers['content-length'];
     const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
-    if (contentLength !== undefined && contentLength > this.limits.maxBodyBytes) {
+    try {
+      this.admitRequest(signal, contentLength);
+    } catch (err) {
       decoder?.destroy();
+      throw err;
+    }
+
+    const [body, schema] = await Promise.all([this.readBody(req, decoder), loadOtlpSchema()]);
+    const accepted = this.acceptBody(signal, body, encoding, schema);
+    this.respondSuccess(res, schema, signal, encoding, accepted.rejected, accepted.reasons);
+  }
+
+  /** Counts (and logs, when internal) a refused request; both transports. */
+  countRefusal(refusal: Refusal): void {
+    if (refusal.reason === 'internal') this.log('error', `OTLP receiver: ${refusal.message}`);
+    this.counters.refused[refusal.reason]++;
+  }
+
+  /** Counts a request that came over OTLP/gRPC. */
+  countGrpcRequest(): void {
+    this.counters.grpcRequests++;
+  }
+
+  /** The configured size limits; both transports. */
+  get receiverLimits(): Readonly<ReceiverLimits> {
+    return this.limits;
+  }
+
+  /**
+   * Admission before a body is read, shared by both transports: the declared size against the
+   * limit, then the pipeline's verdict. Throws a Refusal.
+   */
+  admitRequest(signal: Signal, contentLength: number | undefined): void {
+    if (contentLength !== undefined && contentLength > this.limits.maxBodyBytes) {
       throw this.tooLarge(
         `request body of ${contentLength} bytes exceeds the ${this.limits.maxBodyBytes}-byte limit`,
       );
     }
     const admission = this.options.admit?.(signal, contentLength) ?? { accept: true };
     if (!admission.accept) {
-      decoder?.destroy();
       const status = admission.status ?? 503;
       throw new Refusal(
         status,
@@ -341,8 +413,13 @@ export class OtlpReceiver {
         { 'retry-after': String(Math.max(1, Math.ceil(admission.retryAfterSeconds ?? 1))) },
       );
     }
+  }
 
-    const [body, schema] = await Promise.all([this.readBody(req, decoder), loadOtlpSchema()]);
+  /**
+   * A whole, decompressed request body into the pipeline, shared by both transports: decode,
+   * screen, correlate, chunk, enqueue, count. Throws a Refusal.
+   */
+  acceptBody(signal: Signal, body: Buffer, encoding: Encoding, schema: OtlpSchema): AcceptedExport {
     const receivedAtMs = this.now();
     const stats = this.counters.signals[signal];
     stats.requests++;
@@ -412,7 +489,22 @@ export class OtlpReceiver {
         `OTLP receiver: ${signal}: ${screening.rejected} rejected, ${screening.repaired} repaired: ${screening.reasons.join('; ')}`,
       );
     }
-    this.respondSuccess(res, schema, signal, encoding, screening.rejected, screening.reasons);
+    return { rejected: screening.rejected, reasons: screening.reasons };
+  }
+
+  /** Export*ServiceResponse (partial success when something was rejected), encoded as protobuf. */
+  exportResponse(schema: OtlpSchema, signal: Signal, accepted: AcceptedExport): Message {
+    const responseType = schema.response[signal];
+    const response =
+      accepted.reasons.length > 0
+        ? {
+            partialSuccess: {
+              [REJECTED_FIELD[signal]]: accepted.rejected,
+              errorMessage: accepted.reasons.join('; '),
+            },
+          }
+        : {};
+    return responseType.fromObject(response);
   }
 
   private methodNotAllowed(): Refusal {
@@ -421,7 +513,7 @@ export class OtlpReceiver {
     });
   }
 
-  private tooLarge(message: string): Refusal {
+  tooLarge(message: string): Refusal {
     return new Refusal(413, GRPC_RESOURCE_EXHAUSTED, 'too-large', message);
   }
 
@@ -522,11 +614,7 @@ export class OtlpReceiver {
     reasons: readonly string[],
   ): void {
     const responseType = schema.response[signal];
-    const response =
-      reasons.length > 0
-        ? { partialSuccess: { [REJECTED_FIELD[signal]]: rejected, errorMessage: reasons.join('; ') } }
-        : {};
-    const message = responseType.fromObject(response);
+    const message = this.exportResponse(schema, signal, { rejected, reasons });
     const body =
       encoding === 'json'
         ? Buffer.from(JSON.stringify(messageToOtlpJson(responseType, message)))

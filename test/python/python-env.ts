@@ -15,7 +15,7 @@ export function pythonPath(): string {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const lines = out.trim().split('\n');
-    cached = lines[lines.length - 1];
+    cached = lines[lines.length - 1] as string;
   }
   return cached;
 }
