@@ -23,7 +23,9 @@ import { intakeCounters, intakeSummary } from './lambda/telemetry-intake.js';
 import type { TelemetryEvent } from './lambda/telemetry-events.js';
 import type { ChunkSink, Signal, TelemetryChunk } from './pipeline/chunk.js';
 import { ExportPipeline } from './pipeline/export-pipeline.js';
+import { TelemetryProcessor } from './process/telemetry-processor.js';
 import { OtlpReceiver } from './receiver/otlp-receiver.js';
+import { loadedOtlpSchema, loadOtlpSchema } from './receiver/otlp-schema.js';
 import { TraceCorrelator } from './receiver/trace-correlation.js';
 
 export interface ExtensionOptions {
@@ -119,6 +121,7 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
         throw err;
       }
       await receiverStarted;
+      await wiring?.processorsReady;
       // OTLP/gRPC binds once registered: off the init path, and still long before a function's
       // exporter sends anything.
       receiver?.startGrpc().catch((err: unknown) => {
@@ -164,6 +167,14 @@ function grpcTransport(receiver: LoadedConfig['config']['receiver']): { grpc?: {
   return receiver.grpc.enabled ? { grpc: { port: receiver.grpc.port } } : {};
 }
 
+/** Processor failures in the extension's log: the first, then every hundredth (they are counted). */
+function processorFailureLog(): (message: string) => void {
+  let failures = 0;
+  return (message) => {
+    if (failures++ % 100 === 0) log.warn(`${message} (${failures} so far)`);
+  };
+}
+
 function finalLogLine(
   reason: string,
   summary: ShutdownSummary | undefined,
@@ -199,6 +210,10 @@ class Wiring {
   /** When the receiver last accepted an export from the function (performance.now()). */
   private lastFunctionExportMs = 0;
   private readonly config: LoadedConfig['config'];
+  /** The configured processors, when any rule is set. */
+  readonly processor: TelemetryProcessor | undefined;
+  /** Resolves once the processors can decode what they are given. */
+  readonly processorsReady: Promise<unknown> | undefined;
 
   constructor(
     loaded: LoadedConfig,
@@ -209,8 +224,15 @@ class Wiring {
     this.config = config;
     const temporality =
       exportConfig.requiredMetricsTemporality ?? temporalityFor(config.metrics.temporality, 'counter');
+    const processor = new TelemetryProcessor(config.processors, loadedOtlpSchema, processorFailureLog());
+    if (processor.enabled) {
+      this.processor = processor;
+      // Rules decode OTLP: the schema loads now (only with rules), before any telemetry arrives.
+      this.processorsReady = loadOtlpSchema();
+    }
     // The converter's sink exists before the pipeline, whose self-telemetry needs the converter's resource.
-    const forward: ChunkSink = { enqueue: (chunk) => this.pipeline.enqueue(chunk) };
+    const toPipeline: ChunkSink = { enqueue: (chunk) => this.pipeline.enqueue(chunk) };
+    const forward = this.processor?.sink(toPipeline) ?? toPipeline;
     this.converter = new PlatformConverter(
       {
         env,
@@ -227,7 +249,11 @@ class Wiring {
       selfTelemetry: { resource: this.converter.resource, temporality },
     });
     // Producers are pulled at every flush (held spans, metric aggregations, pending log records).
-    this.pipeline.addProducer(this.converter);
+    this.pipeline.addProducer(this.processor?.producer(this.converter) ?? this.converter);
+    if (this.processor) {
+      const observed = this.processor;
+      this.pipeline.stats.observe(() => observed.observedCounters());
+    }
     if (config.logs.enabled && (config.logs.function || config.logs.extension)) {
       this.logs = new LogConverter(
         {
@@ -236,9 +262,9 @@ class Wiring {
           maxRecordBytes: config.logs.max_record_bytes,
           platformLines: config.logs.platform_lines,
         },
-        this.pipeline,
+        this.processor?.sink(this.pipeline) ?? this.pipeline,
       );
-      this.pipeline.addProducer(this.logs);
+      this.pipeline.addProducer(this.processor?.producer(this.logs) ?? this.logs);
     }
     this.receiverSink = new PendingSink((signal) => {
       this.lastFunctionExportMs = performance.now();
@@ -268,7 +294,7 @@ class Wiring {
 
   onRegistered(info: RegisteredInfo): void {
     this.converter.onRegistered(info.register);
-    this.receiverSink.connect(this.pipeline);
+    this.receiverSink.connect(this.processor?.sink(this.pipeline) ?? this.pipeline);
     this.intake = { parseStats: info.parseStats, listenerStats: info.listenerStats };
     const { parseStats, listenerStats } = info;
     this.pipeline.stats.observe(() => intakeCounters(parseStats, listenerStats));

@@ -3,6 +3,7 @@
 // (docs/configuration.md) and the layer's template (layer/config.yaml) all derive from this.
 
 import type { Signal } from '../pipeline/chunk.js';
+import { PROCESSORS_SECTION } from '../process/processors-config.js';
 import {
   FLUSH_STRATEGY_FORMS,
   type FlushStrategy,
@@ -371,6 +372,7 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
       ),
     },
   ),
+  processors: PROCESSORS_SECTION,
 });
 
 export type ExtensionConfig = Infer<typeof CONFIG_SCHEMA>;
