@@ -368,6 +368,30 @@ describe('OTLP/gRPC receiver', () => {
   });
 });
 
+describe('OTLP/gRPC start-up cost', () => {
+  test('node:http2 is loaded by the first connection, not by binding the port', async () => {
+    // A fresh process: this test file loads node:http2 itself.
+    const script = [
+      "import { connect } from 'node:net';",
+      `import { OtlpReceiver } from ${JSON.stringify(join(import.meta.dirname, '../../src/receiver/otlp-receiver.ts'))};`,
+      "const loaded = () => process.moduleLoadList.includes('NativeModule http2');",
+      'const r = new OtlpReceiver({ sink: { enqueue() {} }, port: 0, grpc: { port: 0 } });',
+      'await r.start();',
+      'const bound = await r.startGrpc();',
+      'const afterBind = loaded();',
+      "await new Promise((resolve) => { const s = connect(bound.port, '127.0.0.1', () => setTimeout(() => { s.destroy(); resolve(); }, 50)); });",
+      'console.log(JSON.stringify({ afterBind, afterConnection: loaded() }));',
+      'await r.stop();',
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { timeout: 60_000, cwd: join(import.meta.dirname, '../..') },
+    );
+    assert.deepEqual(JSON.parse(stdout.trim()), { afterBind: false, afterConnection: true });
+  });
+});
+
 describe('OTLP/gRPC transport off', () => {
   test('startGrpc binds nothing without the grpc option', async () => {
     const receiver = new OtlpReceiver({ sink: new ListSink(), port: 0 });
