@@ -121,7 +121,6 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
         throw err;
       }
       await receiverStarted;
-      await wiring?.processorsReady;
       // OTLP/gRPC binds once registered: off the init path, and still long before a function's
       // exporter sends anything.
       receiver?.startGrpc().catch((err: unknown) => {
@@ -212,8 +211,7 @@ class Wiring {
   private readonly config: LoadedConfig['config'];
   /** The configured processors, when any rule is set. */
   readonly processor: TelemetryProcessor | undefined;
-  /** Resolves once the processors can decode what they are given. */
-  readonly processorsReady: Promise<unknown> | undefined;
+  private onceRegistered: (() => void) | undefined;
 
   constructor(
     loaded: LoadedConfig,
@@ -227,8 +225,11 @@ class Wiring {
     const processor = new TelemetryProcessor(config.processors, loadedOtlpSchema, processorFailureLog());
     if (processor.enabled) {
       this.processor = processor;
-      // Rules decode OTLP: the schema loads now (only with rules), before any telemetry arrives.
-      this.processorsReady = loadOtlpSchema();
+      // Rules decode OTLP: the schema loads (only with rules) once registered, off the init path;
+      // what needs it before then waits.
+      processor.loadSchema(
+        new Promise<void>((resolve) => (this.onceRegistered = resolve)).then(loadOtlpSchema),
+      );
     }
     // The converter's sink exists before the pipeline, whose self-telemetry needs the converter's resource.
     const toPipeline: ChunkSink = { enqueue: (chunk) => this.pipeline.enqueue(chunk) };
@@ -293,6 +294,7 @@ class Wiring {
   }
 
   onRegistered(info: RegisteredInfo): void {
+    this.onceRegistered?.();
     this.converter.onRegistered(info.register);
     this.receiverSink.connect(this.processor?.sink(this.pipeline) ?? this.pipeline);
     this.intake = { parseStats: info.parseStats, listenerStats: info.listenerStats };

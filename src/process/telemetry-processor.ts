@@ -54,6 +54,8 @@ export class TelemetryProcessor {
   private readonly resourceActions: AttributeRule[];
   private readonly redacting: Record<Signal, boolean>;
   private hashText: ((text: string) => string) | undefined;
+  /** Chunks that came before the schema could decode them, with where they go. */
+  private held: { chunk: TelemetryChunk; target: ChunkSink }[] | undefined;
   readonly counters: ProcessorCounters = {
     filtered: { traces: 0, metrics: 0, logs: 0 },
     processedChunks: 0,
@@ -152,10 +154,36 @@ export class TelemetryProcessor {
     }
   }
 
+  /**
+   * The schema loads off the init path: chunks that need it before then are held, and processed
+   * once it is there (or, if it cannot load, go through the failure path: counted, never silent).
+   */
+  loadSchema(load: Promise<unknown>): void {
+    this.held = [];
+    const release = () => {
+      const held = this.held ?? [];
+      this.held = undefined;
+      for (const { chunk, target } of held) {
+        const out = this.process(chunk);
+        if (out) target.enqueue(out);
+      }
+    };
+    load.then(release, (err: unknown) => {
+      this.onFailure(
+        `processors: OTLP schema did not load: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      release();
+    });
+  }
+
   /** A sink that processes what it is given before handing it on. */
   sink(target: ChunkSink): ChunkSink {
     return {
       enqueue: (chunk) => {
+        if (this.held && this.active(chunk.signal)) {
+          this.held.push({ chunk, target });
+          return;
+        }
         const out = this.process(chunk);
         if (out) target.enqueue(out);
       },
@@ -164,10 +192,19 @@ export class TelemetryProcessor {
 
   /** A producer whose chunks are processed as they are collected. */
   producer(source: ChunkProducer): ChunkProducer {
+    let waiting: TelemetryChunk[] = [];
     return {
       collect: (nowMs, final) => {
+        const collected = [...waiting, ...source.collect(nowMs, final)];
+        waiting = [];
         const out: TelemetryChunk[] = [];
-        for (const chunk of source.collect(nowMs, final)) {
+        for (const chunk of collected) {
+          // Before the schema is there, a chunk waits for the next collect; the last one processes
+          // anyway (a failure is counted).
+          if (this.held && !final && this.active(chunk.signal)) {
+            waiting.push(chunk);
+            continue;
+          }
           const processed = this.process(chunk);
           if (processed) out.push(processed);
         }

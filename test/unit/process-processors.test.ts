@@ -349,4 +349,27 @@ describe('processors on OTLP chunks', () => {
       [[{ reason: 'processor_error' }, 3]],
     );
   });
+
+  it('chunks that come before the schema has loaded wait for it, then go through the rules', async () => {
+    const processor = await processorFor(
+      ['processors:', '  filter:', '    spans:', '      - name: GET /health'].join('\n'),
+    );
+    let release: () => void = () => {};
+    processor.loadSchema(new Promise<void>((resolve) => (release = resolve)));
+    const got: TelemetryChunk[] = [];
+    const sink = processor.sink({ enqueue: (c) => got.push(c) });
+    sink.enqueue(chunk('traces', TRACES, 5));
+    const producer = processor.producer({ collect: () => [chunk('traces', TRACES, 5)] });
+    assert.deepEqual(producer.collect(0, false), []);
+    assert.equal(got.length, 0);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(got.length, 1);
+    assert.equal(got[0]?.items, 3);
+    // The chunk the producer held comes with the next collect, processed.
+    assert.deepEqual(
+      producer.collect(1, true).map((c) => c.items),
+      [3, 3],
+    );
+  });
 });
