@@ -27,7 +27,9 @@ import type { TelemetryEvent } from './lambda/telemetry-events.js';
 import type { ChunkSink, Signal, TelemetryChunk } from './pipeline/chunk.js';
 import { ExportPipeline } from './pipeline/export-pipeline.js';
 import { budgetBytes, MemoryBudget } from './pipeline/memory-budget.js';
+import { TelemetryProcessor } from './process/telemetry-processor.js';
 import { OtlpReceiver } from './receiver/otlp-receiver.js';
+import { loadedOtlpSchema, loadOtlpSchema } from './receiver/otlp-schema.js';
 import { TraceCorrelator } from './receiver/trace-correlation.js';
 
 export interface ExtensionOptions {
@@ -141,6 +143,11 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
         throw err;
       }
       await receiverStarted;
+      // OTLP/gRPC binds once registered: off the init path, and still long before a function's
+      // exporter sends anything.
+      receiver?.startGrpc().catch((err: unknown) => {
+        log.warn(`local OTLP/gRPC receiver not started: ${err instanceof Error ? err.message : String(err)}`);
+      });
       wiring?.onRegistered(info);
     },
     onTelemetry(events) {
@@ -190,7 +197,24 @@ async function resolveSecretReferences(loaded: LoadedConfig, env: NodeJS.Process
 /** In pass-through mode the function's exports are still accepted (and discarded), so its SDK stays quiet. */
 function passThroughReceiver(loaded: LoadedConfig, budget: MemoryBudget): OtlpReceiver | undefined {
   if (!loaded.config.receiver.enabled) return undefined;
-  return new OtlpReceiver({ sink: DISCARD, port: loaded.config.receiver.port, budget });
+  return new OtlpReceiver({
+    sink: DISCARD,
+    port: loaded.config.receiver.port,
+    budget,
+    ...grpcTransport(loaded.config.receiver),
+  });
+}
+
+function grpcTransport(receiver: LoadedConfig['config']['receiver']): { grpc?: { port: number } } {
+  return receiver.grpc.enabled ? { grpc: { port: receiver.grpc.port } } : {};
+}
+
+/** Processor failures in the extension's log: the first, then every hundredth (they are counted). */
+function processorFailureLog(): (message: string) => void {
+  let failures = 0;
+  return (message) => {
+    if (failures++ % 100 === 0) log.warn(`${message} (${failures} so far)`);
+  };
 }
 
 function finalLogLine(
@@ -223,7 +247,6 @@ function heldSummary(correlator: TraceCorrelator): string {
   return `; function spans waiting for their invocation: ${h.held} requests (${h.released} joined, ${h.expired} delivered unjoined, ${h.overflow} not held: bound reached)`;
 }
 
-
 const MB = 1024 * 1024;
 
 /** One clause for the shutdown line: the memory budget, its high-water mark and what it refused. */
@@ -253,6 +276,9 @@ class Wiring {
   /** When the receiver last accepted an export from the function (performance.now()). */
   private lastFunctionExportMs = 0;
   private readonly config: LoadedConfig['config'];
+  /** The configured processors, when any rule is set. */
+  readonly processor: TelemetryProcessor | undefined;
+  private onceRegistered: (() => void) | undefined;
 
   constructor(
     loaded: LoadedConfig,
@@ -264,8 +290,18 @@ class Wiring {
     this.config = config;
     const temporality =
       exportConfig.requiredMetricsTemporality ?? temporalityFor(config.metrics.temporality, 'counter');
+    const processor = new TelemetryProcessor(config.processors, loadedOtlpSchema, processorFailureLog());
+    if (processor.enabled) {
+      this.processor = processor;
+      // Rules decode OTLP: the schema loads (only with rules) once registered, off the init path;
+      // what needs it before then waits.
+      processor.loadSchema(
+        new Promise<void>((resolve) => (this.onceRegistered = resolve)).then(loadOtlpSchema),
+      );
+    }
     // The converter's sink exists before the pipeline, whose self-telemetry needs the converter's resource.
-    const forward: ChunkSink = { enqueue: (chunk) => this.pipeline.enqueue(chunk) };
+    const toPipeline: ChunkSink = { enqueue: (chunk) => this.pipeline.enqueue(chunk) };
+    const forward = this.processor?.sink(toPipeline) ?? toPipeline;
     this.converter = new PlatformConverter(
       {
         env,
@@ -318,9 +354,13 @@ class Wiring {
     this.correlator = new TraceCorrelator(this.converter.directory, (instance) =>
       this.converter.resource.adoptFunctionInstance(instance),
     );
-    this.pipeline.addProducer(this.correlator);
-    this.pipeline.addProducer(this.converter);
+    this.pipeline.addProducer(this.processor?.producer(this.correlator) ?? this.correlator);
+    this.pipeline.addProducer(this.processor?.producer(this.converter) ?? this.converter);
     this.pipeline.stats.observe(() => platformSpanCounters(this.converter.stats));
+    if (this.processor) {
+      const observed = this.processor;
+      this.pipeline.stats.observe(() => observed.observedCounters());
+    }
     if (config.logs.enabled && (config.logs.function || config.logs.extension)) {
       this.logs = new LogConverter(
         {
@@ -329,9 +369,9 @@ class Wiring {
           maxRecordBytes: config.logs.max_record_bytes,
           platformLines: config.logs.platform_lines,
         },
-        this.pipeline,
+        this.processor?.sink(this.pipeline) ?? this.pipeline,
       );
-      this.pipeline.addProducer(this.logs);
+      this.pipeline.addProducer(this.processor?.producer(this.logs) ?? this.logs);
     }
     this.receiverSink = new PendingSink((signal) => {
       this.lastFunctionExportMs = performance.now();
@@ -342,8 +382,10 @@ class Wiring {
       this.receiver = new OtlpReceiver({
         sink: this.receiverSink,
         port: config.receiver.port,
+        ...grpcTransport(config.receiver),
         correlator: this.correlator,
-        // Backpressure: the function's SDK retries on 503, which is better than dropping here.
+        // Backpressure: the function's SDK retries on 503 (UNAVAILABLE over gRPC), which is better
+        // than dropping here.
         admit: () =>
           this.intakeOpen && this.pipeline.pending().bytes < queueBytes
             ? { accept: true }
@@ -360,8 +402,9 @@ class Wiring {
   }
 
   onRegistered(info: RegisteredInfo): void {
+    this.onceRegistered?.();
     this.converter.onRegistered(info.register);
-    this.receiverSink.connect(this.pipeline);
+    this.receiverSink.connect(this.processor?.sink(this.pipeline) ?? this.pipeline);
     this.intake = { parseStats: info.parseStats, listenerStats: info.listenerStats };
     const { parseStats, listenerStats } = info;
     this.pipeline.stats.observe(() => intakeCounters(parseStats, listenerStats));

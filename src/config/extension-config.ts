@@ -4,6 +4,7 @@
 
 import { SAMPLER_NAMES } from '../convert/sampler.js';
 import type { Signal } from '../pipeline/chunk.js';
+import { PROCESSORS_SECTION } from '../process/processors-config.js';
 import {
   FLUSH_STRATEGY_FORMS,
   type FlushStrategy,
@@ -428,28 +429,49 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
     }),
   }),
 
-  receiver: section("The local OTLP/HTTP receiver for the function's own telemetry.", {
-    enabled: flag({ default: true, description: 'Listen for OTLP from the function.' }),
-    port: integer({
-      min: 1,
-      max: 65_535,
-      default: 4318,
-      description:
-        'Port on 127.0.0.1. Point the function at it with `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:<port>`.',
-    }),
-    max_body_bytes: bytes({
-      min: 65_536,
-      max: 256 * MiB,
-      default: 16 * MiB,
-      description: 'Largest request body accepted (as sent, possibly compressed); larger ones get 413.',
-    }),
-    max_decompressed_bytes: bytes({
-      min: 65_536,
-      max: 1024 * MiB,
-      default: 64 * MiB,
-      description: 'Largest body after decompression; protects against compression bombs.',
-    }),
-  }),
+  receiver: section(
+    "The local OTLP receiver for the function's own telemetry (OTLP/HTTP, and OTLP/gRPC unless turned off).",
+    {
+      enabled: flag({ default: true, description: 'Listen for OTLP from the function.' }),
+      port: integer({
+        min: 1,
+        max: 65_535,
+        default: 4318,
+        description:
+          'Port on 127.0.0.1. Point the function at it with `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:<port>`.',
+      }),
+      max_body_bytes: bytes({
+        min: 65_536,
+        max: 256 * MiB,
+        default: 16 * MiB,
+        description: 'Largest request body accepted (as sent, possibly compressed); larger ones get 413.',
+      }),
+      max_decompressed_bytes: bytes({
+        min: 65_536,
+        max: 1024 * MiB,
+        default: 64 * MiB,
+        description: 'Largest body after decompression; protects against compression bombs.',
+      }),
+      grpc: section(
+        'OTLP/gRPC beside OTLP/HTTP (the default protocol of the Python and .NET SDKs), with the same limits and back-pressure.',
+        {
+          enabled: flag({
+            default: true,
+            description:
+              "Listen for OTLP/gRPC too (unary Export calls, gzip). Bound just after registering, so it adds nothing to the extension's init.",
+          }),
+          port: integer({
+            min: 1,
+            max: 65_535,
+            default: 4317,
+            description:
+              'Port on 127.0.0.1 and ::1. Point the function at it with `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:<port>` and `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.',
+          }),
+        },
+      ),
+    },
+  ),
+  processors: PROCESSORS_SECTION,
 });
 
 export type ExtensionConfig = Infer<typeof CONFIG_SCHEMA>;
@@ -540,6 +562,13 @@ export function checkAcrossKeys(
       'receiver.max_decompressed_bytes',
       `must be at least receiver.max_body_bytes (${config.receiver.max_body_bytes}), got ${config.receiver.max_decompressed_bytes}`,
     );
+  }
+  if (
+    config.receiver.enabled &&
+    config.receiver.grpc.enabled &&
+    config.receiver.grpc.port === config.receiver.port
+  ) {
+    report('receiver.grpc.port', `must differ from receiver.port (${config.receiver.port})`);
   }
   if (config.receiver.enabled) {
     const port = config.receiver.port;

@@ -75,6 +75,7 @@ function tableRows(node: Section<Fields>, prefix: string, out: string[], topLeve
     out.push(
       `| ${code(path)} | ${envCell(child)} | ${cell(child.typeLabel)} | ${defaultCell(child)} | ${cell(describe(child))} |`,
     );
+    if (child.kind === 'object_list' && child.item) tableRows(child.item, `${path}[]`, out);
   }
 }
 
@@ -221,7 +222,9 @@ function templateSection(node: Section<Fields>, depth: number, out: string[]): v
     if (child.kind === 'object_list') out.push('#');
     out.push(...commentLines(indent, `${child.description} (${child.typeLabel})${secret}${env}`));
     out.push(`# ${indent}${key}:${yamlValue(child)}`);
-    if (child.kind === 'object_list') {
+    if (child.kind === 'object_list' && child.example) {
+      for (const line of child.example) out.push(`# ${indent}#   ${line}`);
+    } else if (child.kind === 'object_list') {
       out.push(
         `# ${indent}#   - name: archive`,
         `# ${indent}#     endpoint: https://otlp.example.com`,

@@ -71,6 +71,8 @@ export interface Leaf<T> {
   readonly typeLabel: string;
   /** Item schema of an object list, for the reference. */
   readonly item?: Section<Fields>;
+  /** YAML lines of an example list, for the layer template (object lists). */
+  readonly example?: readonly string[];
   decode(node: InputNode, cx: DecodeContext, path: string): T | Invalid;
   /** The value as plain data (YAML/JSON-ready), for the reference, the layer template and logs. */
   render(value: T): unknown;
@@ -630,9 +632,11 @@ export function objectList<F extends Fields>(
   opts: {
     description: string;
     check?: (items: readonly Infer<Section<F>>[], report: (text: string) => void) => void;
+    example?: readonly string[];
   },
 ): Leaf<readonly Infer<Section<F>>[]> {
   return {
+    ...(opts.example && { example: opts.example }),
     node: 'leaf',
     kind: 'object_list',
     description: opts.description,

@@ -64,8 +64,24 @@ export type Admission =
 
 export type ReceiverLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** The OTLP/gRPC transport (port 4317): same intake, admission and limits as OTLP/HTTP. */
+export interface GrpcTransportOptions {
+  /** Default 4317; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1 and ::1. */
+  hosts?: readonly string[];
+}
+
+/** What a request's telemetry came to, once accepted. */
+export interface AcceptedExport {
+  rejected: number;
+  reasons: readonly string[];
+}
+
 export interface OtlpReceiverOptions {
   sink: ChunkSink;
+  /** OTLP/gRPC beside OTLP/HTTP, bound by startGrpc(); off when absent. */
+  grpc?: GrpcTransportOptions;
   /** Default 4318; 0 picks a free port (the same one on every host). */
   port?: number;
   /** Default 127.0.0.1 and ::1; hosts after the first may fail to bind (no IPv6) without error. */
@@ -111,19 +127,21 @@ export interface ReceiverStats {
   signals: Record<Signal, SignalStats>;
   refused: Record<RefusalReason, number>;
   forceFlushes: number;
+  /** Requests that came over OTLP/gRPC (also counted per signal). */
+  grpcRequests: number;
 }
 
-type Encoding = 'protobuf' | 'json';
+export type Encoding = 'protobuf' | 'json';
 
-const GRPC_INVALID_ARGUMENT = 3;
-const GRPC_NOT_FOUND = 5;
-const GRPC_RESOURCE_EXHAUSTED = 8;
-const GRPC_UNIMPLEMENTED = 12;
-const GRPC_INTERNAL = 13;
-const GRPC_UNAVAILABLE = 14;
+export const GRPC_INVALID_ARGUMENT = 3;
+export const GRPC_NOT_FOUND = 5;
+export const GRPC_RESOURCE_EXHAUSTED = 8;
+export const GRPC_UNIMPLEMENTED = 12;
+export const GRPC_INTERNAL = 13;
+export const GRPC_UNAVAILABLE = 14;
 
-/** A request that ends in an error answer. */
-class Refusal extends Error {
+/** A request that ends in an error answer (HTTP status for OTLP/HTTP, gRPC code for OTLP/gRPC). */
+export class Refusal extends Error {
   constructor(
     readonly status: number,
     readonly grpcCode: number,
@@ -214,7 +232,9 @@ export class OtlpReceiver {
       internal: 0,
     },
     forceFlushes: 0,
+    grpcRequests: 0,
   };
+  private grpcServer: { stop(): Promise<void> } | undefined;
 
   constructor(private readonly options: OtlpReceiverOptions) {
     const limits = { ...DEFAULT_RECEIVER_LIMITS, ...options.limits };
@@ -280,7 +300,29 @@ export class OtlpReceiver {
     return { port, hosts: bound };
   }
 
+  /**
+   * Binds the OTLP/gRPC transport when configured. Its module and node:http2 load only here, so a
+   * receiver without gRPC never pays for them.
+   */
+  async startGrpc(): Promise<{ port: number; hosts: string[] } | undefined> {
+    const grpc = this.options.grpc;
+    if (!grpc || this.grpcServer) return undefined;
+    const { OtlpGrpcServer } = await import('./otlp-grpc-server.js');
+    const server = new OtlpGrpcServer(this, { ...grpc, log: this.log });
+    const bound = await server.start();
+    this.grpcServer = server;
+    return bound;
+  }
+
+  /** The gRPC transport's bound port, when started. */
+  get grpcPort(): number | undefined {
+    return (this.grpcServer as { port?: number } | undefined)?.port;
+  }
+
   async stop(): Promise<void> {
+    const grpc = this.grpcServer;
+    this.grpcServer = undefined;
+    await grpc?.stop();
     const servers = this.servers.splice(0);
     await Promise.all(
       servers.map(
@@ -305,8 +347,7 @@ export class OtlpReceiver {
               'internal',
               `internal error: ${(err as Error)?.message ?? String(err)}`,
             );
-      if (refusal.reason === 'internal') this.log('error', `OTLP receiver: ${refusal.message}`);
-      this.counters.refused[refusal.reason]++;
+      this.countRefusal(refusal);
       this.refuse(req, res, refusal, encoding ?? 'protobuf');
     });
   }
@@ -344,15 +385,51 @@ export class OtlpReceiver {
     }
     const lengthHeader = req.headers['content-length'];
     const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
-    if (contentLength !== undefined && contentLength > this.limits.maxBodyBytes) {
+    let reservation: Reservation | undefined;
+    try {
+      this.admitRequest(signal, contentLength);
+      reservation = this.reserveBody(decoder === null ? contentLength : undefined);
+    } catch (err) {
       decoder?.destroy();
+      throw err;
+    }
+    try {
+      const [body, schema] = await Promise.all([this.readBody(req, decoder, reservation), loadOtlpSchema()]);
+      const accepted = this.acceptBody(signal, body, encoding, schema, reservation);
+      this.respondSuccess(res, schema, signal, encoding, accepted.rejected, accepted.reasons);
+    } finally {
+      reservation?.release();
+    }
+  }
+
+  /** Counts (and logs, when internal) a refused request; both transports. */
+  countRefusal(refusal: Refusal): void {
+    if (refusal.reason === 'internal') this.log('error', `OTLP receiver: ${refusal.message}`);
+    this.counters.refused[refusal.reason]++;
+  }
+
+  /** Counts a request that came over OTLP/gRPC. */
+  countGrpcRequest(): void {
+    this.counters.grpcRequests++;
+  }
+
+  /** The configured size limits; both transports. */
+  get receiverLimits(): Readonly<ReceiverLimits> {
+    return this.limits;
+  }
+
+  /**
+   * Admission before a body is read, shared by both transports: the declared size against the
+   * limit, then the pipeline's verdict. Throws a Refusal.
+   */
+  admitRequest(signal: Signal, contentLength: number | undefined): void {
+    if (contentLength !== undefined && contentLength > this.limits.maxBodyBytes) {
       throw this.tooLarge(
         `request body of ${contentLength} bytes exceeds the ${this.limits.maxBodyBytes}-byte limit`,
       );
     }
     const admission = this.options.admit?.(signal, contentLength) ?? { accept: true };
     if (!admission.accept) {
-      decoder?.destroy();
       const status = admission.status ?? 503;
       throw new Refusal(
         status,
@@ -362,35 +439,41 @@ export class OtlpReceiver {
         { 'retry-after': String(Math.max(1, Math.ceil(admission.retryAfterSeconds ?? 1))) },
       );
     }
-
-    // The cost is reserved before the body is read: many uploads announced at once are refused
-    // here, not after they have all been buffered.
-    let reservation: Reservation | undefined;
-    if (this.options.budget) {
-      const announced =
-        decoder === null && contentLength !== undefined ? contentLength : INITIAL_UNKNOWN_BYTES;
-      reservation = this.options.budget.tryReserve('receiver', announced * RECEIVE_COST_PER_BYTE);
-      if (!reservation) {
-        decoder?.destroy();
-        throw this.overBudget();
-      }
-    }
-    try {
-      await this.receive(req, res, signal, encoding, decoder, reservation);
-    } finally {
-      reservation?.release();
-    }
   }
 
-  private async receive(
-    req: IncomingMessage,
-    res: ServerResponse,
+  /**
+   * Reserves the memory a body will cost before it is read, so many uploads announced at once are
+   * refused here rather than after they have all been buffered; `knownBytes` is the body's size
+   * when it is known and uncompressed. Undefined without a budget; throws a Refusal when over it.
+   * The reservation grows as a longer (or compressed) body arrives; the caller releases it.
+   */
+  reserveBody(knownBytes: number | undefined): Reservation | undefined {
+    if (!this.options.budget) return undefined;
+    const reservation = this.options.budget.tryReserve(
+      'receiver',
+      (knownBytes ?? INITIAL_UNKNOWN_BYTES) * RECEIVE_COST_PER_BYTE,
+    );
+    if (!reservation) throw this.overBudget();
+    return reservation;
+  }
+
+  /** Grows a body's reservation to `bodyBytes` of body; throws a Refusal when that does not fit. */
+  growReservation(reservation: Reservation | undefined, bodyBytes: number): void {
+    if (reservation && !reservation.grow(bodyBytes * RECEIVE_COST_PER_BYTE)) throw this.overBudget();
+  }
+
+  /**
+   * A whole, decompressed request body into the pipeline, shared by both transports: decode,
+   * screen, correlate, chunk, enqueue, count. Throws a Refusal. The body's reservation, if any, is
+   * handed over to the queue once the chunks are enqueued.
+   */
+  acceptBody(
     signal: Signal,
+    body: Buffer,
     encoding: Encoding,
-    decoder: Transform | null,
-    reservation: Reservation | undefined,
-  ): Promise<void> {
-    const [body, schema] = await Promise.all([this.readBody(req, decoder, reservation), loadOtlpSchema()]);
+    schema: OtlpSchema,
+    reservation?: Reservation,
+  ): AcceptedExport {
     const receivedAtMs = this.now();
     const stats = this.counters.signals[signal];
     stats.requests++;
@@ -451,8 +534,7 @@ export class OtlpReceiver {
       stats.acceptedItems += screening.items;
       stats.rejectedItems += screening.rejected;
       stats.repairedItems += screening.repaired;
-      this.respondSuccess(res, schema, signal, encoding, screening.rejected, screening.reasons);
-      return;
+      return { rejected: screening.rejected, reasons: screening.reasons };
     }
     encoded ??= requestType.encode(message).finish();
 
@@ -498,7 +580,22 @@ export class OtlpReceiver {
       }
       if (screening.rejected > 0) this.options.onRejected?.(signal, 'invalid_span_id', screening.rejected);
     }
-    this.respondSuccess(res, schema, signal, encoding, rejected, reasons);
+    return { rejected, reasons };
+  }
+
+  /** Export*ServiceResponse (partial success when something was rejected), encoded as protobuf. */
+  exportResponse(schema: OtlpSchema, signal: Signal, accepted: AcceptedExport): Message {
+    const responseType = schema.response[signal];
+    const response =
+      accepted.reasons.length > 0
+        ? {
+            partialSuccess: {
+              [REJECTED_FIELD[signal]]: accepted.rejected,
+              errorMessage: accepted.reasons.join('; '),
+            },
+          }
+        : {};
+    return responseType.fromObject(response);
   }
 
   private methodNotAllowed(): Refusal {
@@ -517,7 +614,7 @@ export class OtlpReceiver {
     );
   }
 
-  private tooLarge(message: string): Refusal {
+  tooLarge(message: string): Refusal {
     return new Refusal(413, GRPC_RESOURCE_EXHAUSTED, 'too-large', message);
   }
 
@@ -627,11 +724,7 @@ export class OtlpReceiver {
     reasons: readonly string[],
   ): void {
     const responseType = schema.response[signal];
-    const response =
-      reasons.length > 0
-        ? { partialSuccess: { [REJECTED_FIELD[signal]]: rejected, errorMessage: reasons.join('; ') } }
-        : {};
-    const message = responseType.fromObject(response);
+    const message = this.exportResponse(schema, signal, { rejected, reasons });
     const body =
       encoding === 'json'
         ? Buffer.from(JSON.stringify(messageToOtlpJson(responseType, message)))

@@ -161,7 +161,7 @@ describe('AWS Runtime Interface Emulator, default mode (no Telemetry API)', () =
     const out = await col.waitFor(complete, 15_000).catch(() => col.read());
 
     const problems: string[] = [];
-    for (const { header, report } of invoked) {
+    for (const { report } of invoked) {
       const handler = out.spans.find(
         (s) => s.scope.name === FUNCTION_SCOPE && s.item.spanId === report.spanId,
       )?.item;

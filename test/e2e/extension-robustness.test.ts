@@ -296,6 +296,7 @@ async function runAgainst(
       AWS_REGION: 'us-east-1',
       LAMBDA_OTEL_EXPORTER_ENDPOINT: sink.url,
       LAMBDA_OTEL_RECEIVER_PORT: String(await freeLoopbackPort()),
+      LAMBDA_OTEL_RECEIVER_GRPC_PORT: String(await freeLoopbackPort()),
       LAMBDA_OTEL_LOG_LEVEL: 'info',
       ...extraEnv,
     };

@@ -71,6 +71,8 @@ export async function extensionEnvironment(
 ): Promise<ExtensionEnvironment> {
   const { handler, endpoint, env, logLevel, ...simulator } = options;
   const receiverPort = await freeLoopbackPort();
+  let grpcPort = await freeLoopbackPort();
+  while (grpcPort === receiverPort) grpcPort = await freeLoopbackPort();
   const sim = new LambdaSimulator({
     optDir: ensureLayer(),
     handler: handler.includes('/') ? handler : join(FUNCTIONS_DIR, handler),
@@ -82,6 +84,8 @@ export async function extensionEnvironment(
     env: {
       LAMBDA_OTEL_LOG_LEVEL: logLevel ?? 'info',
       LAMBDA_OTEL_RECEIVER_PORT: String(receiverPort),
+      // Tests run side by side: each extension's OTLP/gRPC port is its own too.
+      LAMBDA_OTEL_RECEIVER_GRPC_PORT: String(grpcPort),
       // The function's SDK exports to the extension, as users configure it on Lambda.
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`,
       ...(endpoint !== undefined && { LAMBDA_OTEL_EXPORTER_ENDPOINT: endpoint }),

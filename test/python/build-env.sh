@@ -37,10 +37,14 @@ log "creating $VENV"
 "$PY" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQUIREMENTS" >&2
 touch "$VENV/.complete"
 
-# Drop environments built from older requirements.
+# Drop environments built from other requirements and unused for a week (checkouts of other
+# revisions may share this cache, so a recent one is kept).
+touch "$VENV/.complete"
 for old in "$CACHE_DIR"/*/; do
   old=${old%/}
   name=${old##*/}
-  if [[ "$name" =~ ^[0-9a-f]{16}$ && "$name" != "$HASH" ]]; then rm -rf "$old"; fi
+  if [[ "$name" =~ ^[0-9a-f]{16}$ && "$name" != "$HASH" ]] && [[ -n $(find "$old/.complete" -mtime +7 2>/dev/null) ]]; then
+    rm -rf "$old"
+  fi
 done
 printf '%s\n' "$PY"

@@ -123,7 +123,7 @@ describe('configuration validation', () => {
       `flush.graceMs (${path}:3): unknown key; did you mean "grace_ms"?`,
       `exporter.timeout (${path}:5): unknown key; did you mean "timeout_ms"?`,
       `grace_ms (${path}:6): unknown key; did you mean "flush.grace_ms"?`,
-      `colour (${path}:7): unknown key; known keys here: log_level, strict_config, telemetry_api, exporter, additional_exporters, datadog, aws, secrets, metrics, traces, logs, flush, queue, memory, batch, receiver`,
+      `colour (${path}:7): unknown key; known keys here: log_level, strict_config, telemetry_api, exporter, additional_exporters, datadog, aws, secrets, metrics, traces, logs, flush, queue, memory, batch, receiver, processors`,
     ]);
   });
 
