@@ -1,16 +1,25 @@
-// What a run measures and how long it takes: the full plan (`make bench`, a few minutes) and the
-// quick smoke plan (`--quick`, well under 20 s, one repetition of tiny patterns).
+// What a run measures and how long it takes: the full plan (`make bench`, a few minutes per
+// extension) and the quick smoke plan (`--quick`, one repetition of tiny patterns).
 
 import type { PatternSpec } from './environments.js';
 
 export interface BenchPlan {
   mode: 'full' | 'quick';
+  /**
+   * Function memory settings, MB: every environment runs under the simulator's resource model at
+   * each of them (CPU = memory / 1,769 of one CPU, memory limit = the setting).
+   */
+  memorySizesMB: number[];
   /** Each pattern runs this many times, each time in a fresh environment. */
   repetitions: number;
   /** Extra cold starts measured on their own (every pattern environment adds one too). */
   initOnlyStarts: number;
-  /** Cold starts of the function without the extension. */
+  /**
+   * Environments of the function alone (cold start, then `baselineInvocations` invocations), per
+   * memory size: the init phase and Max Memory Used the extension's figures are taken against.
+   */
   baselineStarts: number;
+  baselineInvocations: number;
   patterns: PatternSpec[];
   /** Fixture handler and its payload: function log lines on every invocation. */
   handler: string;
@@ -45,9 +54,11 @@ function perMinute(intervalMs: number, measured: number): PatternSpec {
 export function fullPlan(): BenchPlan {
   return {
     mode: 'full',
+    memorySizesMB: [128, 1769],
     repetitions: 3,
-    initOnlyStarts: 5,
+    initOnlyStarts: 2,
     baselineStarts: 3,
+    baselineInvocations: 3,
     patterns: [
       perMinute(COMPRESSED_MINUTE_MS, 5),
       { id: 'perSecond', label: '1/s', intervalMs: 1_000, warmup: 2, measured: 15 },
@@ -66,9 +77,11 @@ export function fullPlan(): BenchPlan {
 export function quickPlan(): BenchPlan {
   return {
     mode: 'quick',
+    memorySizesMB: [128, 1769],
     repetitions: 1,
     initOnlyStarts: 0,
     baselineStarts: 1,
+    baselineInvocations: 2,
     patterns: [
       perMinute(1_000, 2),
       { id: 'perSecond', label: '1/s', intervalMs: 1_000, warmup: 1, measured: 2 },
