@@ -135,6 +135,7 @@ test('the unpacked Node.js-runtime zip starts the extension with the node on PAT
   const sim = new LambdaSimulator({
     optDir: opt,
     handler: join(REPO_ROOT, 'test/fixtures/functions/echo.mjs'),
+    unthrottled: true,
     // No runtime node and no shipped one: the simulator's PATH starts with the Node running this.
     env: { LAMBDA_OTEL_RUNTIME_NODE: join(work, 'no-runtime-node') },
   });

@@ -73,6 +73,7 @@ async function lifecycle(env: Record<string, string>) {
   const sim = new LambdaSimulator({
     optDir: opt,
     handler: HANDLER,
+    unthrottled: true,
     env: { LAMBDA_OTEL_LOG_LEVEL: 'debug', ...env },
   });
   try {

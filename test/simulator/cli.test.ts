@@ -26,6 +26,12 @@ test('cli: runs the invocations and a shutdown, prints a JSON summary', async ()
   const summary = JSON.parse(stdout);
   assert.equal(summary.init.status, 'success');
   assert.equal(summary.init.extensions[0].name, 'recorder');
+  // The default is Lambda's model at 128 MB: 128 / 1769 of one CPU and a 128 MB limit.
+  const resources = summary.init.resources;
+  if (resources.mechanism !== 'signals') {
+    assert.equal(resources.memoryLimitMB, 128);
+    assert.ok(Math.abs(resources.cpuShare - 128 / 1769) < 1e-9, `cpu share ${resources.cpuShare}`);
+  }
   assert.equal(summary.invocations.length, 2);
   for (const inv of summary.invocations) {
     assert.equal(inv.status, 'success');

@@ -2,6 +2,7 @@
 // Runs a function and the layer's extensions in the simulator: N invocations, then SHUTDOWN, then a
 // summary. `node --import tsx test/simulator/cli.ts --help` for the options.
 import { parseArgs } from 'node:util';
+import type { ResourceControl, ResourceInfo } from './resources.js';
 import { LambdaSimulator } from './simulator.js';
 import type { LogFormat, ShutdownReason, SimulatorMode } from './types.js';
 
@@ -13,12 +14,15 @@ const USAGE = `usage: cli.ts --handler FILE [options]
   --idle MS              frozen time between invocations (default 0)
   --log-format text|json (default text)
   --mode on-demand|managed-instances|snap-start (default on-demand)
-  --memory MB            (default 128)
+  --memory MB            function memory: the memory limit, and CPU = MB / 1769 of one CPU (default 128)
+  --unthrottled          no CPU quota (the memory limit still applies)
+  --resource-control M   auto|cgroup|signals: a cgroup per environment when possible (auto), required
+                         (cgroup), or none: SIGSTOP freezing and no limits (signals); default auto
   --timeout MS           function timeout (default 3000)
   --shutdown-budget MS   SHUTDOWN to SIGKILL (default 2000)
   --shutdown-reason R    spindown|timeout|failure (default spindown)
   --env KEY=VALUE        environment for function and extensions (repeatable)
-  --no-freeze            do not SIGSTOP between invocations
+  --no-freeze            do not freeze between invocations
   --echo                 print every process line as it comes
   --json                 print the full result as JSON`;
 
@@ -37,6 +41,8 @@ const { values } = parseArgs({
     'log-format': { type: 'string', default: 'text' },
     mode: { type: 'string', default: 'on-demand' },
     memory: { type: 'string', default: '128' },
+    unthrottled: { type: 'boolean', default: false },
+    'resource-control': { type: 'string', default: 'auto' },
     timeout: { type: 'string', default: '3000' },
     'shutdown-budget': { type: 'string', default: '2000' },
     'shutdown-reason': { type: 'string', default: 'spindown' },
@@ -63,6 +69,12 @@ if (logFormat !== 'text' && logFormat !== 'json') fail(`--log-format must be tex
 const mode = values.mode;
 if (mode !== 'on-demand' && mode !== 'managed-instances' && mode !== 'snap-start')
   fail(`unknown --mode ${mode}`);
+const resourceControl = values['resource-control'];
+if (resourceControl !== 'auto' && resourceControl !== 'cgroup' && resourceControl !== 'signals')
+  fail(`--resource-control must be auto, cgroup or signals; got ${resourceControl}`);
+const memorySizeMB = count('memory', values.memory);
+if (memorySizeMB < 128 || memorySizeMB > 10_240)
+  fail(`--memory must be 128 to 10240 (MB); got ${values.memory}`);
 const reason = values['shutdown-reason'];
 if (reason !== 'spindown' && reason !== 'timeout' && reason !== 'failure')
   fail(`unknown --shutdown-reason ${reason}`);
@@ -84,13 +96,22 @@ const sim = new LambdaSimulator({
   handler: values.handler,
   logFormat: logFormat as LogFormat,
   mode: mode as SimulatorMode,
-  memorySizeMB: count('memory', values.memory),
+  memorySizeMB,
+  unthrottled: values.unthrottled,
+  resourceControl: resourceControl as ResourceControl,
   timeoutMs: count('timeout', values.timeout),
   shutdownBudgetMs: count('shutdown-budget', values['shutdown-budget']),
   freeze: !values['no-freeze'],
   echo: values.echo,
   env,
 });
+
+function describeResources(r: ResourceInfo): string {
+  if (r.mechanism === 'signals')
+    return `no cgroup (${r.reason}); freezing with SIGSTOP, no CPU or memory limit`;
+  const cpu = r.cpuShare === null ? 'unthrottled CPU' : `CPU ${(r.cpuShare * 100).toFixed(1)} % of one`;
+  return `${r.mechanism}: ${cpu}, memory limit ${r.memoryLimitMB} MB, freezer cgroup`;
+}
 
 const ms = (value: number | undefined) => (value === undefined ? '-' : `${value.toFixed(1)} ms`);
 
@@ -111,6 +132,7 @@ try {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } else {
     const out: string[] = [];
+    out.push(`resources: ${describeResources(init.resources)}`);
     out.push(`init: ${init.status}${init.errorType ? ` (${init.errorType})` : ''} in ${ms(init.durationMs)}`);
     for (const ext of init.extensions) {
       out.push(`  extension ${ext.name} pid ${ext.pid}: start to first next ${ms(ext.startToFirstNextMs)}`);

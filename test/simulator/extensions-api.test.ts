@@ -15,7 +15,13 @@ after(async () => {
 
 function setup(options: Partial<ConstructorParameters<typeof LambdaSimulator>[0]> = {}) {
   const opt = createOptDir({ manual: sleeperLauncher() });
-  const sim = new LambdaSimulator({ optDir: opt.dir, handler: ECHO, shutdownBudgetMs: 300, ...options });
+  const sim = new LambdaSimulator({
+    optDir: opt.dir,
+    handler: ECHO,
+    shutdownBudgetMs: 300,
+    unthrottled: true,
+    ...options,
+  });
   cleanups.push(
     () => opt.remove(),
     () => sim.close(),

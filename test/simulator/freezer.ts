@@ -1,8 +1,10 @@
-// Real freezing: SIGSTOP every process group of the environment between invocations, SIGCONT on the
-// next event. Timers inside the processes stop firing, sockets stay open but unanswered, exactly
-// the conditions a Lambda extension must survive.
+// Real freezing between invocations, as Lambda does it: the environment's freezer cgroup when it has
+// one, else SIGSTOP of every process group (SIGCONT on the next event). Timers inside the processes
+// stop firing, sockets stay open but unanswered, exactly the conditions a Lambda extension must
+// survive.
 import { nowMs, sleep } from './clock.js';
 import { type ManagedProcess, readProcessState, signalGroup } from './processes.js';
+import type { EnvironmentResources } from './resources.js';
 import type { Timeline } from './timeline.js';
 
 export interface FrozenInterval {
@@ -12,6 +14,7 @@ export interface FrozenInterval {
 
 export class Freezer {
   private frozenPids: number[] = [];
+  private frozenCgroup: EnvironmentResources | null = null;
   private frozenAtMs = 0;
   readonly intervals: FrozenInterval[] = [];
 
@@ -22,8 +25,24 @@ export class Freezer {
   }
 
   /** Stops every group and resolves once the kernel reports each leader stopped (state T). */
-  async freeze(processes: ManagedProcess[]): Promise<void> {
+  async freeze(processes: ManagedProcess[], resources?: EnvironmentResources): Promise<void> {
     if (this.isFrozen) return;
+    if (resources?.usesCgroup) {
+      this.frozenAtMs = nowMs();
+      this.frozenPids = await resources.freeze();
+      if (this.frozenPids.length === 0) {
+        resources.thaw();
+        return;
+      }
+      this.frozenCgroup = resources;
+      this.timeline.record({
+        kind: 'freeze',
+        pids: [...this.frozenPids],
+        via: 'cgroup',
+        atMs: this.frozenAtMs,
+      });
+      return;
+    }
     const pids = processes.filter((p) => !p.exit && p.pid).map((p) => p.pid!);
     this.frozenPids = pids.filter((pid) => signalGroup(pid, 'SIGSTOP'));
     if (this.frozenPids.length === 0) return;
@@ -33,13 +52,20 @@ export class Freezer {
       if (this.frozenPids.every((pid) => (readProcessState(pid) ?? 'T') === 'T')) break;
       await sleep(1);
     }
-    this.timeline.record({ kind: 'freeze', pids: [...this.frozenPids], atMs: this.frozenAtMs });
+    this.timeline.record({
+      kind: 'freeze',
+      pids: [...this.frozenPids],
+      via: 'sigstop',
+      atMs: this.frozenAtMs,
+    });
   }
 
   /** Resumes every frozen group; returns how long they were stopped. */
   thaw(): number {
     if (!this.isFrozen) return 0;
-    for (const pid of this.frozenPids) signalGroup(pid, 'SIGCONT');
+    if (this.frozenCgroup) this.frozenCgroup.thaw();
+    else for (const pid of this.frozenPids) signalGroup(pid, 'SIGCONT');
+    this.frozenCgroup = null;
     const atMs = nowMs();
     const frozenMs = atMs - this.frozenAtMs;
     this.intervals.push({ fromMs: this.frozenAtMs, toMs: atMs });

@@ -12,6 +12,16 @@ export {
   sleeperLauncher,
 } from './opt-dir.js';
 export { readMemoryKb, readProcessState } from './processes.js';
+export {
+  cpuShareOf,
+  EnvironmentResources,
+  MB_PER_VCPU,
+  type ResourceControl,
+  type ResourceInfo,
+  type ResourceMechanism,
+  readFreezeState,
+  removeStaleCgroups,
+} from './resources.js';
 export { BUFFERING_LIMITS, SCHEMA_VERSIONS, validateSubscription } from './telemetry-api.js';
 export { functionTraceHeader, newXrayTraceValue, parseTraceValue } from './tracing.js';
 export type * from './types.js';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createOptDir, readJsonLines, recorderLauncher } from './opt-dir.js';
-import { readProcessState } from './processes.js';
+import { readFreezeState } from './resources.js';
 import { LambdaSimulator } from './simulator.js';
 import type { TelemetryEnvelope } from './types.js';
 
@@ -46,6 +46,7 @@ test('on-demand: init, invocations, report after the slowest extension, freezing
   const ext = recorders(['fast', 'slow'], { slow: { nextDelayMs: 300 } });
   const sim = new LambdaSimulator({
     optDir: ext.opt.dir,
+    unthrottled: true,
     handler: SCENARIO,
     functionName: 'checkout',
     memorySizeMB: 256,
@@ -91,7 +92,9 @@ test('on-demand: init, invocations, report after the slowest extension, freezing
   const all = [pids.function!, ...Object.values(pids.extensions)];
   assert.equal(all.length, 3);
   assert.ok(sim.isFrozen, 'sim.isFrozen');
-  for (const pid of all) assert.equal(readProcessState(pid), 'T', `pid ${pid} stopped`);
+  // By the freezer cgroup where the environment has one, else by SIGSTOP.
+  const stopped = sim.resources?.freezer === 'cgroup' ? 'frozen' : 'stopped';
+  for (const pid of all) assert.equal(readFreezeState(pid), stopped, `pid ${pid} stopped`);
 
   // Environment variables: extensions do not see the runtime-only ones; the caller's are shared.
   const extEnv = ext.read('fast').find((l) => l.kind === 'register')!.env!;
@@ -178,7 +181,7 @@ test('on-demand: init, invocations, report after the slowest extension, freezing
   // Frozen between invocations, for real.
   await sim.idle(60);
   assert.ok(sim.timeline.of('idle').at(-1)!.frozen, "sim.timeline.of('idle').at(-1)!.frozen");
-  for (const pid of all) assert.equal(readProcessState(pid), 'T');
+  for (const pid of all) assert.equal(readFreezeState(pid), stopped);
 
   const second = await sim.invoke({});
   assert.equal(second.coldStart, false);
@@ -242,6 +245,7 @@ test('JSON log format: objects with timestamp, level, requestId, message; string
   const ext = recorders(['modern', 'legacy'], { legacy: { schemaVersion: '2022-07-01' } });
   const sim = new LambdaSimulator({
     optDir: ext.opt.dir,
+    unthrottled: true,
     handler: SCENARIO,
     logFormat: 'json',
     env: ext.env,

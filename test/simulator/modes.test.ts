@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { ManualExtension } from './manual-extension.js';
 import { createOptDir, readJsonLines, recorderLauncher, sleeperLauncher } from './opt-dir.js';
-import { readProcessState } from './processes.js';
+import { readFreezeState } from './resources.js';
 import { LambdaSimulator } from './simulator.js';
 import type { TelemetryEnvelope } from './types.js';
 
@@ -20,6 +20,7 @@ test('Managed Instances: SHUTDOWN only, schema 2025-01-29, concurrent invocation
   const opt = createOptDir({ manual: sleeperLauncher() });
   const sim = new LambdaSimulator({
     optDir: opt.dir,
+    unthrottled: true,
     handler: SCENARIO,
     mode: 'managed-instances',
     maxConcurrency: 3,
@@ -83,7 +84,7 @@ test('Managed Instances: SHUTDOWN only, schema 2025-01-29, concurrent invocation
   );
   // Never frozen.
   assert.equal(sim.isFrozen, false);
-  assert.notEqual(readProcessState(sim.pids().function!), 'T');
+  assert.equal(readFreezeState(sim.pids().function!), 'running');
 
   const down = sim.shutdown();
   assert.equal(((await shutdown).body as { eventType: string }).eventType, 'SHUTDOWN');
@@ -99,6 +100,7 @@ test('SnapStart: restore records instead of init records, restoreDurationMs on t
   const out = opt.file('recorder.jsonl');
   const sim = new LambdaSimulator({
     optDir: opt.dir,
+    unthrottled: true,
     handler: SCENARIO,
     mode: 'snap-start',
     env: { RECORDER_CONFIG: JSON.stringify({ '*': { out } }) },

@@ -29,6 +29,7 @@ test('function error, timeout with reset and re-init, out of memory, crash', asy
   const trigger = opt.file('trigger');
   const sim = new LambdaSimulator({
     optDir: opt.dir,
+    unthrottled: true,
     handler: SCENARIO,
     timeoutMs: 400,
     memorySizeMB: 512,
@@ -135,7 +136,7 @@ test('function error, timeout with reset and re-init, out of memory, crash', asy
 });
 
 test('a runtime that fails its init reports the error type, and init is retried on invoke', async () => {
-  const sim = new LambdaSimulator({ handler: 'test/fixtures/functions/init-error.mjs' });
+  const sim = new LambdaSimulator({ handler: 'test/fixtures/functions/init-error.mjs', unthrottled: true });
   cleanups.push(() => sim.close());
   const init = await sim.start();
   assert.equal(init.status, 'error');
@@ -154,6 +155,7 @@ test('SHUTDOWN: an extension that never exits is SIGKILLed at the deadline; a po
   const opt = createOptDir({ polite: recorderLauncher(), stubborn: recorderLauncher() });
   const sim = new LambdaSimulator({
     optDir: opt.dir,
+    unthrottled: true,
     handler: SCENARIO,
     shutdownBudgetMs: 400,
     env: { RECORDER_CONFIG: JSON.stringify({ stubborn: { shutdown: 'hang' }, polite: { shutdown: 3 } }) },

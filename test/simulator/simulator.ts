@@ -17,6 +17,7 @@ import { type ExtensionRegistration, ExtensionsApi } from './extensions-api.js';
 import { Freezer } from './freezer.js';
 import { ApiServer } from './http.js';
 import { type ManagedProcess, ProcessSupervisor, readMemoryKb } from './processes.js';
+import { EnvironmentResources, type ResourceInfo } from './resources.js';
 import { type RuntimeInvocation, type RuntimeOutcome, RuntimeApi } from './runtime-api.js';
 import { TelemetryApi } from './telemetry-api.js';
 import { TelemetryHub } from './telemetry-hub.js';
@@ -64,6 +65,8 @@ interface Environment {
   coldPending: boolean;
   restoreDurationMs?: number;
   teardown?: Promise<ShutdownResult>;
+  /** Its cgroup (CPU quota, memory limit, freezer), or SIGSTOP freezing where none could be made. */
+  resources: EnvironmentResources;
 }
 
 interface ActiveInvocation {
@@ -80,6 +83,8 @@ function resolveOptions(options: SimulatorOptions): Resolved {
     functionName: options.functionName ?? 'simulated-function',
     functionVersion: options.functionVersion ?? '$LATEST',
     memorySizeMB: options.memorySizeMB ?? 128,
+    unthrottled: options.unthrottled ?? false,
+    resourceControl: options.resourceControl ?? 'auto',
     timeoutMs: options.timeoutMs ?? 3000,
     initTimeoutMs: options.initTimeoutMs ?? 10_000,
     env: options.env ?? {},
@@ -196,6 +201,16 @@ export class LambdaSimulator {
     return this.freezer.isFrozen;
   }
 
+  /** The current environment's resources: mechanism, CPU share, memory limit (undefined between environments). */
+  get resources(): ResourceInfo | undefined {
+    return this.env?.resources.info;
+  }
+
+  /** CPU time the current environment's processes used so far, ms (cgroup accounting; undefined without a cgroup). */
+  environmentCpuMs(): number | undefined {
+    return this.env?.resources.cpuUsageMs();
+  }
+
   get frozenIntervals() {
     return this.freezer.intervals;
   }
@@ -297,8 +312,10 @@ export class LambdaSimulator {
     for (const done of this.waiters.values()) done(false);
     this.waiters.clear();
     const live = this.supervisor.live();
+    this.env?.resources.killAll();
     for (const proc of live) this.supervisor.signal(proc, 'SIGKILL');
     await within(Promise.all(live.map((p) => p.exited)), 2000);
+    await this.env?.resources.remove();
     this.hub.closeAll();
     this.extensionsApi.reset();
     this.runtimeApi.reset();
@@ -358,7 +375,17 @@ export class LambdaSimulator {
 
   private onProcessExit(env: Environment, proc: ManagedProcess): void {
     if (this.env === env && !env.teardown) {
-      if (proc.role === 'function') this.fail(env, 'Runtime.ExitError');
+      // The kernel's OOM killer picked a process: Lambda ends the whole environment for it.
+      const oomKills = env.resources.oomKills();
+      if (oomKills > 0) {
+        this.timeline.record({
+          kind: 'out-of-memory',
+          oomKills,
+          memoryLimitMB: env.resources.info.memoryLimitMB,
+        });
+        this.fail(env, 'Runtime.OutOfMemory');
+        env.resources.killAll();
+      } else if (proc.role === 'function') this.fail(env, 'Runtime.ExitError');
       else {
         const reported = this.extensionsApi.get(proc.name)?.reportedError;
         this.fail(env, reported?.errorType ?? 'Extension.Crash');
@@ -413,14 +440,22 @@ export class LambdaSimulator {
     const phase = o.mode === 'snap-start' ? 'snap-start' : this.nextPhase;
     this.nextPhase = 'invoke';
     const initializationType = initializationTypeOf(o.mode);
+    const startedAtMs = nowMs();
+    const resources = EnvironmentResources.create({
+      memorySizeMB: o.memorySizeMB,
+      unthrottled: o.unthrottled,
+      control: o.resourceControl,
+    });
     const env: Environment = {
       phase,
-      startedAtMs: nowMs(),
+      startedAtMs,
       initOver: false,
       extensions: new Map(),
       coldPending: true,
+      resources,
     };
     this.env = env;
+    this.timeline.record({ kind: 'resources', info: resources.info });
     const deadlineMs = env.startedAtMs + o.initTimeoutMs;
     // SnapStart inits before the snapshot, out of sight: the environment only reports its restore.
     const reportInit = o.mode !== 'snap-start';
@@ -448,8 +483,7 @@ export class LambdaSimulator {
       const proc = this.supervisor.spawn({
         role: 'extension',
         name: ext.name,
-        command: ext.path,
-        args: [],
+        ...resources.wrap(ext.path, []),
         env: extEnv,
         cwd: o.optDir ?? process.cwd(),
       });
@@ -468,8 +502,7 @@ export class LambdaSimulator {
       const proc = this.supervisor.spawn({
         role: 'function',
         name: 'function',
-        command: process.execPath,
-        args: [...o.functionNodeArgs, o.runtimeBootstrap],
+        ...resources.wrap(process.execPath, [...o.functionNodeArgs, o.runtimeBootstrap]),
         env: functionEnv(spec, {
           handlerFile: o.handler,
           handlerExport: o.handlerExport,
@@ -537,6 +570,7 @@ export class LambdaSimulator {
       durationMs: endedAtMs - env.startedAtMs,
       functionPid: env.functionProcess?.pid,
       extensions: this.extensionInitInfo(env),
+      resources: env.resources.info,
     };
     env.initResult = result;
     this.inits.push(result);
@@ -577,7 +611,7 @@ export class LambdaSimulator {
   private async snapshotAndRestore(env: Environment): Promise<void> {
     const o = this.options;
     await this.hub.flushAll(DELIVERY_SETTLE_MS);
-    await this.freezer.freeze(this.supervisor.live());
+    await this.freezer.freeze(this.supervisor.live(), env.resources);
     const restoreStartMs = nowMs();
     this.hub.emit(
       'platform.restoreStart',
@@ -616,7 +650,7 @@ export class LambdaSimulator {
 
   private async freeze(): Promise<void> {
     this.hub.pause();
-    await this.freezer.freeze(this.supervisor.live());
+    await this.freezer.freeze(this.supervisor.live(), this.env?.resources);
   }
 
   private thaw(): void {
@@ -773,7 +807,8 @@ export class LambdaSimulator {
     const durationMs = endMs - startMs;
     const postRuntimeExtensionsDurationMs =
       extensionsNextMs === undefined ? undefined : Math.max(0, extensionsNextMs - responseEndMs);
-    const maxMemoryUsedMB = outOfMemory ? o.memorySizeMB : this.maxMemoryUsedMB(env);
+    const maxMemoryUsedMB =
+      outOfMemory || errorType === 'Runtime.OutOfMemory' ? o.memorySizeMB : this.maxMemoryUsedMB(env);
     const reportSpans: SpanRecord[] = [];
     if (invokeExtensions.length > 0 && extensionsNextMs !== undefined) {
       reportSpans.push(span('extensionOverhead', responseEndMs, extensionsNextMs));
@@ -846,8 +881,14 @@ export class LambdaSimulator {
     return result;
   }
 
-  /** Peak resident memory of the environment's processes, MB (what Lambda reports as Max Memory Used). */
+  /**
+   * What Lambda reports as Max Memory Used, MB: the peak memory charged to the environment's cgroup
+   * (resident memory and page cache of every process); without a cgroup, the sum of the processes'
+   * peak RSS (VmHWM).
+   */
   private maxMemoryUsedMB(env: Environment): number {
+    const peak = env.resources.peakMemoryBytes();
+    if (peak !== undefined) return Math.min(this.options.memorySizeMB, Math.ceil(peak / (1024 * 1024)));
     let kb = 0;
     const procs = [env.functionProcess, ...env.extensions.values()];
     for (const proc of procs) {
@@ -891,7 +932,10 @@ export class LambdaSimulator {
     await this.waitUntil(() => extensionProcs.every((p) => p.exit !== undefined), deadlineMs);
     const all = [...extensionProcs, ...(fn ? [fn] : [])];
     for (const proc of all) if (!proc.exit) this.supervisor.signal(proc, 'SIGKILL');
+    // Children that left their process group are still in the cgroup: they go with the environment.
+    env.resources.killAll();
     await within(Promise.all(all.map((p) => p.exited)), 2000);
+    await env.resources.remove();
 
     const undeliveredRecords = this.hub.closeAll();
     const extensions: ExtensionShutdownInfo[] = extensionProcs.map((proc) => ({

@@ -74,7 +74,13 @@ async function subscribed(
   listener: (ext: ManualExtension) => void = () => undefined,
 ) {
   const opt = createOptDir({ manual: sleeperLauncher() });
-  const sim = new LambdaSimulator({ optDir: opt.dir, handler: SCENARIO, shutdownBudgetMs: 200, ...options });
+  const sim = new LambdaSimulator({
+    optDir: opt.dir,
+    handler: SCENARIO,
+    shutdownBudgetMs: 200,
+    unthrottled: true,
+    ...options,
+  });
   cleanups.push(
     () => opt.remove(),
     () => sim.close(),
@@ -262,4 +268,31 @@ test('a subscriber that falls behind loses log records and is told with platform
     sim.timeline.of('logs-dropped').reduce((s, e) => s + e.droppedRecords, 0),
     droppedTotal(),
   );
+});
+
+test('one extension holds two subscriptions (two listeners): both get every record', async () => {
+  const second = new ManualExtension('', 'second-listener');
+  cleanups.push(() => second.close());
+  let secondAnswer: Awaited<ReturnType<ManualExtension['subscribe']>> | undefined;
+  const { sim, ext, answer } = await subscribed({ types: ['platform'] }, {}, (first) => {
+    // Subscribes again, right after the first subscription, with its own listener.
+    const subscribe = first.subscribe.bind(first);
+    first.subscribe = async (body) => {
+      const one = await subscribe(body);
+      await second.listen();
+      secondAnswer = await subscribe({ ...(body as object), destination: second.subscription().destination });
+      return one;
+    };
+  });
+  assert.equal(answer.status, 200);
+  assert.equal(secondAnswer?.status, 200);
+  await sim.invoke({});
+  await sim.shutdown();
+  for (const listener of [ext, second]) {
+    assert.ok(
+      listener.records.some((r) => r.type === 'platform.runtimeDone'),
+      `${listener.name} got runtimeDone`,
+    );
+  }
+  assert.equal(sim.timeline.of('subscribe').filter((s) => s.status === 200).length, 2);
 });

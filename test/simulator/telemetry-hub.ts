@@ -15,6 +15,11 @@ interface Emitted {
 export class TelemetryHub {
   /** Every record emitted, whether or not anyone subscribed. */
   readonly records: TelemetryEnvelope[] = [];
+  /**
+   * By extension name and destination: one extension may hold several subscriptions (the
+   * OpenTelemetry Collector layer subscribes twice, with two listeners); subscribing again to the
+   * same destination replaces that subscription.
+   */
   private readonly subscribers = new Map<string, TelemetrySubscriber>();
   private initBacklog: Emitted[] | null = null;
   private paused = false;
@@ -49,16 +54,18 @@ export class TelemetryHub {
   }
 
   subscribe(config: SubscriberConfig): TelemetrySubscriber {
-    this.subscribers.get(config.name)?.close();
+    const key = `${config.name} ${config.destination.href}`;
+    this.subscribers.get(key)?.close();
     const subscriber = new TelemetrySubscriber(config, this.timeline);
     if (this.paused) subscriber.pause();
-    this.subscribers.set(config.name, subscriber);
+    this.subscribers.set(key, subscriber);
     for (const { env, atMs } of this.initBacklog ?? []) subscriber.push(env, atMs);
     return subscriber;
   }
 
-  subscriber(name: string): TelemetrySubscriber | undefined {
-    return this.subscribers.get(name);
+  /** The subscriptions an extension holds, in the order it made them. */
+  subscriptionsOf(name: string): TelemetrySubscriber[] {
+    return this.all.filter((s) => s.config.name === name);
   }
 
   get all(): TelemetrySubscriber[] {

@@ -1,4 +1,5 @@
 // Public types of the simulator: options, results and the timeline entries tests assert on.
+import type { ResourceControl, ResourceInfo } from './resources.js';
 
 export type SimulatorMode = 'on-demand' | 'managed-instances' | 'snap-start';
 export type LogFormat = 'text' | 'json';
@@ -51,7 +52,19 @@ export interface SimulatorOptions {
   handlerExport?: string;
   functionName?: string;
   functionVersion?: string;
+  /**
+   * The function's memory (default 128): the environment's memory limit (exceeding it kills the
+   * environment: Runtime.OutOfMemory) and its CPU, memorySizeMB ÷ 1,769 of one CPU, as on Lambda.
+   */
   memorySizeMB?: number;
+  /** No CPU quota: the environment may use whole CPUs (the memory limit still applies). */
+  unthrottled?: boolean;
+  /**
+   * How limits and freezing are applied: 'auto' (default) a cgroup per environment when one can be
+   * made, else no limits and SIGSTOP freezing; 'cgroup' fails init when none can be made;
+   * 'signals' never makes one (SIGSTOP freezing, no limits).
+   */
+  resourceControl?: ResourceControl;
   /** Function timeout (default 3000 ms). */
   timeoutMs?: number;
   /** Init limit (default 10000 ms, Lambda's on-demand limit). */
@@ -62,7 +75,7 @@ export interface SimulatorOptions {
   mode?: SimulatorMode;
   /** Runtime concurrency on Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY, default 4). */
   maxConcurrency?: number;
-  /** SIGSTOP every process between invocations (default true; Managed Instances never freeze). */
+  /** Freeze every process between invocations (default true; Managed Instances never freeze). */
   freeze?: boolean;
   /** Time between SHUTDOWN and SIGKILL (default 2000 ms). */
   shutdownBudgetMs?: number;
@@ -113,6 +126,8 @@ export interface InitResult {
   durationMs: number;
   functionPid?: number;
   extensions: ExtensionInitInfo[];
+  /** What the environment runs under: its cgroup (CPU share, memory limit) or SIGSTOP only. */
+  resources: ResourceInfo;
 }
 
 export interface InvocationTimestamps {
@@ -245,7 +260,9 @@ export type TimelineEntry = At &
         records?: TelemetryEnvelope[];
       }
     | { kind: 'logs-dropped'; subscriber: string; droppedRecords: number; droppedBytes: number }
-    | { kind: 'freeze'; pids: number[] }
+    | { kind: 'freeze'; pids: number[]; via: 'cgroup' | 'sigstop' }
+    | { kind: 'resources'; info: ResourceInfo }
+    | { kind: 'out-of-memory'; oomKills: number; memoryLimitMB: number | null }
     | { kind: 'thaw'; pids: number[]; frozenMs: number }
     | { kind: 'idle'; ms: number; frozen: boolean }
     | { kind: 'init-start'; phase: string; initializationType: string }
