@@ -32,6 +32,7 @@ options:
                       extensions side by side, interleaved, in one run (one result file each)
   --name NAME         result name (default: the extension's name); repeat it with --extension
   --memory LIST       function memory settings in MB (default 128,1769)
+  --unthrottled       no CPU quota (memory limits stay): to see what the CPU share costs
   --repeat N          repetitions of each pattern (default 3, quick 1)
   --only LIST         sections to run: ${SECTIONS.join(',')}
   --env K=V           environment for the extension and the function (repeatable)
@@ -53,6 +54,7 @@ function parse() {
       extension: { type: 'string', multiple: true },
       name: { type: 'string', multiple: true },
       memory: { type: 'string' },
+      unthrottled: { type: 'boolean', default: false },
       repeat: { type: 'string' },
       only: { type: 'string' },
       env: { type: 'string', multiple: true },
@@ -102,6 +104,7 @@ if (values.repeat !== undefined) {
   plan.repetitions = n;
 }
 if (values.handler !== undefined) plan.handler = resolve(values.handler);
+plan.unthrottled = values.unthrottled;
 if (values.memory !== undefined) {
   const sizes = values.memory.split(',').map(Number);
   if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 128 || n > 10_240))

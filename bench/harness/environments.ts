@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { FUNCTIONS_DIR, freeLoopbackPort } from '../../test/e2e/harness.js';
 import { startOtlpSink } from '../../test/fakes/otlp-sink.js';
-import { LambdaSimulator } from '../../test/simulator/index.js';
+import { LambdaSimulator, type ResourceInfo } from '../../test/simulator/index.js';
 import type { InitResult, SimulatorOptions } from '../../test/simulator/types.js';
 import { billedMs, invocationBill } from './billing.js';
 import { type ExtensionUnderTest, extensionEnv } from './extension-under-test.js';
@@ -34,6 +34,8 @@ export interface EnvironmentSetup {
   ext: ExtensionUnderTest;
   /** The function's memory setting, MB: the resource model gives CPU and a memory limit from it. */
   memoryMB: number;
+  /** No CPU quota (the memory limit still applies): --unthrottled. */
+  unthrottled: boolean;
   handler: string;
   payload: unknown;
   /** --env: given to the extension and the function alike, as on Lambda. */
@@ -50,6 +52,8 @@ export interface InitSample {
   durationMs: number;
   /** The init phase as billed: billedMs(durationMs). */
   billedMs: number;
+  /** How the simulator applied the resource model to this environment. */
+  resources: ResourceInfo | undefined;
   /** VmRSS of the extension's processes once init is over (frozen), MB. */
   rssMb: number;
   /**
@@ -101,10 +105,21 @@ function mb(kb: number): number {
 }
 
 /**
- * The simulator options that put an environment under Lambda's resource model at `memoryMB`.
+ * The simulator options that put an environment under Lambda's resource model at `memoryMB`: a
+ * cgroup of its own with CPU = memoryMB / 1,769 of one CPU, the memory limit, the freezer. Where no
+ * cgroup can be made the simulator runs without limits and says so (see `describeResources`).
  */
-export function resourceOptions(memoryMB: number): Partial<SimulatorOptions> {
-  return { memorySizeMB: memoryMB };
+export function resourceOptions(setup: EnvironmentSetup): Partial<SimulatorOptions> {
+  return { memorySizeMB: setup.memoryMB, unthrottled: setup.unthrottled, resourceControl: 'auto' };
+}
+
+/** One line on how the model was applied, e.g. "cgroup-v1: 0.072 of one CPU, 128 MB limit, freezer cgroup". */
+export function describeResources(info: ResourceInfo | undefined): string {
+  if (!info) return 'unknown (the simulator did not say)';
+  const cpu = info.cpuShare === null ? 'no CPU quota' : `${info.cpuShare.toFixed(3)} of one CPU`;
+  const memory = info.memoryLimitMB === null ? 'no memory limit' : `${info.memoryLimitMB} MB limit`;
+  const freezer = info.freezer === 'cgroup' ? 'freezer cgroup' : 'SIGSTOP freezing';
+  return `${info.mechanism}: ${cpu}, ${memory}, ${freezer}${info.reason ? ` (${info.reason})` : ''}`;
 }
 
 function describeInitFailure(init: InitResult, sim: LambdaSimulator): string {
@@ -136,7 +151,7 @@ async function openEnvironment(
     optDir: setup.ext.optDir,
     handler: setup.handler.includes('/') ? setup.handler : join(FUNCTIONS_DIR, setup.handler),
     functionName: 'bench-fn',
-    ...resourceOptions(setup.memoryMB),
+    ...resourceOptions(setup),
     timeoutMs: 10_000,
     initTimeoutMs: 10_000,
     keepHistory: setup.echo,
@@ -168,6 +183,7 @@ async function openEnvironment(
       perExtension,
       durationMs: init.durationMs,
       billedMs: billedMs(init.durationMs),
+      resources: sim.resources,
       rssMb: mb(treeMemory(tree()).rssKb),
       cpuMs: treeCpuPreciseMs(tree()),
     };
@@ -220,7 +236,7 @@ export async function measureBaseline(setup: EnvironmentSetup, invocations: numb
   const sim = new LambdaSimulator({
     handler: setup.handler.includes('/') ? setup.handler : join(FUNCTIONS_DIR, setup.handler),
     functionName: 'bench-fn',
-    ...resourceOptions(setup.memoryMB),
+    ...resourceOptions(setup),
     timeoutMs: 10_000,
     initTimeoutMs: 10_000,
     keepHistory: false,

@@ -10,6 +10,8 @@ export interface BenchPlan {
    * each of them (CPU = memory / 1,769 of one CPU, memory limit = the setting).
    */
   memorySizesMB: number[];
+  /** No CPU quota (--unthrottled): only for telling the model's effect apart. */
+  unthrottled: boolean;
   /** Each pattern runs this many times, each time in a fresh environment. */
   repetitions: number;
   /** Extra cold starts measured on their own (every pattern environment adds one too). */
@@ -55,6 +57,7 @@ export function fullPlan(): BenchPlan {
   return {
     mode: 'full',
     memorySizesMB: [128, 1769],
+    unthrottled: false,
     repetitions: 3,
     initOnlyStarts: 2,
     baselineStarts: 3,
@@ -78,6 +81,7 @@ export function quickPlan(): BenchPlan {
   return {
     mode: 'quick',
     memorySizesMB: [128, 1769],
+    unthrottled: false,
     repetitions: 1,
     initOnlyStarts: 0,
     baselineStarts: 1,

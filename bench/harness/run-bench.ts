@@ -10,6 +10,7 @@ import { REPO_ROOT } from '../../test/e2e/harness.js';
 import {
   type EnvironmentSetup,
   type BaselineSample,
+  describeResources,
   type InitSample,
   measureBaseline,
   measureInit,
@@ -91,6 +92,7 @@ export async function runBench(options: RunOptions): Promise<BenchResult[]> {
   const setupFor = (ext: ExtensionUnderTest, memoryMB: number): EnvironmentSetup => ({
     ext,
     memoryMB,
+    unthrottled: plan.unthrottled,
     handler: plan.handler,
     payload: plan.payload,
     env: options.env,
@@ -153,6 +155,10 @@ export async function runBench(options: RunOptions): Promise<BenchResult[]> {
     const figures: Figure[] = [];
     const skipped: BenchResult['skipped'] = [];
     const notes: string[] = [...(failures.get(subject) ?? [])];
+    for (const memoryMB of plan.memorySizesMB) {
+      const models = new Set(of(subject, memoryMB).inits.map((i) => describeResources(i.resources)));
+      for (const model of models) notes.push(`${memoryMB} MB: resource model ${model}`);
+    }
     for (const memoryMB of plan.memorySizesMB) {
       figures.push(
         ...simulatorFigures(
