@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NODE_TEST := node --import tsx --test --test-concurrency=2 --test-timeout=180000
 TEST_FILES = $(shell find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 
-.PHONY: all install build layer dist cli collector pyenv test unit e2e typecheck lint format demo bench clean
+.PHONY: all install build layer dist cli collector pyenv test unit e2e typecheck lint format demo bench bench-peers clean
 
 all: layer
 
@@ -60,6 +60,14 @@ demo: layer
 
 bench: layer
 	node --import tsx bench/run.ts
+
+# This project's layer against the Rust OpenTelemetry Lambda extension (crates.io, built once into
+# .cache/peers/ by cargo install), side by side in one interleaved run.
+bench-peers: layer
+	@peer=$$(bench/peers/build-rust-peer.sh) && \
+	node --import tsx bench/run.ts --only init,patterns,layer \
+		--extension build/layer --name otel-lambda-extension \
+		--extension "$$peer" --name opentelemetry-lambda-extension-rs
 
 clean:
 	rm -rf build dist
