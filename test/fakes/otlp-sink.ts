@@ -3,6 +3,7 @@
 // empty Export*ServiceResponse unless a responder says otherwise.
 
 import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Signal } from '../../src/pipeline/chunk.js';
 import {
@@ -15,6 +16,7 @@ import {
   type MetricsRequest,
   type TracesRequest,
 } from '../otlp/decode.js';
+import { type DistanceRelay, startDistanceRelay, testCertificate } from './backend-distance.js';
 import { decodeContent, readBody, signalOfPath } from './http-body.js';
 
 export interface SinkRequest {
@@ -42,11 +44,24 @@ export interface OtlpSinkOptions {
   decode?: boolean;
   /** Custom answer per request; undefined = the default 200. */
   respond?: (request: SinkRequest) => SinkAnswer | undefined;
+  /**
+   * Network round trip between the extension and this backend, ms (default 0: loopback). Every
+   * request pays it, and a new connection pays one more (and TLS its handshake's) before sending;
+   * REALISTIC_BACKEND_RTT_MS (30) is a backend in the same region.
+   */
+  roundTripMs?: number;
+  /**
+   * Serve HTTPS with a self-signed certificate made at test time; clients trust it through
+   * `caFile` (NODE_EXTRA_CA_CERTS for the extension).
+   */
+  tls?: boolean;
 }
 
 export interface OtlpSink {
-  /** Base endpoint, e.g. http://127.0.0.1:41234 (append /v1/<signal>). */
+  /** Base endpoint, e.g. http://127.0.0.1:41234 (append /v1/<signal>); https:// with `tls`. */
   readonly url: string;
+  /** With `tls`: the certificate file clients must trust (NODE_EXTRA_CA_CERTS). */
+  readonly caFile?: string;
   readonly port: number;
   /** Requests answered with success. */
   readonly requests: SinkRequest[];
@@ -84,7 +99,8 @@ export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<Otlp
   const totals: Record<Signal, number> = { traces: 0, metrics: 0, logs: 0 };
   let connectionCount = 0;
 
-  const server = http.createServer(async (req, res) => {
+  const certificate = options.tls ? testCertificate() : undefined;
+  const handler: http.RequestListener = async (req, res) => {
     const signal = signalOfPath(req.url);
     const wire = await readBody(req);
     if (req.method !== 'POST' || !signal) {
@@ -128,14 +144,22 @@ export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<Otlp
     res
       .writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' })
       .end(json ? '{}' : '');
-  });
+  };
+  const server = certificate
+    ? https.createServer({ key: certificate.key, cert: certificate.cert }, handler)
+    : http.createServer(handler);
   server.on('connection', () => connectionCount++);
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const serverPort = (server.address() as AddressInfo).port;
+  const roundTripMs = options.roundTripMs ?? 0;
+  const relay: DistanceRelay | undefined =
+    roundTripMs > 0 ? await startDistanceRelay(serverPort, roundTripMs) : undefined;
+  const port = relay?.port ?? serverPort;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${certificate ? 'https' : 'http'}://127.0.0.1:${port}`,
+    caFile: certificate?.certFile,
     port,
     requests,
     attempts,
@@ -148,10 +172,12 @@ export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<Otlp
         await new Promise((r) => setTimeout(r, 5));
       }
     },
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await relay?.close();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }

@@ -18,6 +18,7 @@ import { Freezer } from './freezer.js';
 import { ApiServer } from './http.js';
 import { type ManagedProcess, ProcessSupervisor, readMemoryKb } from './processes.js';
 import { EnvironmentResources, type ResourceInfo } from './resources.js';
+import { SandboxHosts } from './sandbox-hosts.js';
 import { type RuntimeInvocation, type RuntimeOutcome, RuntimeApi } from './runtime-api.js';
 import { TelemetryApi } from './telemetry-api.js';
 import { TelemetryHub } from './telemetry-hub.js';
@@ -67,6 +68,8 @@ interface Environment {
   teardown?: Promise<ShutdownResult>;
   /** Its cgroup (CPU quota, memory limit, freezer), or SIGSTOP freezing where none could be made. */
   resources: EnvironmentResources;
+  /** /etc/hosts with sandbox.localdomain, in a private mount namespace per process. */
+  hosts: SandboxHosts;
 }
 
 interface ActiveInvocation {
@@ -85,6 +88,7 @@ function resolveOptions(options: SimulatorOptions): Resolved {
     memorySizeMB: options.memorySizeMB ?? 128,
     unthrottled: options.unthrottled ?? false,
     resourceControl: options.resourceControl ?? 'auto',
+    sandboxHosts: options.sandboxHosts ?? true,
     timeoutMs: options.timeoutMs ?? 3000,
     initTimeoutMs: options.initTimeoutMs ?? 10_000,
     env: options.env ?? {},
@@ -316,6 +320,7 @@ export class LambdaSimulator {
     for (const proc of live) this.supervisor.signal(proc, 'SIGKILL');
     await within(Promise.all(live.map((p) => p.exited)), 2000);
     await this.env?.resources.remove();
+    this.env?.hosts.remove();
     this.hub.closeAll();
     this.extensionsApi.reset();
     this.runtimeApi.reset();
@@ -453,6 +458,7 @@ export class LambdaSimulator {
       extensions: new Map(),
       coldPending: true,
       resources,
+      hosts: SandboxHosts.create('127.0.0.1', o.sandboxHosts),
     };
     this.env = env;
     this.timeline.record({ kind: 'resources', info: resources.info });
@@ -483,7 +489,7 @@ export class LambdaSimulator {
       const proc = this.supervisor.spawn({
         role: 'extension',
         name: ext.name,
-        ...resources.wrap(ext.path, []),
+        ...this.wrap(env, ext.path, []),
         env: extEnv,
         cwd: o.optDir ?? process.cwd(),
       });
@@ -502,7 +508,7 @@ export class LambdaSimulator {
       const proc = this.supervisor.spawn({
         role: 'function',
         name: 'function',
-        ...resources.wrap(process.execPath, [...o.functionNodeArgs, o.runtimeBootstrap]),
+        ...this.wrap(env, process.execPath, [...o.functionNodeArgs, o.runtimeBootstrap]),
         env: functionEnv(spec, {
           handlerFile: o.handler,
           handlerExport: o.handlerExport,
@@ -571,6 +577,7 @@ export class LambdaSimulator {
       functionPid: env.functionProcess?.pid,
       extensions: this.extensionInitInfo(env),
       resources: env.resources.info,
+      sandboxHosts: env.hosts.info,
     };
     env.initResult = result;
     this.inits.push(result);
@@ -589,6 +596,12 @@ export class LambdaSimulator {
     if (o.mode === 'snap-start') await this.snapshotAndRestore(env);
     if (freezeAfter) await this.settleAndFreeze();
     return result;
+  }
+
+  /** The command that starts a process inside the environment: its cgroup, then its /etc/hosts. */
+  private wrap(env: Environment, command: string, args: string[]): { command: string; args: string[] } {
+    const inHosts = env.hosts.wrap(command, args);
+    return env.resources.wrap(inHosts.command, inHosts.args);
   }
 
   private extensionInitInfo(env: Environment): ExtensionInitInfo[] {
@@ -936,6 +949,7 @@ export class LambdaSimulator {
     env.resources.killAll();
     await within(Promise.all(all.map((p) => p.exited)), 2000);
     await env.resources.remove();
+    env.hosts.remove();
 
     const undeliveredRecords = this.hub.closeAll();
     const extensions: ExtensionShutdownInfo[] = extensionProcs.map((proc) => ({

@@ -1,5 +1,6 @@
 // Public types of the simulator: options, results and the timeline entries tests assert on.
 import type { ResourceControl, ResourceInfo } from './resources.js';
+import type { SandboxHostsInfo } from './sandbox-hosts.js';
 
 export type SimulatorMode = 'on-demand' | 'managed-instances' | 'snap-start';
 export type LogFormat = 'text' | 'json';
@@ -65,6 +66,11 @@ export interface SimulatorOptions {
    * 'signals' never makes one (SIGSTOP freezing, no limits).
    */
   resourceControl?: ResourceControl;
+  /**
+   * Give every process an /etc/hosts where sandbox.localdomain is the environment (a private mount
+   * namespace per process; default true). Without it the name goes to the system resolver.
+   */
+  sandboxHosts?: boolean;
   /** Function timeout (default 3000 ms). */
   timeoutMs?: number;
   /** Init limit (default 10000 ms, Lambda's on-demand limit). */
@@ -128,6 +134,8 @@ export interface InitResult {
   extensions: ExtensionInitInfo[];
   /** What the environment runs under: its cgroup (CPU share, memory limit) or SIGSTOP only. */
   resources: ResourceInfo;
+  /** How sandbox.localdomain resolves for its processes. */
+  sandboxHosts: SandboxHostsInfo;
 }
 
 export interface InvocationTimestamps {
