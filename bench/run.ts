@@ -33,6 +33,8 @@ options:
   --name NAME         result name (default: the extension's name); repeat it with --extension
   --memory LIST       function memory settings in MB (default 128,1769)
   --unthrottled       no CPU quota (memory limits stay): to see what the CPU share costs
+  --backend-rtt MS    round trip to the OTLP sink (default 30, a backend in the same region; 0: loopback)
+  --plain-http        the sink serves HTTP instead of HTTPS
   --repeat N          repetitions of each pattern (default 3, quick 1)
   --only LIST         sections to run: ${SECTIONS.join(',')}
   --env K=V           environment for the extension and the function (repeatable)
@@ -55,6 +57,8 @@ function parse() {
       name: { type: 'string', multiple: true },
       memory: { type: 'string' },
       unthrottled: { type: 'boolean', default: false },
+      'backend-rtt': { type: 'string' },
+      'plain-http': { type: 'boolean', default: false },
       repeat: { type: 'string' },
       only: { type: 'string' },
       env: { type: 'string', multiple: true },
@@ -105,6 +109,13 @@ if (values.repeat !== undefined) {
 }
 if (values.handler !== undefined) plan.handler = resolve(values.handler);
 plan.unthrottled = values.unthrottled;
+if (values['backend-rtt'] !== undefined) {
+  const rtt = Number(values['backend-rtt']);
+  if (!Number.isFinite(rtt) || rtt < 0 || rtt > 1_000)
+    fail(`--backend-rtt ${values['backend-rtt']}: expected 0–1000 ms`);
+  plan.backend.roundTripMs = rtt;
+}
+if (values['plain-http']) plan.backend.tls = false;
 if (values.memory !== undefined) {
   const sizes = values.memory.split(',').map(Number);
   if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 128 || n > 10_240))

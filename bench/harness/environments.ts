@@ -36,6 +36,8 @@ export interface EnvironmentSetup {
   memoryMB: number;
   /** No CPU quota (the memory limit still applies): --unthrottled. */
   unthrottled: boolean;
+  /** The sink's distance (round trip, ms) and whether it serves HTTPS. */
+  backend: { roundTripMs: number; tls: boolean };
   handler: string;
   payload: unknown;
   /** --env: given to the extension and the function alike, as on Lambda. */
@@ -145,7 +147,11 @@ async function openEnvironment(
   setup: EnvironmentSetup,
   patternEnv: Record<string, string>,
 ): Promise<Environment> {
-  const sink = await startOtlpSink({ decode: false });
+  const sink = await startOtlpSink({
+    decode: false,
+    roundTripMs: setup.backend.roundTripMs,
+    tls: setup.backend.tls,
+  });
   const receiverPort = await freeLoopbackPort();
   const sim = new LambdaSimulator({
     optDir: setup.ext.optDir,
@@ -156,7 +162,7 @@ async function openEnvironment(
     initTimeoutMs: 10_000,
     keepHistory: setup.echo,
     echo: setup.echo,
-    env: { ...extensionEnv(setup.ext, sink.url, receiverPort, setup.env), ...patternEnv },
+    env: { ...extensionEnv(setup.ext, sink.url, receiverPort, setup.env, sink.caFile), ...patternEnv },
   });
   const close = async () => {
     await sim.close();

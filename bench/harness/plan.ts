@@ -1,6 +1,7 @@
 // What a run measures and how long it takes: the full plan (`make bench`, a few minutes per
 // extension) and the quick smoke plan (`--quick`, one repetition of tiny patterns).
 
+import { REALISTIC_BACKEND_RTT_MS } from '../../test/fakes/backend-distance.js';
 import type { PatternSpec } from './environments.js';
 
 export interface BenchPlan {
@@ -12,6 +13,11 @@ export interface BenchPlan {
   memorySizesMB: number[];
   /** No CPU quota (--unthrottled): only for telling the model's effect apart. */
   unthrottled: boolean;
+  /**
+   * The OTLP backend's distance: network round trip (ms; every request pays it, a new connection one
+   * more) and HTTPS, so a flush the function waits for costs what it costs on Lambda.
+   */
+  backend: { roundTripMs: number; tls: boolean };
   /** Each pattern runs this many times, each time in a fresh environment. */
   repetitions: number;
   /** Extra cold starts measured on their own (every pattern environment adds one too). */
@@ -58,6 +64,7 @@ export function fullPlan(): BenchPlan {
     mode: 'full',
     memorySizesMB: [128, 1769],
     unthrottled: false,
+    backend: { roundTripMs: REALISTIC_BACKEND_RTT_MS, tls: true },
     repetitions: 3,
     initOnlyStarts: 2,
     baselineStarts: 3,
@@ -82,6 +89,7 @@ export function quickPlan(): BenchPlan {
     mode: 'quick',
     memorySizesMB: [128, 1769],
     unthrottled: false,
+    backend: { roundTripMs: REALISTIC_BACKEND_RTT_MS, tls: true },
     repetitions: 1,
     initOnlyStarts: 0,
     baselineStarts: 1,

@@ -140,6 +140,7 @@ export function formatResult(result: BenchResult): string {
         ? ' (busy machine: figures are pessimistic and noisy)'
         : ''),
   );
+  if (typeof result.plan.otlpSink === 'string') out.push(`OTLP backend: ${result.plan.otlpSink}`);
   const header = ['figure', 'median', 'spread (min … max)', 'n', 'target'];
   let section = '';
   const rows: string[][] = [];
