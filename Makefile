@@ -62,10 +62,11 @@ bench: layer
 	node --import tsx bench/run.ts
 
 # This project's layer against the Rust OpenTelemetry Lambda extension (crates.io, built once into
-# .cache/peers/ by cargo install), side by side in one interleaved run.
+# .cache/peers/ by cargo install), side by side in one interleaved run. Plain HTTP: the peer's rustls
+# refuses the test sink's self-signed certificate.
 bench-peers: layer
 	@peer=$$(bench/peers/build-rust-peer.sh) && \
-	node --import tsx bench/run.ts --only init,patterns,layer \
+	node --import tsx bench/run.ts --only init,patterns,layer --plain-http \
 		--extension build/layer --name otel-lambda-extension \
 		--extension "$$peer" --name opentelemetry-lambda-extension-rs
 
