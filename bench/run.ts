@@ -37,7 +37,10 @@ options:
   --plain-http        the sink serves HTTP instead of HTTPS
   --repeat N          repetitions of each pattern (default 3, quick 1)
   --only LIST         sections to run: ${SECTIONS.join(',')}
-  --env K=V           environment for the extension and the function (repeatable)
+  --env K=V           environment for the extension and the function (repeatable); NAME:K=V for
+                      the extension named NAME only; the value {freePort} is a free port per
+                      environment (for extensions with fixed ports)
+  --measured N        at most N measured invocations per pattern (shorter runs of slow extensions)
   --handler FILE      function handler (default test/fixtures/functions/logs.mjs)
   --out DIR           where the JSON goes (default bench/results)
   --echo              print every process line (debugging)`;
@@ -60,6 +63,7 @@ function parse() {
       'backend-rtt': { type: 'string' },
       'plain-http': { type: 'boolean', default: false },
       repeat: { type: 'string' },
+      measured: { type: 'string' },
       only: { type: 'string' },
       env: { type: 'string', multiple: true },
       handler: { type: 'string' },
@@ -108,6 +112,11 @@ if (values.repeat !== undefined) {
   plan.repetitions = n;
 }
 if (values.handler !== undefined) plan.handler = resolve(values.handler);
+if (values.measured !== undefined) {
+  const n = Number(values.measured);
+  if (!Number.isInteger(n) || n < 2) fail(`--measured ${values.measured}: expected an integer ≥ 2`);
+  for (const p of plan.patterns) p.measured = Math.min(p.measured, n);
+}
 plan.unthrottled = values.unthrottled;
 if (values['backend-rtt'] !== undefined) {
   const rtt = Number(values['backend-rtt']);
@@ -133,10 +142,18 @@ if (values.only !== undefined) {
 }
 
 const env: Record<string, string> = {};
+const envFor = new Map<string, Record<string, string>>();
 for (const pair of values.env ?? []) {
   const eq = pair.indexOf('=');
-  if (eq <= 0) fail(`--env ${pair}: expected NAME=value`);
-  env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  if (eq <= 0) fail(`--env ${pair}: expected NAME=value or EXTENSION:NAME=value`);
+  const key = pair.slice(0, eq);
+  const colon = key.indexOf(':');
+  if (colon < 0) env[key] = pair.slice(eq + 1);
+  else {
+    const scoped = envFor.get(key.slice(0, colon)) ?? {};
+    scoped[key.slice(colon + 1)] = pair.slice(eq + 1);
+    envFor.set(key.slice(0, colon), scoped);
+  }
 }
 
 const paths: (string | undefined)[] = values.extension ?? [undefined];
@@ -157,6 +174,11 @@ try {
 }
 if (new Set(subjects.map((s) => s.name)).size !== subjects.length)
   fail('two extensions with the same name: give each a --name');
+for (const [name, scoped] of envFor) {
+  const subject = subjects.find((s) => s.name === name);
+  if (!subject) fail(`--env ${name}:…: no extension named ${name}`);
+  subject.env = scoped;
+}
 
 try {
   const results = await runBench({ subjects, plan, sections, env, echo: values.echo });

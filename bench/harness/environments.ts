@@ -40,7 +40,10 @@ export interface EnvironmentSetup {
   backend: { roundTripMs: number; tls: boolean };
   handler: string;
   payload: unknown;
-  /** --env: given to the extension and the function alike, as on Lambda. */
+  /**
+   * --env: given to the extension and the function alike, as on Lambda. A value `{freePort}` becomes
+   * a free loopback port, a new one for each environment.
+   */
   env: Record<string, string>;
   echo: boolean;
 }
@@ -106,6 +109,14 @@ function mb(kb: number): number {
   return kb / MB;
 }
 
+/** `{freePort}` values replaced by a free loopback port each (for extensions with fixed ports). */
+async function withFreePorts(env: Record<string, string>): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env))
+    out[k] = v === '{freePort}' ? String(await freeLoopbackPort()) : v;
+  return out;
+}
+
 /**
  * The simulator options that put an environment under Lambda's resource model at `memoryMB`: a
  * cgroup of its own with CPU = memoryMB / 1,769 of one CPU, the memory limit, the freezer. Where no
@@ -162,7 +173,10 @@ async function openEnvironment(
     initTimeoutMs: 10_000,
     keepHistory: setup.echo,
     echo: setup.echo,
-    env: { ...extensionEnv(setup.ext, sink.url, receiverPort, setup.env, sink.caFile), ...patternEnv },
+    env: {
+      ...extensionEnv(setup.ext, sink.url, receiverPort, await withFreePorts(setup.env), sink.caFile),
+      ...patternEnv,
+    },
   });
   const close = async () => {
     await sim.close();

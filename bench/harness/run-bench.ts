@@ -33,6 +33,8 @@ export interface Subject {
   ext: ExtensionUnderTest;
   /** Result name. */
   name: string;
+  /** Environment for this extension only (`--env NAME:K=V`), on top of the shared `env`. */
+  env?: Record<string, string>;
 }
 
 export interface RunOptions {
@@ -89,14 +91,14 @@ export async function runBench(options: RunOptions): Promise<BenchResult[]> {
   const started = performance.now();
   const createdAt = new Date().toISOString();
   const loadAverageAtStart = loadavg();
-  const setupFor = (ext: ExtensionUnderTest, memoryMB: number): EnvironmentSetup => ({
-    ext,
+  const setupFor = (subject: Subject, memoryMB: number): EnvironmentSetup => ({
+    ext: subject.ext,
     memoryMB,
     unthrottled: plan.unthrottled,
     backend: plan.backend,
     handler: plan.handler,
     payload: plan.payload,
-    env: options.env,
+    env: { ...options.env, ...subject.env },
     echo: options.echo,
   });
   const tag = (subject: Subject) => (subjects.length > 1 ? `${subject.name}, ` : '');
@@ -123,12 +125,12 @@ export async function runBench(options: RunOptions): Promise<BenchResult[]> {
         say(`${at}: function alone`);
         baselines
           .get(memoryMB)
-          ?.push(await measureBaseline(setupFor(subjects[0]!.ext, memoryMB), plan.baselineInvocations));
+          ?.push(await measureBaseline(setupFor(subjects[0]!, memoryMB), plan.baselineInvocations));
       }
       if (round < initOnly) {
         for (const subject of subjects) {
           say(`${at}: ${tag(subject)}init`);
-          of(subject, memoryMB).inits.push(await measureInit(setupFor(subject.ext, memoryMB)));
+          of(subject, memoryMB).inits.push(await measureInit(setupFor(subject, memoryMB)));
         }
       }
       if (!wantPatterns || round >= plan.repetitions) continue;
@@ -136,7 +138,7 @@ export async function runBench(options: RunOptions): Promise<BenchResult[]> {
         for (const subject of subjects) {
           const count = 1 + pattern.warmup + pattern.measured;
           say(`${at}: ${tag(subject)}${pattern.label}, ${count} invocations`);
-          const sample = await runPattern(setupFor(subject.ext, memoryMB), pattern);
+          const sample = await runPattern(setupFor(subject, memoryMB), pattern);
           const c = of(subject, memoryMB);
           c.inits.push(sample.init);
           c.shutdownMs.push(sample.shutdownMs);
@@ -637,7 +639,7 @@ function assemble(
       ...plan,
       sections,
       sideBySide: options.subjects.map((s) => s.name),
-      env: Object.keys(options.env),
+      env: Object.keys({ ...options.env, ...subject.env }),
       otlpSink: `test/fakes/otlp-sink.ts on 127.0.0.1 (no decoding), ${plan.backend.tls ? 'HTTPS' : 'HTTP'}, ${plan.backend.roundTripMs} ms round trip`,
       exporterEnv: ext.isProject ? 'LAMBDA_OTEL_EXPORTER_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT',
     },
