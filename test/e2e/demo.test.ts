@@ -91,7 +91,12 @@ before(async () => {
 });
 
 test('make demo: five invocations as waterfalls with the platform and function spans, the error marked, faas.invocations = 5', async () => {
-  const { code, stdout, stderr } = await run(['--import', 'tsx', 'test/simulator/local-run/demo.ts']);
+  const { code, stdout, stderr } = await run([
+    '--import',
+    'tsx',
+    'test/simulator/local-run/demo.ts',
+    '--unthrottled',
+  ]);
   assert.equal(code, 0, `demo exited ${code}\n${stderr}\n${stdout}`);
   // Not a terminal: plain text only.
   assert.ok(!stdout.includes('\u001b['), 'colour codes in piped output');

@@ -3,7 +3,15 @@
 // equal to the function's memory; the freezer cgroup stops them between invocations. Where no cgroup
 // can be made (not root, no controllers, a cgroup v2 leaf), the environment runs without limits and
 // is frozen with SIGSTOP; `mechanism` and `reason` say which, and why.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { nowMs, sleep } from './clock.js';
 
@@ -180,6 +188,7 @@ function removeDirWithRetry(dir: string, boundMs = 300): boolean {
 }
 
 let counter = 0;
+let fallbackAnnounced = false;
 
 /** The resources of one execution environment: made at init, removed when the environment goes. */
 export class EnvironmentResources {
@@ -216,6 +225,13 @@ export class EnvironmentResources {
     } catch (error) {
       const reason = `no cgroup could be made: ${(error as Error).message}`;
       if (spec.control === 'cgroup') throw new Error(reason);
+      // Said once per process: figures taken without the model must not pass for Lambda's.
+      if (!fallbackAnnounced) {
+        fallbackAnnounced = true;
+        process.stderr.write(
+          `lambda simulator: ${reason}; environments run without CPU or memory limits and are frozen with SIGSTOP\n`,
+        );
+      }
       return signalsOnly(reason);
     }
   }
@@ -223,6 +239,7 @@ export class EnvironmentResources {
   private static createV1(spec: ResourceSpec, name: string): EnvironmentResources {
     const own = ownCgroups();
     const made: string[] = [];
+    const byHierarchy = new Map<string, string>();
     const dirs: Partial<Controllers> = {};
     try {
       for (const c of [...V1_REQUIRED, ...V1_OPTIONAL]) {
@@ -235,8 +252,16 @@ export class EnvironmentResources {
         }
         // Nested under this process's own cgroup: whatever limits the caller runs under still hold.
         const dir = join(base, path, name);
+        // Co-mounted controllers (cpu,cpuacct) share one hierarchy: one directory serves both.
+        const real = realpathSync(base);
+        const shared = byHierarchy.get(real);
+        if (shared) {
+          dirs[c] = shared;
+          continue;
+        }
         mkdirSync(dir);
         made.push(dir);
+        byHierarchy.set(real, dir);
         dirs[c] = dir;
       }
       const memory = dirs.memory!;

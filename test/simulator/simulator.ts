@@ -18,6 +18,7 @@ import { Freezer } from './freezer.js';
 import { ApiServer } from './http.js';
 import { type ManagedProcess, ProcessSupervisor, readMemoryKb } from './processes.js';
 import { EnvironmentResources, type ResourceInfo } from './resources.js';
+import { EnvironmentNetwork } from './netns.js';
 import { SandboxHosts } from './sandbox-hosts.js';
 import { type RuntimeInvocation, type RuntimeOutcome, RuntimeApi } from './runtime-api.js';
 import { TelemetryApi } from './telemetry-api.js';
@@ -46,8 +47,8 @@ const RUNTIME_VERSION_ARN = `arn:aws:lambda:us-east-1::runtime:${'0'.repeat(64)}
 /** How long the freezer waits for telemetry POSTs under way before stopping the listeners. */
 const DELIVERY_SETTLE_MS = 1000;
 
-type Resolved = Required<Omit<SimulatorOptions, 'optDir' | 'telemetry'>> &
-  Pick<SimulatorOptions, 'optDir' | 'telemetry'>;
+type Resolved = Required<Omit<SimulatorOptions, 'optDir' | 'telemetry' | 'network'>> &
+  Pick<SimulatorOptions, 'optDir' | 'telemetry' | 'network'>;
 
 interface Failure {
   errorType: string;
@@ -70,6 +71,8 @@ interface Environment {
   resources: EnvironmentResources;
   /** /etc/hosts with sandbox.localdomain, in a private mount namespace per process. */
   hosts: SandboxHosts;
+  /** This machine's loopback, or a network namespace of its own. */
+  network: EnvironmentNetwork;
 }
 
 interface ActiveInvocation {
@@ -89,6 +92,7 @@ function resolveOptions(options: SimulatorOptions): Resolved {
     unthrottled: options.unthrottled ?? false,
     resourceControl: options.resourceControl ?? 'auto',
     sandboxHosts: options.sandboxHosts ?? true,
+    network: options.network,
     timeoutMs: options.timeoutMs ?? 3000,
     initTimeoutMs: options.initTimeoutMs ?? 10_000,
     env: options.env ?? {},
@@ -321,6 +325,7 @@ export class LambdaSimulator {
     await within(Promise.all(live.map((p) => p.exited)), 2000);
     await this.env?.resources.remove();
     this.env?.hosts.remove();
+    this.env?.network.remove();
     this.hub.closeAll();
     this.extensionsApi.reset();
     this.runtimeApi.reset();
@@ -425,10 +430,10 @@ export class LambdaSimulator {
     return this.initializing;
   }
 
-  private environmentSpec(): EnvironmentSpec {
+  private environmentSpec(runtimeApi: string): EnvironmentSpec {
     const o = this.options;
     return {
-      runtimeApi: this.server.address,
+      runtimeApi,
       functionName: o.functionName,
       functionVersion: o.functionVersion,
       memorySizeMB: o.memorySizeMB,
@@ -446,6 +451,10 @@ export class LambdaSimulator {
     this.nextPhase = 'invoke';
     const initializationType = initializationTypeOf(o.mode);
     const startedAtMs = nowMs();
+    // Made first: it is the one part that can fail (and then there is nothing to clean up).
+    const network = o.network?.private
+      ? await EnvironmentNetwork.create(Number(this.server.address.split(':')[1]), o.network.hostPorts ?? [])
+      : EnvironmentNetwork.host(this.server.address);
     const resources = EnvironmentResources.create({
       memorySizeMB: o.memorySizeMB,
       unthrottled: o.unthrottled,
@@ -459,7 +468,10 @@ export class LambdaSimulator {
       coldPending: true,
       resources,
       hosts: SandboxHosts.create('127.0.0.1', o.sandboxHosts),
+      network,
     };
+    // Telemetry pushes go to listeners inside the environment's own network.
+    this.hub.connectInside = env.network.isPrivate ? (port) => env.network.connectInside(port) : undefined;
     this.env = env;
     this.timeline.record({ kind: 'resources', info: resources.info });
     const deadlineMs = env.startedAtMs + o.initTimeoutMs;
@@ -483,7 +495,7 @@ export class LambdaSimulator {
       );
     }
 
-    const spec = this.environmentSpec();
+    const spec = this.environmentSpec(env.network.info.runtimeApi);
     const extEnv = extensionEnv(spec);
     for (const ext of findExtensions(o.optDir)) {
       const proc = this.supervisor.spawn({
@@ -578,6 +590,7 @@ export class LambdaSimulator {
       extensions: this.extensionInitInfo(env),
       resources: env.resources.info,
       sandboxHosts: env.hosts.info,
+      network: env.network.info,
     };
     env.initResult = result;
     this.inits.push(result);
@@ -601,7 +614,8 @@ export class LambdaSimulator {
   /** The command that starts a process inside the environment: its cgroup, then its /etc/hosts. */
   private wrap(env: Environment, command: string, args: string[]): { command: string; args: string[] } {
     const inHosts = env.hosts.wrap(command, args);
-    return env.resources.wrap(inHosts.command, inHosts.args);
+    const inNetwork = env.network.wrap(inHosts.command, inHosts.args);
+    return env.resources.wrap(inNetwork.command, inNetwork.args);
   }
 
   private extensionInitInfo(env: Environment): ExtensionInitInfo[] {
@@ -950,6 +964,7 @@ export class LambdaSimulator {
     await within(Promise.all(all.map((p) => p.exited)), 2000);
     await env.resources.remove();
     env.hosts.remove();
+    env.network.remove();
 
     const undeliveredRecords = this.hub.closeAll();
     const extensions: ExtensionShutdownInfo[] = extensionProcs.map((proc) => ({

@@ -1,6 +1,7 @@
 // Where every telemetry record is emitted: kept in order for assertions and fanned out to the
 // subscribers. Records emitted during init before an extension subscribes are handed to it when it
 // subscribes, as Lambda does (extensions see platform.initStart although they subscribe after it).
+import type { Socket } from 'node:net';
 import { nowMs, within } from './clock.js';
 import { envelope } from './events.js';
 import { type SubscriberConfig, TelemetrySubscriber } from './telemetry-subscriber.js';
@@ -24,6 +25,8 @@ export class TelemetryHub {
   private initBacklog: Emitted[] | null = null;
   private paused = false;
   private readonly listeners = new Set<(env: TelemetryEnvelope) => void>();
+  /** Opens a connection to a port inside the environment's own network (when it has one). */
+  connectInside: ((port: number) => Socket | undefined) | undefined;
 
   constructor(
     private readonly timeline: Timeline,
@@ -56,7 +59,7 @@ export class TelemetryHub {
   subscribe(config: SubscriberConfig): TelemetrySubscriber {
     const key = `${config.name} ${config.destination.href}`;
     this.subscribers.get(key)?.close();
-    const subscriber = new TelemetrySubscriber(config, this.timeline);
+    const subscriber = new TelemetrySubscriber({ ...config, connect: this.connectInside }, this.timeline);
     if (this.paused) subscriber.pause();
     this.subscribers.set(key, subscriber);
     for (const { env, atMs } of this.initBacklog ?? []) subscriber.push(env, atMs);

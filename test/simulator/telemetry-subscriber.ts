@@ -3,6 +3,7 @@
 // connection error) is retried with backoff, in order; a subscriber that falls behind loses new log
 // records and is told so with platform.logsDropped.
 import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
 import { nowMs } from './clock.js';
 import { envelope, LOGS_DROPPED_REASON, platform, recordForSchema } from './events.js';
 import type { Timeline } from './timeline.js';
@@ -27,6 +28,8 @@ export interface SubscriberConfig {
   retryMaxMs: number;
   deliveryTimeoutMs: number;
   keepDeliveredRecords: boolean;
+  /** Connects to the destination's port inside the environment's own network namespace. */
+  connect?: (port: number) => Socket | undefined;
 }
 
 interface Queued {
@@ -74,6 +77,12 @@ export class TelemetrySubscriber {
     private readonly timeline: Timeline,
   ) {
     this.types = new Set(config.types);
+    const connectInside = config.connect;
+    if (connectInside) {
+      const port = Number(config.destination.port || 80);
+      // The listener is on the environment's own loopback: reach it through the namespace's forwarder.
+      this.agent.createConnection = (() => connectInside(port)) as Agent['createConnection'];
+    }
   }
 
   accepts(type: string): boolean {

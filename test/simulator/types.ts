@@ -1,4 +1,5 @@
 // Public types of the simulator: options, results and the timeline entries tests assert on.
+import type { NetworkInfo, NetworkOptions } from './netns.js';
 import type { ResourceControl, ResourceInfo } from './resources.js';
 import type { SandboxHostsInfo } from './sandbox-hosts.js';
 
@@ -71,6 +72,11 @@ export interface SimulatorOptions {
    * namespace per process; default true). Without it the name goes to the system resolver.
    */
   sandboxHosts?: boolean;
+  /**
+   * `{private: true}`: a network namespace per environment (its own loopback, the Runtime API at
+   * 127.0.0.1:9001, `hostPorts` of this machine forwarded in). Default: this machine's loopback.
+   */
+  network?: NetworkOptions;
   /** Function timeout (default 3000 ms). */
   timeoutMs?: number;
   /** Init limit (default 10000 ms, Lambda's on-demand limit). */
@@ -136,6 +142,8 @@ export interface InitResult {
   resources: ResourceInfo;
   /** How sandbox.localdomain resolves for its processes. */
   sandboxHosts: SandboxHostsInfo;
+  /** The environment's network: this machine's loopback, or a namespace of its own. */
+  network: NetworkInfo;
 }
 
 export interface InvocationTimestamps {

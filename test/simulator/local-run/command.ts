@@ -14,6 +14,7 @@ export const COMMON_USAGE = `  --endpoint URL         export to this OTLP/HTTP e
   --log-format text|json the function's log format (default text)
   --env KEY=VALUE        environment for the function and the extension (repeatable)
   --log-level LEVEL      the extension's log level: error|warn|info|debug (default info)
+  --unthrottled          whole CPUs instead of Lambda's share (memory / 1769 of one CPU)
   --echo                 print every process line as it comes
   --no-color             plain output even on a terminal
   --help                 this text`;
@@ -25,6 +26,7 @@ export const COMMON_OPTIONS: ParseArgsOptionsConfig = {
   env: { type: 'string', multiple: true, default: [] },
   'log-level': { type: 'string', default: 'info' },
   echo: { type: 'boolean', default: false },
+  unthrottled: { type: 'boolean', default: false },
   'no-color': { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 };
@@ -80,6 +82,7 @@ export function commonRunOptions(values: ParsedValues): Omit<LocalRunOptions, 'h
     logLevel,
     env,
     echo: values['echo'] === true,
+    unthrottled: values['unthrottled'] === true,
     ...(endpoint !== undefined && { endpoint }),
     ...(typeof values['layer'] === 'string' && { layerDir: values['layer'] }),
   };

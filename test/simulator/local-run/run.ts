@@ -42,6 +42,8 @@ export interface LocalRunOptions {
   /** Default: the handler file's name. */
   functionName?: string;
   memorySizeMB?: number;
+  /** Whole CPUs instead of Lambda's share of one (memorySizeMB / 1769); the memory limit stays. */
+  unthrottled?: boolean;
   timeoutMs?: number;
   /** More environment for the function and the extension (as on Lambda, they share it). */
   env?: Record<string, string>;
@@ -130,6 +132,7 @@ export async function runLocally(options: LocalRunOptions): Promise<LocalRunResu
       runtimeBootstrap: RUNTIME_BOOTSTRAP,
       logFormat: options.logFormat ?? 'text',
       memorySizeMB: options.memorySizeMB ?? 256,
+      unthrottled: options.unthrottled ?? false,
       timeoutMs: options.timeoutMs ?? 3000,
       echo: options.echo ?? false,
       env: {
