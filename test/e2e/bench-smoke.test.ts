@@ -244,4 +244,64 @@ describe('make bench, quick mode', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('measures two extensions side by side, with environment for one of them only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-side-'));
+    try {
+      // The recorder writes its environment to a file: the scoped variable must reach it alone.
+      const exe = join(dir, 'recorder');
+      const seen = join(dir, 'seen');
+      writeFileSync(
+        exe,
+        `#!/bin/sh\necho "$BENCH_PORT,$BENCH_SHARED" >> ${JSON.stringify(seen)}\nexec node ${JSON.stringify(RECORDER_ENTRY)} recorder\n`,
+      );
+      chmodSync(exe, 0o755);
+      const both = await bench([
+        '--quick',
+        '--memory',
+        '1769',
+        '--only',
+        'init',
+        '--extension',
+        'build/layer',
+        '--extension',
+        exe,
+        '--name',
+        'ours',
+        '--name',
+        'rec',
+        '--env',
+        'rec:BENCH_PORT={freePort}',
+        '--env',
+        'BENCH_SHARED=yes',
+        '--out',
+        dir,
+      ]);
+      assert.equal(both.code, 0, both.stderr);
+      const paths = [...both.stdout.matchAll(/^results: (.+\.json)$/gm)].map((m) => m[1] as string);
+      const results = paths.map((p) => JSON.parse(readFileSync(p, 'utf8')) as BenchResult);
+      assert.deepEqual(
+        results.map((r) => r.name),
+        ['ours', 'rec'],
+      );
+      for (const r of results) {
+        assert.deepEqual(r.plan.sideBySide, ['ours', 'rec']);
+        const init = r.figures.find((f) => f.id === 'init.billedAddedMs@1769MB');
+        assert.ok(init && init.samples.length >= 3, `${r.name}: no added billed init`);
+      }
+      // Interleaved: the progress lines alternate between the two.
+      const order = both.stderr.split('\n').filter((l) => /: (ours|rec), init$/.test(l));
+      assert.ok(
+        order.length >= 6 && /ours/.test(order[0] ?? '') && /rec/.test(order[1] ?? ''),
+        order.join('\n'),
+      );
+      // A fresh free port for each of the recorder's environments, the shared variable for both.
+      const lines = readFileSync(seen, 'utf8').trim().split('\n');
+      assert.ok(lines.length >= 3 && lines.every((l) => /^\d+,yes$/.test(l)), lines.join('\n'));
+      assert.match(both.stdout, /\| ours \| 1,769 MB \| [\d,.]+ ms \|/);
+      assert.match(both.stdout, /\| rec \| 1,769 MB \| [\d,.]+ ms \|/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
