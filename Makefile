@@ -7,7 +7,7 @@ TEST_CONCURRENCY ?= 2
 NODE_TEST := node --import tsx --test --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=180000
 TEST_FILES = $(shell find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 
-.PHONY: all install build layer dist cli collector pyenv emulator actionlint test unit e2e typecheck lint format demo bench clean
+.PHONY: all install build layer dist cli collector pyenv emulator actionlint test unit e2e typecheck lint format demo bench bench-peers clean
 
 all: layer
 
@@ -72,6 +72,18 @@ demo: layer
 
 bench: layer
 	node --import tsx bench/run.ts
+
+# This project's layer against the Rust OpenTelemetry Lambda extension (crates.io, built once into
+# .cache/peers/ by cargo install), side by side in one interleaved run. Plain HTTP: the peer's rustls
+# refuses the test sink's self-signed certificate. Free ports for the peer's fixed ones (4318, 9999).
+# Fewer invocations per pattern: the peer holds each one about a second.
+bench-peers: layer
+	@peer=$$(bench/peers/build-rust-peer.sh) && \
+	node --import tsx bench/run.ts --only init,patterns,layer --plain-http --repeat 2 --measured 40 \
+		--extension build/layer --name otel-lambda-extension \
+		--extension "$$peer" --name opentelemetry-lambda-extension-rs \
+		--env 'opentelemetry-lambda-extension-rs:LAMBDA_OTEL_RECEIVER_HTTP_PORT={freePort}' \
+		--env 'opentelemetry-lambda-extension-rs:LAMBDA_OTEL_TELEMETRY_API_LISTENER_PORT={freePort}'
 
 clean:
 	rm -rf build dist

@@ -1,13 +1,15 @@
 // Runs the extension under test inside the Lambda simulator, one fresh execution environment at a
-// time, and reads what each one cost: init (process start → first /event/next, the whole init phase),
-// memory and CPU of the extension's processes, post-runtime time per invocation for an arrival
-// pattern, the SHUTDOWN phase, and what reached the local OTLP sink.
+// time under the simulator's resource model at a given memory setting, and reads what each one cost:
+// init (process start → first /event/next, the whole init phase, what Lambda bills for it), memory
+// and CPU of the extension's processes, post-runtime time and billed duration per invocation for an
+// arrival pattern, Max Memory Used, the SHUTDOWN phase, and what reached the local OTLP sink.
 
 import { join } from 'node:path';
 import { FUNCTIONS_DIR, freeLoopbackPort } from '../../test/e2e/harness.js';
 import { startOtlpSink } from '../../test/fakes/otlp-sink.js';
-import { LambdaSimulator } from '../../test/simulator/index.js';
-import type { InitResult } from '../../test/simulator/types.js';
+import { LambdaSimulator, type ResourceInfo } from '../../test/simulator/index.js';
+import type { InitResult, SimulatorOptions } from '../../test/simulator/types.js';
+import { billedMs, invocationBill } from './billing.js';
 import { type ExtensionUnderTest, extensionEnv } from './extension-under-test.js';
 import { processTree, type TreeMemory, treeCpuMs, treeCpuPreciseMs, treeMemory } from './process-tree.js';
 import { percentile } from './stats.js';
@@ -30,9 +32,18 @@ export interface PatternSpec {
 
 export interface EnvironmentSetup {
   ext: ExtensionUnderTest;
+  /** The function's memory setting, MB: the resource model gives CPU and a memory limit from it. */
+  memoryMB: number;
+  /** No CPU quota (the memory limit still applies): --unthrottled. */
+  unthrottled: boolean;
+  /** The sink's distance (round trip, ms) and whether it serves HTTPS. */
+  backend: { roundTripMs: number; tls: boolean };
   handler: string;
   payload: unknown;
-  /** --env: given to the extension and the function alike, as on Lambda. */
+  /**
+   * --env: given to the extension and the function alike, as on Lambda. A value `{freePort}` becomes
+   * a free loopback port, a new one for each environment.
+   */
   env: Record<string, string>;
   echo: boolean;
 }
@@ -44,6 +55,10 @@ export interface InitSample {
   perExtension: Record<string, number>;
   /** The init phase as platform.initReport reports it (extensions and function). */
   durationMs: number;
+  /** The init phase as billed: billedMs(durationMs). */
+  billedMs: number;
+  /** How the simulator applied the resource model to this environment. */
+  resources: ResourceInfo | undefined;
   /** VmRSS of the extension's processes once init is over (frozen), MB. */
   rssMb: number;
   /**
@@ -56,10 +71,22 @@ export interface InitSample {
 export interface PatternSample {
   init: InitSample;
   coldPostRuntimeMs: number | undefined;
+  /** Billed duration of the cold invocation: billedMs(init + duration + post-runtime). */
+  coldBilledMs: number;
   postRuntimeMs: number[];
   postRuntimeP50Ms: number;
   postRuntimeP99Ms: number;
-  cpuMsPer1000: number;
+  /** Per measured invocation: what the post-runtime time added to the billed duration. */
+  postRuntimeBilledP50Ms: number;
+  postRuntimeBilledP99Ms: number;
+  /** Per measured invocation: billedMs(duration + post-runtime). */
+  billedP50Ms: number;
+  billedP99Ms: number;
+  /** Per measured invocation: invocation start → response end (the function's own part). */
+  runtimeP50Ms: number;
+  cpuMsPerInvocation: number;
+  /** The last platform.report's maxMemoryUsedMB (environment peak so far), MB. */
+  maxMemoryUsedMB: number;
   /** Sum of the processes' VmHWM at the end of the pattern, MB. */
   peakRssMb: number;
   /** Median VmRSS over the measured invocations, MB. */
@@ -80,6 +107,32 @@ const MB = 1024;
 
 function mb(kb: number): number {
   return kb / MB;
+}
+
+/** `{freePort}` values replaced by a free loopback port each (for extensions with fixed ports). */
+async function withFreePorts(env: Record<string, string>): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env))
+    out[k] = v === '{freePort}' ? String(await freeLoopbackPort()) : v;
+  return out;
+}
+
+/**
+ * The simulator options that put an environment under Lambda's resource model at `memoryMB`: a
+ * cgroup of its own with CPU = memoryMB / 1,769 of one CPU, the memory limit, the freezer. Where no
+ * cgroup can be made the simulator runs without limits and says so (see `describeResources`).
+ */
+export function resourceOptions(setup: EnvironmentSetup): Partial<SimulatorOptions> {
+  return { memorySizeMB: setup.memoryMB, unthrottled: setup.unthrottled, resourceControl: 'auto' };
+}
+
+/** One line on how the model was applied, e.g. "cgroup-v1: 0.072 of one CPU, 128 MB limit, freezer cgroup". */
+export function describeResources(info: ResourceInfo | undefined): string {
+  if (!info) return 'unknown (the simulator did not say)';
+  const cpu = info.cpuShare === null ? 'no CPU quota' : `${info.cpuShare.toFixed(3)} of one CPU`;
+  const memory = info.memoryLimitMB === null ? 'no memory limit' : `${info.memoryLimitMB} MB limit`;
+  const freezer = info.freezer === 'cgroup' ? 'freezer cgroup' : 'SIGSTOP freezing';
+  return `${info.mechanism}: ${cpu}, ${memory}, ${freezer}${info.reason ? ` (${info.reason})` : ''}`;
 }
 
 function describeInitFailure(init: InitResult, sim: LambdaSimulator): string {
@@ -105,17 +158,25 @@ async function openEnvironment(
   setup: EnvironmentSetup,
   patternEnv: Record<string, string>,
 ): Promise<Environment> {
-  const sink = await startOtlpSink({ decode: false });
+  const sink = await startOtlpSink({
+    decode: false,
+    roundTripMs: setup.backend.roundTripMs,
+    tls: setup.backend.tls,
+  });
   const receiverPort = await freeLoopbackPort();
   const sim = new LambdaSimulator({
     optDir: setup.ext.optDir,
     handler: setup.handler.includes('/') ? setup.handler : join(FUNCTIONS_DIR, setup.handler),
     functionName: 'bench-fn',
-    memorySizeMB: 512,
+    ...resourceOptions(setup),
     timeoutMs: 10_000,
+    initTimeoutMs: 10_000,
     keepHistory: setup.echo,
     echo: setup.echo,
-    env: { ...extensionEnv(setup.ext, sink.url, receiverPort, setup.env), ...patternEnv },
+    env: {
+      ...extensionEnv(setup.ext, sink.url, receiverPort, await withFreePorts(setup.env), sink.caFile),
+      ...patternEnv,
+    },
   });
   const close = async () => {
     await sim.close();
@@ -141,6 +202,8 @@ async function openEnvironment(
       startToFirstNextMs: Math.max(...Object.values(perExtension)),
       perExtension,
       durationMs: init.durationMs,
+      billedMs: billedMs(init.durationMs),
+      resources: sim.resources,
       rssMb: mb(treeMemory(tree()).rssKb),
       cpuMs: treeCpuPreciseMs(tree()),
     };
@@ -175,19 +238,50 @@ export async function measureInit(setup: EnvironmentSetup): Promise<InitSample> 
   }
 }
 
-/** The init phase of the function alone (no extension): what the extension's init adds to. */
-export async function measureBaselineInit(setup: EnvironmentSetup): Promise<number> {
+export interface BaselineSample {
+  /** The function's init phase alone, ms, and as billed. */
+  initDurationMs: number;
+  initBilledMs: number;
+  /** Max Memory Used of the function alone after its invocations, MB. */
+  maxMemoryUsedMB: number;
+  /** Median billed duration of its warm invocations, ms. */
+  billedP50Ms: number;
+}
+
+/**
+ * The function alone (no extension) at the same memory setting: a cold start and `invocations`
+ * invocations, 100 ms apart. What the extension's init and memory figures are taken against.
+ */
+export async function measureBaseline(setup: EnvironmentSetup, invocations: number): Promise<BaselineSample> {
   const sim = new LambdaSimulator({
     handler: setup.handler.includes('/') ? setup.handler : join(FUNCTIONS_DIR, setup.handler),
     functionName: 'bench-fn',
-    memorySizeMB: 512,
+    ...resourceOptions(setup),
+    timeoutMs: 10_000,
+    initTimeoutMs: 10_000,
     keepHistory: false,
+    echo: setup.echo,
   });
   try {
     const init = await sim.start();
     if (init.status !== 'success')
       throw new Error(`function-only init ${init.status} ${init.errorType ?? ''}`);
-    return init.durationMs;
+    let maxMemoryUsedMB = 0;
+    const billed: number[] = [];
+    for (let i = 0; i < Math.max(1, invocations); i++) {
+      if (i > 0) await sim.idle(100);
+      const result = await sim.invoke(setup.payload);
+      if (result.status !== 'success')
+        throw new Error(`function-only invocation ${result.status} ${result.errorType ?? ''}`);
+      maxMemoryUsedMB = Math.max(maxMemoryUsedMB, result.maxMemoryUsedMB ?? 0);
+      if (i > 0) billed.push(invocationBill(result).billedMs);
+    }
+    return {
+      initDurationMs: init.durationMs,
+      initBilledMs: billedMs(init.durationMs),
+      maxMemoryUsedMB,
+      billedP50Ms: billed.length > 0 ? percentile(billed, 50) : Number.NaN,
+    };
   } finally {
     await sim.close();
   }
@@ -204,6 +298,11 @@ export async function runPattern(setup: EnvironmentSetup, pattern: PatternSpec):
     let failed = 0;
     let frozenIdleMs = 0;
     const postRuntime: number[] = [];
+    const postRuntimeBilled: number[] = [];
+    const billed: number[] = [];
+    const runtime: number[] = [];
+    let coldBilledMs = Number.NaN;
+    let maxMemoryUsedMB = 0;
     const rssSamples: number[] = [];
     let peakKb = 0;
     let cpuStartMs = 0;
@@ -225,10 +324,20 @@ export async function runPattern(setup: EnvironmentSetup, pattern: PatternSpec):
       lastStart = startedAt;
       const result = await sim.invoke(setup.payload);
       if (result.status !== 'success') failed++;
-      if (i === 0) coldPostRuntimeMs = result.postRuntimeExtensionsDurationMs;
+      maxMemoryUsedMB = Math.max(maxMemoryUsedMB, result.maxMemoryUsedMB ?? 0);
+      if (i === 0) {
+        coldPostRuntimeMs = result.postRuntimeExtensionsDurationMs;
+        coldBilledMs = invocationBill(result, env.init.durationMs).billedMs;
+      }
       if (measuredIndex >= 0) {
         if (result.postRuntimeExtensionsDurationMs !== undefined)
           postRuntime.push(result.postRuntimeExtensionsDurationMs);
+        if (result.status === 'success') {
+          const bill = invocationBill(result);
+          billed.push(bill.billedMs);
+          postRuntimeBilled.push(bill.postRuntimeBilledMs);
+          runtime.push(bill.runtimeMs);
+        }
         if (measuredIndex % sampleEvery === 0 || measuredIndex === pattern.measured - 1)
           rssSamples.push(memory().rssKb);
       }
@@ -248,10 +357,17 @@ export async function runPattern(setup: EnvironmentSetup, pattern: PatternSpec):
     return {
       init: env.init,
       coldPostRuntimeMs,
+      coldBilledMs,
       postRuntimeMs: postRuntime,
       postRuntimeP50Ms: percentile(postRuntime, 50),
       postRuntimeP99Ms: percentile(postRuntime, 99),
-      cpuMsPer1000: (cpuMs * 1000) / pattern.measured,
+      postRuntimeBilledP50Ms: percentile(postRuntimeBilled, 50),
+      postRuntimeBilledP99Ms: percentile(postRuntimeBilled, 99),
+      billedP50Ms: percentile(billed, 50),
+      billedP99Ms: percentile(billed, 99),
+      runtimeP50Ms: percentile(runtime, 50),
+      cpuMsPerInvocation: cpuMs / pattern.measured,
+      maxMemoryUsedMB,
       peakRssMb: mb(peakKb),
       steadyRssMb: mb(percentile(rssSamples, 50)),
       achievedPerSecond: measuredSpanS > 0 ? (pattern.measured - 1) / measuredSpanS : Number.NaN,

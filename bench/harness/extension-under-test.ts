@@ -82,14 +82,23 @@ export function resolveExtension(path: string | undefined): ExtensionUnderTest {
 /**
  * Environment for the extension (and, as on Lambda, the function). Our extension exports to the sink
  * via LAMBDA_OTEL_EXPORTER_ENDPOINT and listens for the function on a free port; a foreign extension
- * is pointed at the sink with the standard OTEL_EXPORTER_OTLP_ENDPOINT. `extra` (from --env) wins.
+ * is pointed at the sink with the standard OTEL_EXPORTER_OTLP_ENDPOINT. With an HTTPS sink, its
+ * certificate is trusted through NODE_EXTRA_CA_CERTS (Node) and SSL_CERT_FILE (OpenSSL, Go, rustls
+ * with the platform's roots). `extra` (from --env) wins.
  */
 export function extensionEnv(
   ext: ExtensionUnderTest,
   sinkUrl: string,
   receiverPort: number,
   extra: Record<string, string>,
+  caFile?: string,
 ): Record<string, string> {
+  const trust: Record<string, string> =
+    caFile === undefined
+      ? {}
+      : ext.isProject
+        ? { NODE_EXTRA_CA_CERTS: caFile }
+        : { NODE_EXTRA_CA_CERTS: caFile, SSL_CERT_FILE: caFile };
   const base: Record<string, string> = ext.isProject
     ? {
         LAMBDA_OTEL_EXPORTER_ENDPOINT: sinkUrl,
@@ -97,5 +106,5 @@ export function extensionEnv(
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`,
       }
     : { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl };
-  return { ...base, ...extra };
+  return { ...base, ...trust, ...extra };
 }

@@ -5,8 +5,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Spread } from './stats.js';
 
-/** Bumped on any change a reader of older files must know about (renamed figure, changed unit). */
-export const RESULT_SCHEMA = 'otel-lambda-extension.bench/v1';
+/**
+ * Bumped on any change a reader of older files must know about (renamed figure, changed unit).
+ * v2: simulator figures are per memory setting (`<id>@<MB>MB`), billed figures, CPU per invocation.
+ */
+export const RESULT_SCHEMA = 'otel-lambda-extension.bench/v2';
 
 export type Better = 'lower' | 'higher';
 
@@ -137,6 +140,7 @@ export function formatResult(result: BenchResult): string {
         ? ' (busy machine: figures are pessimistic and noisy)'
         : ''),
   );
+  if (typeof result.plan.otlpSink === 'string') out.push(`OTLP backend: ${result.plan.otlpSink}`);
   const header = ['figure', 'median', 'spread (min … max)', 'n', 'target'];
   let section = '';
   const rows: string[][] = [];
@@ -216,4 +220,111 @@ export function formatComparison(a: BenchResult, b: BenchResult, aPath: string, 
     '',
     table(rows, ['figure', 'A median', 'B median', 'B/A', '']),
   ].join('\n');
+}
+
+// ---- billed summary ---------------------------------------------------------------------------
+
+function medianOf(result: BenchResult, id: string): number | undefined {
+  return result.figures.find((f) => f.id === id)?.median;
+}
+
+function cell(value: number | undefined, unit: string): string {
+  return value === undefined ? '—' : formatValue(value, unit);
+}
+
+function memorySizes(results: readonly BenchResult[]): number[] {
+  const sizes = new Set<number>();
+  for (const r of results) {
+    for (const f of r.figures) {
+      const m = /@(\d+)MB$/.exec(f.id);
+      if (m) sizes.add(Number(m[1]));
+    }
+  }
+  return [...sizes].sort((a, b) => a - b);
+}
+
+function markdown(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+const SUMMARY_PATTERNS: [string, string][] = [
+  ['perMinute', '1/min'],
+  ['perSecond', '1/s'],
+  ['fiftyPerSecond', '50/s'],
+];
+
+/**
+ * What each extension costs in billed units, side by side: one Markdown table for init (per cold
+ * start) and one per invocation, rows by extension × memory setting (× pattern). Medians.
+ */
+export function formatBilledSummary(results: readonly BenchResult[]): string {
+  const sizes = memorySizes(results);
+  if (sizes.length === 0) return '';
+  const initRows: string[][] = [];
+  const invRows: string[][] = [];
+  for (const mb of sizes) {
+    for (const r of results) {
+      const at = (id: string) => medianOf(r, `${id}@${mb}MB`);
+      const mem = `${mb.toLocaleString('en-US')} MB`;
+      if (at('init.durationMs') !== undefined) {
+        initRows.push([
+          r.name,
+          mem,
+          cell(at('init.durationMs'), 'ms'),
+          cell(at('init.billedAddedMs'), 'ms'),
+          cell(at('init.cpuMs'), 'ms'),
+          cell(at('init.rssMb'), 'MB'),
+        ]);
+      }
+      for (const [pattern, label] of SUMMARY_PATTERNS) {
+        const p = (id: string) => at(`${pattern}.${id}`);
+        if (p('billedP50Ms') === undefined) continue;
+        invRows.push([
+          r.name,
+          mem,
+          label,
+          `${cell(p('postRuntimeBilledP50Ms'), 'ms')} / ${cell(p('postRuntimeBilledP99Ms'), 'ms')}`,
+          `${cell(p('postRuntimeP50Ms'), 'ms')} / ${cell(p('postRuntimeP99Ms'), 'ms')}`,
+          cell(p('billedP50Ms'), 'ms'),
+          cell(p('cpuMsPerInvocation'), 'ms'),
+          cell(p('maxMemoryUsedAddedMb'), 'MB'),
+          cell(p('peakRssMb'), 'MB'),
+        ]);
+      }
+    }
+  }
+  const out: string[] = [];
+  if (initRows.length > 0) {
+    out.push(
+      'Init (per cold start, medians):',
+      '',
+      markdown(
+        ['extension', 'memory', 'init phase', 'added billed init', 'extension CPU', 'RSS after init'],
+        initRows,
+      ),
+    );
+  }
+  if (invRows.length > 0) {
+    out.push(
+      '',
+      'Per invocation (medians over repetitions):',
+      '',
+      markdown(
+        [
+          'extension',
+          'memory',
+          'pattern',
+          'post-runtime billed p50 / p99',
+          'post-runtime p50 / p99',
+          'billed duration p50',
+          'extension CPU',
+          'Max Memory Used added',
+          'peak RSS',
+        ],
+        invRows,
+      ),
+    );
+  }
+  return out.join('\n');
 }
