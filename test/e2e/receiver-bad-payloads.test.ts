@@ -210,7 +210,7 @@ test('malformed, mistyped and oversized requests get their OTLP errors mid-invoc
 
   const answers = await duringInvocation(2500, async () => {
     const valid = traceRequest();
-    const [truncated, wrongType, wrongEncoding, bombAnswer, declaredHuge, streamedHuge] = await Promise.all([
+    const [truncated, wrongType, wrongEncoding, bombAnswer, declaredHuge] = await Promise.all([
       post('/v1/traces', { 'content-type': 'application/x-protobuf' }, valid.subarray(0, valid.length - 40)),
       post('/v1/traces', { 'content-type': 'text/plain' }, Buffer.from('not OTLP')),
       post('/v1/logs', { 'content-type': 'application/x-protobuf', 'content-encoding': 'zstd' }, valid),
@@ -220,8 +220,15 @@ test('malformed, mistyped and oversized requests get their OTLP errors mid-invoc
         { 'content-type': 'application/x-protobuf', 'content-length': String(50 * 1000 * 1000) },
         zeroStream(50 * 1000 * 1000),
       ),
-      post('/v1/metrics', { 'content-type': 'application/x-protobuf' }, zeroStream(50 * 1000 * 1000)),
     ]);
+    // A body of unknown length grows its share of the memory budget as it arrives: next to the
+    // uploads above (the bomb inflating holds most of it) it would get 503 + Retry-After; alone it
+    // reaches the size limit.
+    const streamedHuge = await post(
+      '/v1/metrics',
+      { 'content-type': 'application/x-protobuf' },
+      zeroStream(50 * 1000 * 1000),
+    );
     return { truncated, wrongType, wrongEncoding, bombAnswer, declaredHuge, streamedHuge };
   });
 
