@@ -10,11 +10,11 @@
 // dropped and counted as such.
 
 import { createRequire } from 'node:module';
-import type { Message, Type } from 'protobufjs';
+import type { Message } from 'protobufjs';
 import type { ObservedCounter } from '../pipeline/self-telemetry.js';
-import type { ChunkProducer, ChunkSink, OtlpJsonRequest, Signal, TelemetryChunk } from '../pipeline/chunk.js';
+import type { ChunkProducer, ChunkSink, Signal, TelemetryChunk } from '../pipeline/chunk.js';
 import type { WireAnyValue, WireKeyValue, WireLong } from '../receiver/otlp-messages.js';
-import { messageToOtlpJson } from '../receiver/otlp-json.js';
+import { EncodedRequestChunk } from '../receiver/received-chunks.js';
 import type { OtlpSchema } from '../receiver/otlp-schema.js';
 import { type ProcessorsConfig, SEVERITY_NUMBERS } from './processors-config.js';
 
@@ -138,7 +138,13 @@ export class TelemetryProcessor {
       const items = this.apply(chunk.signal, message);
       this.counters.processedChunks++;
       if (items === 0) return undefined;
-      return new ProcessedChunk(chunk.signal, items, chunk.createdAtMs, type.encode(message).finish(), type);
+      return new EncodedRequestChunk(
+        chunk.signal,
+        items,
+        chunk.createdAtMs,
+        type.encode(message).finish(),
+        type,
+      );
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       if (this.redacting[chunk.signal]) {
@@ -457,25 +463,5 @@ export function valueText(value: WireAnyValue | null | undefined): string {
     default:
       // A plain object (set by a rule earlier in the same pass) has no oneof marker.
       return typeof value.stringValue === 'string' ? value.stringValue : '';
-  }
-}
-
-class ProcessedChunk implements TelemetryChunk {
-  readonly bytes: number;
-  private cachedJson: OtlpJsonRequest | undefined;
-
-  constructor(
-    readonly signal: Signal,
-    readonly items: number,
-    readonly createdAtMs: number,
-    readonly protobuf: Uint8Array,
-    private readonly type: Type,
-  ) {
-    this.bytes = protobuf.byteLength;
-  }
-
-  json(): OtlpJsonRequest {
-    this.cachedJson ??= messageToOtlpJson(this.type, this.type.decode(this.protobuf)) as OtlpJsonRequest;
-    return this.cachedJson;
   }
 }

@@ -15,7 +15,8 @@ export interface ChunkLimits {
   maxChunkItems: number;
 }
 
-class ReceivedChunk implements TelemetryChunk {
+/** An encoded OTLP request as a chunk; its OTLP/JSON form is decoded only when an exporter asks. */
+export class EncodedRequestChunk implements TelemetryChunk {
   readonly bytes: number;
   private cachedJson: OtlpJsonRequest | undefined;
 
@@ -171,7 +172,7 @@ export function makeChunks(
   const totalItems = itemsPerResource.reduce((a, b) => a + b, 0);
   if (totalItems === 0) return [];
   const chunk = (bytes: Uint8Array, items: number) =>
-    new ReceivedChunk(signal, items, createdAtMs, bytes, requestType);
+    new EncodedRequestChunk(signal, items, createdAtMs, bytes, requestType);
   if (encoded.byteLength <= limits.maxChunkBytes && totalItems <= limits.maxChunkItems) {
     return [chunk(encoded, totalItems)];
   }
