@@ -25,6 +25,7 @@ import {
   type ReceiverLogLevel,
 } from './otlp-receiver.js';
 import { loadOtlpSchema } from './otlp-schema.js';
+import { encodeRpcStatus } from './rpc-status.js';
 
 type Http2 = typeof import('node:http2');
 type Zlib = typeof import('node:zlib');
@@ -62,39 +63,6 @@ export function encodeGrpcMessage(message: string): string {
         : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
-}
-
-function varint(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
-function field(number: number, payload: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([(number << 3) | 2, ...varint(payload.length)]), payload]);
-}
-
-/**
- * google.rpc.Status {code, message, details: [Any(google.rpc.RetryInfo {retry_delay})]} by hand:
- * error answers do not wait for the schema.
- */
-export function encodeStatusDetails(code: number, message: string, retryAfterSeconds?: number): Buffer {
-  const parts = [Buffer.from([0x08, ...varint(code)]), field(2, Buffer.from(message, 'utf8'))];
-  if (retryAfterSeconds !== undefined) {
-    const duration = Buffer.from([0x08, ...varint(Math.max(0, Math.round(retryAfterSeconds)))]);
-    const retryInfo = field(1, duration);
-    const any = Buffer.concat([
-      field(1, Buffer.from('type.googleapis.com/google.rpc.RetryInfo', 'utf8')),
-      field(2, retryInfo),
-    ]);
-    parts.push(field(3, any));
-  }
-  return Buffer.concat(parts);
 }
 
 export class OtlpGrpcServer {
@@ -382,7 +350,7 @@ export class OtlpGrpcServer {
     const retryable =
       retryAfter !== undefined &&
       (refusal.grpcCode === GRPC_RESOURCE_EXHAUSTED || refusal.grpcCode === GRPC_UNAVAILABLE);
-    const details = encodeStatusDetails(
+    const details = encodeRpcStatus(
       refusal.grpcCode,
       refusal.message,
       retryable ? Number(retryAfter) : undefined,

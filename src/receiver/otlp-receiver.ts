@@ -19,6 +19,7 @@ import type { ChunkSink, Signal } from '../pipeline/chunk.js';
 import { type MemoryBudget, RECEIVE_COST_PER_BYTE, type Reservation } from '../pipeline/memory-budget.js';
 import type { OtlpSchema } from './otlp-schema.js';
 import { loadOtlpSchema } from './otlp-schema.js';
+import { encodeRpcStatus } from './rpc-status.js';
 import { messageFromOtlpJson, messageToOtlpJson } from './otlp-json.js';
 import type { WireResourceSpans } from './otlp-messages.js';
 import type { ChunkLimits } from './received-chunks.js';
@@ -183,23 +184,6 @@ function decompressor(header: string | undefined): Transform | null | undefined 
   if (coding === 'deflate') return zlib.createInflate();
   if (coding === 'br') return zlib.createBrotliDecompress();
   return zlib.createGunzip();
-}
-
-function varint(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
-/** google.rpc.Status {code, message} by hand: error answers must not wait for the schema. */
-function encodeStatus(code: number, message: string): Buffer {
-  const text = Buffer.from(message, 'utf8');
-  return Buffer.concat([Buffer.from([0x08, ...varint(code), 0x12, ...varint(text.length)]), text]);
 }
 
 function emptyStats(): SignalStats {
@@ -745,7 +729,7 @@ export class OtlpReceiver {
     const body =
       encoding === 'json'
         ? Buffer.from(JSON.stringify({ code: refusal.grpcCode, message: refusal.message }))
-        : encodeStatus(refusal.grpcCode, refusal.message);
+        : encodeRpcStatus(refusal.grpcCode, refusal.message);
     const bodyPending = !req.complete;
     res.writeHead(refusal.status, {
       ...refusal.headers,
