@@ -27,6 +27,7 @@ import type { TelemetryEvent } from './lambda/telemetry-events.js';
 import type { ChunkSink, Signal, TelemetryChunk } from './pipeline/chunk.js';
 import { ExportPipeline } from './pipeline/export-pipeline.js';
 import { budgetBytes, MemoryBudget } from './pipeline/memory-budget.js';
+import { memoryCounters, memoryGauges, memorySummary } from './pipeline/memory-telemetry.js';
 import { TelemetryProcessor } from './process/telemetry-processor.js';
 import { OtlpReceiver } from './receiver/otlp-receiver.js';
 import { loadedOtlpSchema, loadOtlpSchema } from './receiver/otlp-schema.js';
@@ -247,19 +248,6 @@ function heldSummary(correlator: TraceCorrelator): string {
   return `; function spans waiting for their invocation: ${h.held} requests (${h.released} joined, ${h.expired} delivered unjoined, ${h.overflow} not held: bound reached)`;
 }
 
-const MB = 1024 * 1024;
-
-/** One clause for the shutdown line: the memory budget, its high-water mark and what it refused. */
-function memorySummary(budget: MemoryBudget): string {
-  const s = budget.snapshot();
-  return (
-    `memory budget ${(s.limitBytes / MB).toFixed(1)} MB, high-water ${(s.highWaterBytes / MB).toFixed(1)} MB` +
-    `, refused ${s.refused.receiver} receiver requests, ${s.refused.telemetry_api} telemetry pushes`
-  );
-}
-
-const MEMORY_PREFIX = 'otel_lambda_extension.memory';
-
 /** The components of an exporting extension and the hooks between them. */
 class Wiring {
   readonly converter: PlatformConverter;
@@ -319,36 +307,8 @@ class Wiring {
       selfTelemetry: { resource: this.converter.resource, temporality },
       budget,
     });
-    this.pipeline.stats.observeGauges(() => {
-      const snapshot = budget.snapshot();
-      return [
-        {
-          name: `${MEMORY_PREFIX}.budget`,
-          description: 'Memory the extension may hold for receiving, parsing and queueing telemetry',
-          unit: 'By',
-          attributes: {},
-          value: snapshot.limitBytes,
-        },
-        {
-          name: `${MEMORY_PREFIX}.high_water`,
-          description: 'Most of the memory budget in use at once so far',
-          unit: 'By',
-          attributes: {},
-          value: snapshot.highWaterBytes,
-        },
-      ];
-    });
-    this.pipeline.stats.observe(() =>
-      (['receiver', 'telemetry_api'] as const)
-        .map((user) => ({
-          name: `${MEMORY_PREFIX}.refused`,
-          description: 'Requests and pushes refused or dropped because the memory budget was in use',
-          unit: '{request}',
-          attributes: { user },
-          value: budget.snapshot().refused[user],
-        }))
-        .filter((c) => c.value > 0),
-    );
+    this.pipeline.stats.observeGauges(() => memoryGauges(budget));
+    this.pipeline.stats.observe(() => memoryCounters(budget));
     // Producers are pulled at every flush (held spans, metric aggregations, pending log records).
     // Function spans held for their invocation go first: joined, they still move its platform span.
     this.correlator = new TraceCorrelator(this.converter.directory, (instance) =>
@@ -453,7 +413,7 @@ class Wiring {
       this.flush = new FlushManager(rest);
     }
     this.flush.start();
-    log.debug(`memory budget ${(this.budget.limitBytes / MB).toFixed(1)} MB`);
+    log.debug(`memory budget ${(this.budget.limitBytes / 1048576).toFixed(1)} MB`);
     if (log.enabled('debug')) {
       const t = info.timings;
       log.debug(
