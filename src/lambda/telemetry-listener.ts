@@ -90,6 +90,10 @@ class RecordCounter {
   }
 }
 
+/**
+ * The address sandbox.localdomain resolves to, or 127.0.0.1 where it does not resolve in time
+ * (local runs). Nothing is cached: the answer is needed once per process.
+ */
 export async function resolveListenAddress(
   timeoutMs = 250,
   lookup: Lookup = (host) => dns.lookup(host),
