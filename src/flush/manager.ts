@@ -591,9 +591,9 @@ export class FlushManager {
 
   /**
    * The end flush while the backend is degraded: it starts as usual but the invocation is released
-   * after the hold limit. What
-   * is not delivered by then goes on in the background, across the freeze if need be, and any rest
-   * is sent by later flushes (the next thaw) within the staleness bound.
+   * after the hold limit. What is not delivered by then goes on in the background, across the
+   * freeze if need be, and any rest is sent by later flushes (the next thaw) within the staleness
+   * bound.
    */
   private async degradedHold(requestId: string, doneMs: number, hardDeadline: number): Promise<void> {
     const limitMs = this.degradedHoldLimitMs();
