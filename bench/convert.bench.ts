@@ -7,7 +7,7 @@
 
 import { gzipSync } from 'node:zlib';
 import type { InvokeEvent, TelemetryEvent } from '../src/lambda/telemetry-events.js';
-import type { TelemetryChunk } from '../src/pipeline/chunk.js';
+import type { TelemetryChunk } from '../src/model/chunk.js';
 import { PlatformConverter } from '../src/convert/index.js';
 
 function arg(name: string, fallback: number): number {

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { OtlpCompression, OtlpProtocol } from '../src/export/destination.js';
 import { PlatformConverter } from '../src/convert/index.js';
 import type { InvokeEvent, TelemetryEvent } from '../src/lambda/telemetry-events.js';
-import type { TelemetryChunk } from '../src/pipeline/chunk.js';
+import type { TelemetryChunk } from '../src/model/chunk.js';
 import { ExportPipeline } from '../src/pipeline/export-pipeline.js';
 import { type Collector, startCollector } from '../test/collector/collector.js';
 import { extensionEnvironment } from '../test/e2e/harness.js';

@@ -12,7 +12,7 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { sampleSpans } from './sample-spans.js';
 import type { OtlpCompression, OtlpProtocol } from '../src/export/destination.js';
-import type { OtlpJsonRequest, TelemetryChunk } from '../src/pipeline/chunk.js';
+import type { OtlpJsonRequest, TelemetryChunk } from '../src/model/chunk.js';
 import { ExportPipeline } from '../src/pipeline/export-pipeline.js';
 import { startOtlpSink } from '../test/fakes/otlp-sink.js';
 import { destination } from '../test/fakes/destinations.js';

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { ChunkSink, TelemetryChunk } from '../src/pipeline/chunk.js';
+import type { ChunkSink, TelemetryChunk } from '../src/model/chunk.js';
 import type { ProcessorsConfig } from '../src/process/processors-config.js';
 import { TelemetryProcessor } from '../src/process/telemetry-processor.js';
 import { OtlpReceiver } from '../src/receiver/otlp-receiver.js';

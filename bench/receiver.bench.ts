@@ -6,7 +6,7 @@ import { Agent, request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { sampleSpans } from './sample-spans.js';
-import type { TelemetryChunk } from '../src/pipeline/chunk.js';
+import type { TelemetryChunk } from '../src/model/chunk.js';
 import { OtlpReceiver } from '../src/receiver/otlp-receiver.js';
 
 const SECONDS = Number(process.argv[2] ?? 3);

@@ -24,7 +24,7 @@ import type { HookError, LifecycleHooks, RegisteredInfo } from './lambda/lifecyc
 import { runLifecycle } from './lambda/lifecycle.js';
 import { intakeCounters, intakeSummary } from './lambda/telemetry-intake.js';
 import type { TelemetryEvent } from './lambda/telemetry-events.js';
-import type { ChunkSink, Signal, TelemetryChunk } from './pipeline/chunk.js';
+import type { ChunkSink, Signal, TelemetryChunk } from './model/chunk.js';
 import { ExportPipeline } from './pipeline/export-pipeline.js';
 import { budgetBytes, MemoryBudget } from './pipeline/memory-budget.js';
 import { memoryCounters, memoryGauges, memorySummary } from './pipeline/memory-telemetry.js';

@@ -3,7 +3,7 @@
 // (docs/configuration.md) and the layer's template (layer/config.yaml) all derive from this.
 
 import { SAMPLER_NAMES } from '../convert/sampler.js';
-import type { Signal } from '../pipeline/chunk.js';
+import type { Signal } from '../model/chunk.js';
 import { PROCESSORS_SECTION } from '../process/processors-config.js';
 import {
   FLUSH_STRATEGY_FORMS,

@@ -9,7 +9,7 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { OtlpJsonRequest, Signal, TelemetryChunk } from '../pipeline/chunk.js';
+import type { OtlpJsonRequest, Signal, TelemetryChunk } from '../model/chunk.js';
 import type { FinishedSpan } from './spans.js';
 
 class EncodedChunk implements TelemetryChunk {

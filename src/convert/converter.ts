@@ -27,7 +27,7 @@ import type {
   TelemetryEvent,
   TracingContext,
 } from '../lambda/telemetry-events.js';
-import type { ChunkProducer, ChunkSink, TelemetryChunk } from '../pipeline/chunk.js';
+import type { ChunkProducer, ChunkSink, TelemetryChunk } from '../model/chunk.js';
 import { encodeMetrics, encodeSpans } from './chunks.js';
 import { addDurableExecution } from './durable.js';
 import { type IdGenerator, isValidSpanId, RandomIdGenerator } from './ids.js';
@@ -221,7 +221,7 @@ export class PlatformConverter implements ChunkProducer {
   }
 
   /** Correlation for the function's own telemetry (local receiver, log converter). */
-  get directory(): InvocationDirectory {
+  get directory(): Required<InvocationDirectory> {
     return this.table;
   }
 

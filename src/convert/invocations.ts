@@ -8,58 +8,17 @@
 
 import type { PlatformSpan } from '../lambda/telemetry-events.js';
 import type { EnvironmentPhase } from './phases.js';
+import type {
+  FunctionTrace,
+  InvocationDirectory,
+  InvocationIdentity,
+} from '../model/invocation-directory.js';
 
-/** What the function's telemetry needs to join the invocation's trace. */
-export interface InvocationIdentity {
-  traceId: string;
-  /** The invocation span's id: the parent for the function's root spans. */
-  spanId: string;
-  /** The invocation span's own parent (the caller's span), when there is one. */
-  parentSpanId?: string;
-  /** False when the invocation's trace is not sampled (its platform spans may not be exported). */
-  sampled: boolean;
-  /** The durable execution this invocation ran, once the function's spans or log lines named it. */
-  durableExecutionArn?: string;
-}
-
-/** The function's trace, as its SDK started or continued it. */
-export interface FunctionTrace {
-  traceId: string;
-  /** The parent of the function's root span (a caller outside this function), if any. */
-  parentSpanId?: string;
-  /** Defaults to true: a function that exports spans sampled them. */
-  sampled?: boolean;
-  /** The durable execution the function's handler span names (aws.lambda.durable_execution.arn). */
-  durableExecutionArn?: string;
-  /**
-   * The function's root span is being made a child of the invocation span: from now on the
-   * invocation span id must not change. Otherwise it may still become the span id Lambda hands the
-   * function (platform.start's tracing.spanId, often read after the function's first export).
-   */
-  parentsFunctionSpan?: boolean;
-}
-
-export interface InvocationDirectory {
-  /**
-   * The invocation's identity. From this call on its ids no longer change (except by
-   * adoptFunctionTrace), so they are safe to build on.
-   */
-  lookupByRequestId(requestId: string): InvocationIdentity | undefined;
-  /**
-   * The invocation's identity as it is now, without fixing it: for comparisons only. Lambda's
-   * context may still replace generated ids.
-   */
-  peekByRequestId(requestId: string): InvocationIdentity | undefined;
-  /** The most recent invocation whose span is in this trace. */
-  lookupByTraceId(traceId: string): string | undefined;
-  /**
-   * Moves the (not yet exported) invocation span and its children into the function's trace,
-   * keeping the invocation span id, and releases the span for export. Calling it with the trace
-   * the invocation already has just releases the span. False when the request is unknown or its
-   * span is already exported in another trace.
-   */
-  adoptFunctionTrace(requestId: string, trace: FunctionTrace): boolean;
-}
+export type {
+  FunctionTrace,
+  InvocationDirectory,
+  InvocationIdentity,
+} from '../model/invocation-directory.js';
 
 /** Where the invocation's trace id came from. */
 export enum TraceSource {

@@ -28,7 +28,7 @@ import type {
   StartEvent,
   TelemetryEvent,
 } from '../lambda/telemetry-events.js';
-import type { ChunkProducer, ChunkSink, OtlpJsonRequest, TelemetryChunk } from '../pipeline/chunk.js';
+import type { ChunkProducer, ChunkSink, OtlpJsonRequest, TelemetryChunk } from '../model/chunk.js';
 import { addDurableExecution, executionArnOfLine } from './durable.js';
 import { msToHrTime } from './time.js';
 import { EXTENSION_NAME, EXTENSION_VERSION } from './version.js';

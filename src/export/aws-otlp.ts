@@ -6,7 +6,7 @@
 // All take OTLP/HTTP protobuf or JSON over HTTP/1.1, not gRPC. The region is the function's unless
 // set; endpoints can be overridden (VPC endpoints, tests) and keep their signing name.
 
-import { SIGNALS, type Signal } from '../pipeline/chunk.js';
+import { SIGNALS, type Signal } from '../model/chunk.js';
 import {
   DEFAULT_BATCH_LIMITS,
   DEFAULT_TIMEOUT_MS,

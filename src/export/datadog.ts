@@ -8,7 +8,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SIGNALS, type Signal } from '../pipeline/chunk.js';
+import { SIGNALS, type Signal } from '../model/chunk.js';
 import {
   type BatchLimits,
   DEFAULT_TIMEOUT_MS,

@@ -2,7 +2,7 @@
 // which headers, encoding, compression, timeout and batch limits. Everything here is plain data so
 // configuration resolution stays a pure function and tests can build destinations by hand.
 
-import type { Signal } from '../pipeline/chunk.js';
+import type { Signal } from '../model/chunk.js';
 import type { SigV4Scope } from './sigv4-signer.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';

@@ -14,7 +14,7 @@
 // A self-export loop in our own settings is a configuration error; problems are collected and thrown
 // together as one ExporterConfigError.
 
-import { SIGNALS, type Signal } from '../pipeline/chunk.js';
+import { SIGNALS, type Signal } from '../model/chunk.js';
 import { type AwsOtlpSettings, resolveAwsOtlp } from './aws-otlp.js';
 import { type DatadogSettings, resolveDatadog } from './datadog.js';
 import {

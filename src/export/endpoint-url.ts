@@ -2,7 +2,7 @@
 // a base endpoint becomes a per-signal URL, and when an endpoint would send our export back into our
 // own local receiver (the function's SDK is usually pointed there through the same variables).
 
-import type { Signal } from '../pipeline/chunk.js';
+import type { Signal } from '../model/chunk.js';
 
 /** Hosts that reach this execution environment itself. */
 const LOCAL_HOSTNAMES = new Set(['localhost', 'sandbox.localdomain', '0.0.0.0', '[::1]', '[::]', '::1']);

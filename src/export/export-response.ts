@@ -1,7 +1,7 @@
 // Reads the partialSuccess of an Export*ServiceResponse (protobuf or JSON). A fully successful
 // response is empty, so the decoders are loaded only when a body actually arrives.
 
-import type { Signal } from '../pipeline/chunk.js';
+import type { Signal } from '../model/chunk.js';
 
 export interface PartialSuccess {
   /** Spans, data points or log records the backend refused. */

@@ -12,7 +12,7 @@
 // Every attempt fits the flush budget: timeout = min(configured, time left); no retry starts that
 // could not finish in time. What the budget cuts off comes back as retry-later, never dropped.
 
-import type { Signal, TelemetryChunk } from '../pipeline/chunk.js';
+import type { Signal, TelemetryChunk } from '../model/chunk.js';
 import { splitChunkInHalves } from '../pipeline/chunk-split.js';
 import { redactUrl } from '../extension-log.js';
 import { type DeadlineBudget, sleep } from './deadline.js';

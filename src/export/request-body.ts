@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import type { ZlibOptions } from 'node:zlib';
-import { JSON_REQUEST_KEY, type Signal, type TelemetryChunk } from '../pipeline/chunk.js';
+import { JSON_REQUEST_KEY, type Signal, type TelemetryChunk } from '../model/chunk.js';
 import type { OtlpCompression, OtlpProtocol } from './destination.js';
 
 interface Gzip {

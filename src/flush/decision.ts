@@ -20,7 +20,7 @@
 import type { ArrivalEstimates } from './arrival-estimator.js';
 import type { FlushSettings } from './settings.js';
 import type { FlushStrategy } from './strategy.js';
-import type { PendingSummary } from './types.js';
+import type { PendingSummary } from '../model/flush-contract.js';
 
 export type FlushMode = 'blocking' | 'background';
 

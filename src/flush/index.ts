@@ -27,13 +27,6 @@ export {
   parseFlushStrategy,
 } from './strategy.js';
 export { systemClock, systemScheduler } from './system-time.js';
-export type {
-  Clock,
-  FlushLogger,
-  FlushReport,
-  FlushRequest,
-  FlushTarget,
-  PendingSummary,
-  Scheduler,
-  TimerHandle,
-} from './types.js';
+export type { FlushReport, FlushRequest, FlushTarget, PendingSummary } from '../model/flush-contract.js';
+export type { Clock, Scheduler, TimerHandle } from '../model/time.js';
+export type { FlushLogger } from './types.js';

@@ -14,7 +14,7 @@
 //   when an earlier flush hangs.
 
 import type { InvokeEvent, ShutdownEvent, TelemetryEvent } from '../lambda/telemetry-events.js';
-import type { Signal } from '../pipeline/chunk.js';
+import type { Signal } from '../model/chunk.js';
 import { ArrivalEstimator } from './arrival-estimator.js';
 import {
   type DecisionReason,
@@ -27,16 +27,9 @@ import {
 import { type FlushSettings, resolveFlushSettings } from './settings.js';
 import { type FlushStrategy, formatFlushStrategy, parseFlushStrategy } from './strategy.js';
 import { systemClock, systemScheduler } from './system-time.js';
-import type {
-  Clock,
-  FlushLogger,
-  FlushReport,
-  FlushRequest,
-  FlushTarget,
-  PendingSummary,
-  Scheduler,
-  TimerHandle,
-} from './types.js';
+import type { FlushReport, FlushRequest, FlushTarget, PendingSummary } from '../model/flush-contract.js';
+import type { Clock, Scheduler, TimerHandle } from '../model/time.js';
+import type { FlushLogger } from './types.js';
 
 export interface FlushManagerOptions {
   /** The export pipeline; several targets are flushed in parallel. */

@@ -8,7 +8,8 @@ import type { InvokeEvent, TelemetryEvent } from '../lambda/telemetry-events.js'
 import { FlushManager, type FlushManagerOptions, type FlushStats, type ShutdownSummary } from './manager.js';
 import type { FlushSettings } from './settings.js';
 import type { FlushStrategy } from './strategy.js';
-import type { FlushReport, FlushRequest, FlushTarget, PendingSummary, TimerHandle } from './types.js';
+import type { FlushReport, FlushRequest, FlushTarget, PendingSummary } from '../model/flush-contract.js';
+import type { TimerHandle } from '../model/time.js';
 import { VirtualTime } from './virtual-time.js';
 
 /** Where an item came from: the function's own OTLP export, or a platform event. */

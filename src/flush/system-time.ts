@@ -3,7 +3,7 @@
 // the thaw; the flush manager reads that lateness as a thaw signal.
 
 import { MAX_TIMER_MS } from './strategy.js';
-import type { Clock, Scheduler, TimerHandle } from './types.js';
+import type { Clock, Scheduler, TimerHandle } from '../model/time.js';
 
 export const systemClock: Clock = { now: () => Date.now() };
 

@@ -3,7 +3,7 @@
 // so that one bad item costs only itself. Each half keeps the resource and scope of its items; its
 // OTLP/JSON form is the same slice of the chunk's.
 
-import { JSON_REQUEST_KEY, type OtlpJsonRequest, type Signal, type TelemetryChunk } from './chunk.js';
+import { JSON_REQUEST_KEY, type OtlpJsonRequest, type Signal, type TelemetryChunk } from '../model/chunk.js';
 
 const LENGTH_DELIMITED = 2;
 

@@ -22,40 +22,28 @@ import {
   OtlpHttpExporter,
 } from '../export/otlp-http-exporter.js';
 import { RequestLimiter } from '../export/request-limiter.js';
-import { SIGNALS, type ChunkProducer, type ChunkSink, type Signal, type TelemetryChunk } from './chunk.js';
+import {
+  SIGNALS,
+  type ChunkProducer,
+  type ChunkSink,
+  type Signal,
+  type TelemetryChunk,
+} from '../model/chunk.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { SelfTelemetry, type SelfTelemetryProducer } from './self-telemetry.js';
 import { SignalQueue } from './signal-queue.js';
-import type { FlushRequest } from '../flush/types.js';
+import type { FlushReport, FlushRequest, PendingSummary } from '../model/flush-contract.js';
 
-/** What a flush is asked to do: the flush manager's request, which this pipeline serves. */
-export type FlushOptions = FlushRequest;
+export type { PendingSummary } from '../model/flush-contract.js';
 
-export interface FlushReport {
-  /** Items delivered; a chunk delivered to two destinations counts twice. */
-  exportedItems: number;
-  /** Uncompressed bytes delivered. */
-  exportedBytes: number;
-  /** HTTP requests sent. */
-  requests: number;
-  /** Items back in the queues for the next flush (retryable failures, deadline). */
-  retryLaterItems: number;
-  /** Items dropped since the previous flush report (queue overflow between flushes included). */
-  droppedItems: number;
-  /** The same drops by reason: queue_full, http_<status>, payload_too_large, no_destination, … */
+/** The pipeline always says why it dropped and how often the backend failed. */
+export interface PipelineFlushReport extends FlushReport {
   droppedByReason: Record<string, number>;
-  durationMs: number;
-  /** True when the deadline, not the destinations, stopped delivery. */
-  deadlineHit: boolean;
-  /** Attempts that ended in a retryable failure (429, 5xx, timeout, connection error). */
   failedAttempts: number;
 }
 
-export interface PendingSummary {
-  items: number;
-  bytes: number;
-  oldestCreatedAtMs: number | undefined;
-}
+/** What a flush is asked to do: the flush manager's request, which this pipeline serves. */
+export type FlushOptions = FlushRequest;
 
 export interface ExportPipelineOptions {
   destinations: readonly DestinationConfig[];
@@ -98,7 +86,7 @@ const FALLBACK_FLUSH_MS = 10_000;
 /** Flush rounds per call: data arriving during a flush is sent too, within bounds. */
 const MAX_ROUNDS = 4;
 
-function emptyReport(): FlushReport {
+function emptyReport(): PipelineFlushReport {
   return {
     exportedItems: 0,
     exportedBytes: 0,
@@ -129,11 +117,11 @@ export class ExportPipeline implements ChunkSink {
   private readonly marginMs: number;
   /** Drops since the last flush report, by reason. */
   private dropsSinceReport: Record<string, number> = {};
-  private active: { promise: Promise<FlushReport>; budget: DeadlineBudget } | undefined;
+  private active: { promise: Promise<PipelineFlushReport>; budget: DeadlineBudget } | undefined;
   private readonly memory: MemoryBudget | undefined;
   /** Bytes of batches taken from the queues and not settled yet (being encoded and sent). */
   private exportingBytes = 0;
-  private next: { promise: Promise<FlushReport>; opts: FlushOptions } | undefined;
+  private next: { promise: Promise<PipelineFlushReport>; opts: FlushOptions } | undefined;
 
   constructor(options: ExportPipelineOptions) {
     this.log = options.log ?? extensionLog;
@@ -273,7 +261,7 @@ export class ExportPipeline implements ChunkSink {
    * runs pulls that flush's deadline in to its own (if earlier) and then runs after it; calls piling up
    * meanwhile share that one follow-up flush. Never rejects.
    */
-  flush(opts: FlushOptions): Promise<FlushReport> {
+  flush(opts: FlushOptions): Promise<PipelineFlushReport> {
     if (!Number.isFinite(opts.deadlineMs)) {
       logOnce(
         this.log,
@@ -293,7 +281,7 @@ export class ExportPipeline implements ChunkSink {
       return this.next.promise;
     }
     const pendingOpts: FlushOptions = { ...opts };
-    const promise = (this.active as { promise: Promise<FlushReport> }).promise.then(() => {
+    const promise = (this.active as { promise: Promise<PipelineFlushReport> }).promise.then(() => {
       this.next = undefined;
       return this.start(pendingOpts);
     });
@@ -311,7 +299,7 @@ export class ExportPipeline implements ChunkSink {
     for (const state of this.destinations) state.exporter.shutdown();
   }
 
-  private start(opts: FlushOptions): Promise<FlushReport> {
+  private start(opts: FlushOptions): Promise<PipelineFlushReport> {
     const budget = new DeadlineBudget(opts.deadlineMs, this.marginMs, this.now);
     const promise = this.run(opts, budget).finally(() => {
       budget.dispose();
@@ -321,7 +309,7 @@ export class ExportPipeline implements ChunkSink {
     return promise;
   }
 
-  private async run(opts: FlushOptions, budget: DeadlineBudget): Promise<FlushReport> {
+  private async run(opts: FlushOptions, budget: DeadlineBudget): Promise<PipelineFlushReport> {
     const startMs = this.now();
     const report = emptyReport();
     try {
@@ -370,7 +358,7 @@ export class ExportPipeline implements ChunkSink {
   private async exportRounds(
     budget: DeadlineBudget,
     gates: Map<string, FlushGate>,
-    report: FlushReport,
+    report: PipelineFlushReport,
     noRetryWait: boolean,
     onRetryableFailure?: () => void,
   ): Promise<void> {
@@ -428,7 +416,7 @@ export class ExportPipeline implements ChunkSink {
     queue: SignalQueue,
     budget: DeadlineBudget,
     gate: FlushGate,
-    report: FlushReport,
+    report: PipelineFlushReport,
   ): Promise<void> {
     const target = state.exporter.target(signal);
     if (!target) return;

@@ -5,7 +5,7 @@
 
 import type { Resource } from '@opentelemetry/resources';
 import { EXTENSION_NAME, EXTENSION_VERSION } from '../convert/version.js';
-import type { Signal, TelemetryChunk, ChunkProducer, OtlpJsonRequest } from './chunk.js';
+import type { Signal, TelemetryChunk, ChunkProducer, OtlpJsonRequest } from '../model/chunk.js';
 
 type Transformer = typeof import('@opentelemetry/otlp-transformer');
 type ResourceMetrics = Parameters<Transformer['ProtobufMetricsSerializer']['serializeRequest']>[0];

@@ -3,7 +3,7 @@
 // them. Chunks that could not be delivered yet return to the front, so order and age are kept.
 
 import type { BatchLimits } from '../export/destination.js';
-import type { TelemetryChunk } from './chunk.js';
+import type { TelemetryChunk } from '../model/chunk.js';
 
 export interface QueueBounds {
   maxBytes: number;

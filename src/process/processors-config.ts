@@ -14,7 +14,7 @@ import {
   section,
   text,
 } from '../config/schema.js';
-import type { Signal } from '../pipeline/chunk.js';
+import type { Signal } from '../model/chunk.js';
 
 const SIGNAL_NAMES = ['traces', 'metrics', 'logs'] as const satisfies readonly Signal[];
 

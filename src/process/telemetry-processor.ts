@@ -12,7 +12,7 @@
 import { createRequire } from 'node:module';
 import type { Message } from 'protobufjs';
 import type { ObservedCounter } from '../pipeline/self-telemetry.js';
-import type { ChunkProducer, ChunkSink, Signal, TelemetryChunk } from '../pipeline/chunk.js';
+import type { ChunkProducer, ChunkSink, Signal, TelemetryChunk } from '../model/chunk.js';
 import type { WireAnyValue, WireKeyValue, WireLong } from '../receiver/otlp-messages.js';
 import { EncodedRequestChunk } from '../receiver/received-chunks.js';
 import type { OtlpSchema } from '../receiver/otlp-schema.js';

@@ -13,7 +13,7 @@
 
 import { createRequire } from 'node:module';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import type { Signal } from '../pipeline/chunk.js';
+import type { Signal } from '../model/chunk.js';
 import {
   DEFAULT_RECEIVER_HOSTS,
   GRPC_INTERNAL,

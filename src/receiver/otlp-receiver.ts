@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Transform } from 'node:stream';
 import type { Message } from 'protobufjs';
-import type { ChunkSink, Signal } from '../pipeline/chunk.js';
+import type { ChunkSink, Signal } from '../model/chunk.js';
 import { type MemoryBudget, RECEIVE_COST_PER_BYTE, type Reservation } from '../pipeline/memory-budget.js';
 import type { OtlpSchema } from './otlp-schema.js';
 import { loadOtlpSchema } from './otlp-schema.js';

@@ -3,7 +3,7 @@
 // only: a function that never exports OTLP never pays for it at cold start.
 
 import type { INamespace, Type } from 'protobufjs';
-import type { Signal } from '../pipeline/chunk.js';
+import type { Signal } from '../model/chunk.js';
 
 export interface OtlpSchema {
   /** Export{Trace,Metrics,Logs}ServiceRequest. */

@@ -4,8 +4,8 @@
 // are cut at record boundaries, and a single oversized record is split by its items.
 
 import type { Message, Type } from 'protobufjs';
-import type { OtlpJsonRequest, Signal, TelemetryChunk } from '../pipeline/chunk.js';
-import { JSON_REQUEST_KEY } from '../pipeline/chunk.js';
+import type { OtlpJsonRequest, Signal, TelemetryChunk } from '../model/chunk.js';
+import { JSON_REQUEST_KEY } from '../model/chunk.js';
 import { messageToOtlpJson } from './otlp-json.js';
 
 export interface ChunkLimits {

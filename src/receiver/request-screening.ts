@@ -4,7 +4,7 @@
 // a partial success), and broken references (log record ids, span links, exemplar ids) are cleared
 // with a warning rather than costing the record.
 
-import type { Signal } from '../pipeline/chunk.js';
+import type { Signal } from '../model/chunk.js';
 import type {
   WireDataPoint,
   WireLogRecord,

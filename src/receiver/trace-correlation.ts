@@ -16,49 +16,18 @@
 // left in another trace); the function's spans are then left untouched rather than pointing at a
 // parent that lives in another trace.
 
-import type { ChunkProducer, ChunkSink, TelemetryChunk } from '../pipeline/chunk.js';
+import type { ChunkProducer, ChunkSink, TelemetryChunk } from '../model/chunk.js';
+import type {
+  InvocationDirectory as Directory,
+  InvocationTraceContext,
+} from '../model/invocation-directory.js';
+
+/** The converter's invocation directory, as far as correlation needs it. */
+export type InvocationDirectory = Directory<InvocationTraceContext>;
 import type { WireResourceSpans, WireSpan } from './otlp-messages.js';
 import { idToHex, stringAttribute } from './otlp-messages.js';
 
-/** The platform invocation span's identity, ids in lowercase hex. */
-export interface InvocationTraceContext {
-  traceId: string;
-  spanId: string;
-  /** The platform span's parent (X-Ray Parent), when it has one. */
-  parentSpanId?: string;
-}
-
-/**
- * What the platform converter knows about invocations, for correlation (the converter's invocation
- * table implements it).
- */
-export interface InvocationDirectory {
-  lookupByRequestId(requestId: string): InvocationTraceContext | undefined;
-  /**
-   * The same without fixing the ids (Lambda's span id may still replace a generated one): what the
-   * correlator uses to decide. Directories without it are asked with lookupByRequestId.
-   */
-  peekByRequestId?(requestId: string): InvocationTraceContext | undefined;
-  /** The request id of the most recent invocation whose platform span is in this trace. */
-  lookupByTraceId(traceId: string): string | undefined;
-  /**
-   * Moves the (not yet exported) platform span into the function's trace, under `parentSpanId`
-   * (or as a root when absent), and releases it for export; with the trace it already has, it only
-   * releases it. Returns false when that is no longer possible (already exported in another trace).
-   */
-  adoptFunctionTrace(
-    requestId: string,
-    trace: {
-      traceId: string;
-      parentSpanId?: string;
-      sampled?: boolean;
-      /** The handler is being re-parented under the platform span: its id must stay as it is. */
-      parentsFunctionSpan?: boolean;
-      /** The durable execution the handler span names (DURABLE_EXECUTION_ARN_ATTRIBUTE). */
-      durableExecutionArn?: string;
-    },
-  ): boolean;
-}
+export type { InvocationTraceContext } from '../model/invocation-directory.js';
 
 /** The hook the receiver calls with every decoded traces request before making its chunk. */
 export interface SpanCorrelator {

@@ -1,7 +1,7 @@
 // Real encoded chunks for pipeline tests and benchmarks, built from OTLP/JSON-like objects with the
 // test-side schema: what producers would hand the pipeline.
 
-import type { OtlpJsonRequest, Signal, TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { OtlpJsonRequest, Signal, TelemetryChunk } from '../../src/model/chunk.js';
 import { encodeRequest } from '../otlp/decode.js';
 
 let spanCounter = 0;

@@ -7,7 +7,7 @@
 
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Signal } from '../../src/pipeline/chunk.js';
+import type { Signal } from '../../src/model/chunk.js';
 import {
   allMetrics,
   decodeRequest,

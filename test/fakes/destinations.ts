@@ -1,6 +1,6 @@
 // Destination configs pointing at the fakes, and a log recorder, for pipeline and exporter tests.
 
-import { SIGNALS, type Signal } from '../../src/pipeline/chunk.js';
+import { SIGNALS, type Signal } from '../../src/model/chunk.js';
 import {
   DEFAULT_BATCH_LIMITS,
   type DestinationConfig,

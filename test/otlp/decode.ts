@@ -13,7 +13,7 @@
 
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import type { Signal } from '../../src/pipeline/chunk.js';
+import type { Signal } from '../../src/model/chunk.js';
 
 export interface AnyValue {
   stringValue?: string;

@@ -9,7 +9,7 @@ import {
   type PlatformConverterOptions,
 } from '../../src/convert/index.js';
 import type { TelemetryEvent } from '../../src/lambda/telemetry-events.js';
-import type { TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { TelemetryChunk } from '../../src/model/chunk.js';
 import { SequentialIds } from '../fixtures/telemetry/load.js';
 import {
   allMetrics,

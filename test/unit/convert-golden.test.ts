@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DURATION_BUCKETS_S, MEMORY_BUCKETS_BYTES } from '../../src/convert/index.js';
-import type { TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { TelemetryChunk } from '../../src/model/chunk.js';
 import { type CollectResult, loadFixture, ms, runFixture } from '../fixtures/telemetry/load.js';
 import {
   allMetrics,

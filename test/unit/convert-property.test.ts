@@ -12,7 +12,7 @@ import type {
   TelemetryEvent,
   TracingContext,
 } from '../../src/lambda/telemetry-events.js';
-import type { TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { TelemetryChunk } from '../../src/model/chunk.js';
 import {
   allMetrics,
   allSpans,

@@ -13,7 +13,7 @@ import {
   ATTR_DURABLE_EXECUTION_NAME,
 } from '../../src/durable/attributes.js';
 import type { TelemetryEvent } from '../../src/lambda/telemetry-events.js';
-import type { ChunkSink, TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { ChunkSink, TelemetryChunk } from '../../src/model/chunk.js';
 import type { WireResourceSpans, WireSpan } from '../../src/receiver/otlp-messages.js';
 import { DURABLE_EXECUTION_ARN_ATTRIBUTE, TraceCorrelator } from '../../src/receiver/trace-correlation.js';
 import { SequentialIds } from '../fixtures/telemetry/load.js';

@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FlushManager, type FlushManagerOptions } from '../../src/flush/manager.js';
-import type { FlushReport, FlushRequest, FlushTarget, PendingSummary } from '../../src/flush/types.js';
+import type {
+  FlushReport,
+  FlushRequest,
+  FlushTarget,
+  PendingSummary,
+} from '../../src/model/flush-contract.js';
 import { VirtualTime } from '../../src/flush/virtual-time.js';
 import type { InvokeEvent } from '../../src/lambda/telemetry-events.js';
 

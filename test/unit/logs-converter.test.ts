@@ -11,7 +11,7 @@ import {
 } from '../../src/convert/logs.js';
 import { LOG_PREFIX } from '../../src/extension-log.js';
 import type { LogLineEvent, TelemetryEvent } from '../../src/lambda/telemetry-events.js';
-import type { ChunkSink, TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { ChunkSink, TelemetryChunk } from '../../src/model/chunk.js';
 import type { LocatedLogRecord } from '../otlp/decode.js';
 import { allLogRecords, attrs, decodeLogs, nanosToMs, plainValue } from '../otlp/decode.js';
 

@@ -10,7 +10,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { createExtensionLogger } from '../../src/extension-log.js';
 import type { TelemetryEvent } from '../../src/lambda/telemetry-events.js';
 import { startTelemetryListener } from '../../src/lambda/telemetry-listener.js';
-import type { TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { TelemetryChunk } from '../../src/model/chunk.js';
 import { ExportPipeline } from '../../src/pipeline/export-pipeline.js';
 import {
   budgetBytes,

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { TelemetryChunk } from '../../src/model/chunk.js';
 import { splitChunkInHalves } from '../../src/pipeline/chunk-split.js';
 import { logChunk, metricChunk, spanChunk, spanNames } from '../fakes/chunks.js';
 import { decodeRequest, encodeRequest } from '../otlp/decode.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { TelemetryChunk } from '../../src/model/chunk.js';
 import { SignalQueue } from '../../src/pipeline/signal-queue.js';
 
 let serial = 0;

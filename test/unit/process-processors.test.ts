@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
-import type { Signal, TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { Signal, TelemetryChunk } from '../../src/model/chunk.js';
 import { TelemetryProcessor } from '../../src/process/telemetry-processor.js';
 import { loadedOtlpSchema, loadOtlpSchema } from '../../src/receiver/otlp-schema.js';
 import {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChunkSink, TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { ChunkSink, TelemetryChunk } from '../../src/model/chunk.js';
 import type { WireResourceSpans } from '../../src/receiver/otlp-messages.js';
 import { OtlpReceiver } from '../../src/receiver/otlp-receiver.js';
 import { loadOtlpSchema } from '../../src/receiver/otlp-schema.js';

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
-import type { ChunkSink, TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { ChunkSink, TelemetryChunk } from '../../src/model/chunk.js';
 import type { Admission } from '../../src/receiver/otlp-receiver.js';
 import { OtlpReceiver } from '../../src/receiver/otlp-receiver.js';
 import type { WireResourceSpans } from '../../src/receiver/otlp-messages.js';

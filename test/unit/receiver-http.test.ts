@@ -9,7 +9,7 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import type { ChunkSink, TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { ChunkSink, TelemetryChunk } from '../../src/model/chunk.js';
 import type { Admission } from '../../src/receiver/otlp-receiver.js';
 import { OtlpReceiver } from '../../src/receiver/otlp-receiver.js';
 import type { SpanCorrelator } from '../../src/receiver/trace-correlation.js';

@@ -15,7 +15,7 @@ import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-log
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import type { ChunkSink, Signal, TelemetryChunk } from '../../src/pipeline/chunk.js';
+import type { ChunkSink, Signal, TelemetryChunk } from '../../src/model/chunk.js';
 import { OtlpReceiver } from '../../src/receiver/otlp-receiver.js';
 import {
   allLogRecords,

@@ -4,7 +4,7 @@
 
 import { existsSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import type { Signal } from '../../../src/pipeline/chunk.js';
+import type { Signal } from '../../../src/model/chunk.js';
 import { freeLoopbackPort } from '../../e2e/harness.js';
 import { type OtlpSink, startOtlpSink } from '../../fakes/otlp-sink.js';
 import {
