@@ -8,7 +8,7 @@
 
 import { ArrivalEstimator } from '../src/flush/arrival-estimator.js';
 import { type DecisionInput, decide, stalenessHorizonMs } from '../src/flush/decision.js';
-import { percentile, type ReplayInvocation, replay, steadyPattern } from '../src/flush/replay.js';
+import { percentile, type ReplayInvocation, replay, steadyPattern } from '../test/support/flush-replay.js';
 import { DEFAULT_FLUSH_SETTINGS } from '../src/flush/settings.js';
 
 function decisionCostNs(): { decideNs: number; observeAndDecideNs: number } {

@@ -1,5 +1,5 @@
 // The adaptive decision over synthetic arrival patterns, replayed in virtual time with Lambda's
-// freezes (src/flush/replay.ts): what each pattern costs in post-runtime time and how long data waits.
+// freezes (test/support/flush-replay.ts): what each pattern costs in post-runtime time and how long data waits.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -11,7 +11,7 @@ import {
   type ReplayResult,
   replay,
   steadyPattern,
-} from '../../src/flush/replay.js';
+} from '../support/flush-replay.js';
 import { DEFAULT_FLUSH_SETTINGS } from '../../src/flush/settings.js';
 
 const STALENESS_MS = DEFAULT_FLUSH_SETTINGS.maxStalenessMs;

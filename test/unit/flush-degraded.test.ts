@@ -11,7 +11,7 @@ import type {
   FlushTarget,
   PendingSummary,
 } from '../../src/model/flush-contract.js';
-import { VirtualTime } from '../../src/flush/virtual-time.js';
+import { VirtualTime } from '../support/virtual-time.js';
 import type { InvokeEvent } from '../../src/lambda/telemetry-events.js';
 
 type Backend = 'healthy' | 'throttling' | 'slow';

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InvokeEvent, TelemetryEvent } from '../../src/lambda/telemetry-events.js';
 import { FlushManager, type FlushManagerOptions } from '../../src/flush/manager.js';
-import { ReplayTarget } from '../../src/flush/replay.js';
-import { VirtualTime } from '../../src/flush/virtual-time.js';
+import { ReplayTarget } from '../support/flush-replay.js';
+import { VirtualTime } from '../support/virtual-time.js';
 
 const MARGIN_MS = 200; // default deadlineMarginMs
 

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FlushManager, type FlushManagerOptions } from '../../src/flush/manager.js';
-import { percentile, ReplayTarget, replay, steadyPattern } from '../../src/flush/replay.js';
-import { VirtualTime } from '../../src/flush/virtual-time.js';
+import { percentile, ReplayTarget, replay, steadyPattern } from '../support/flush-replay.js';
+import { VirtualTime } from '../support/virtual-time.js';
 
 function manual(options: Partial<FlushManagerOptions> = {}) {
   const time = new VirtualTime();

@@ -2,7 +2,7 @@
 // frozen like a Lambda environment: time moves, timers do not fire; on thaw the overdue ones fire
 // at once, late, as real timers do after SIGCONT.
 
-import type { Clock, Scheduler, TimerHandle } from '../model/time.js';
+import type { Clock, Scheduler, TimerHandle } from '../../src/model/time.js';
 
 interface VirtualTimer {
   readonly dueMs: number;

@@ -4,12 +4,22 @@
 // and test the flush decision and to measure what it costs (post-runtime time) and what it risks
 // (how long data waits), without sleeping.
 
-import type { InvokeEvent, TelemetryEvent } from '../lambda/telemetry-events.js';
-import { FlushManager, type FlushManagerOptions, type FlushStats, type ShutdownSummary } from './manager.js';
-import type { FlushSettings } from './settings.js';
-import type { FlushStrategy } from './strategy.js';
-import type { FlushReport, FlushRequest, FlushTarget, PendingSummary } from '../model/flush-contract.js';
-import type { TimerHandle } from '../model/time.js';
+import type { InvokeEvent, TelemetryEvent } from '../../src/lambda/telemetry-events.js';
+import {
+  FlushManager,
+  type FlushManagerOptions,
+  type FlushStats,
+  type ShutdownSummary,
+} from '../../src/flush/index.js';
+import type { FlushSettings } from '../../src/flush/settings.js';
+import type { FlushStrategy } from '../../src/flush/strategy.js';
+import type {
+  FlushReport,
+  FlushRequest,
+  FlushTarget,
+  PendingSummary,
+} from '../../src/model/flush-contract.js';
+import type { TimerHandle } from '../../src/model/time.js';
 import { VirtualTime } from './virtual-time.js';
 
 /** Where an item came from: the function's own OTLP export, or a platform event. */
