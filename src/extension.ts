@@ -69,6 +69,12 @@ const MIN_CORRELATION_WAIT_MS = 1000;
  */
 const FUNCTION_SHUTDOWN_EXPORT_QUIET_MS = 200;
 
+/** Invocations remembered while their platform.report is awaited (the rest are long over). */
+const REPORTS_AWAITED_MAX = 64;
+
+/** At SHUTDOWN, once every report is in: quiet after the last push before the drain ends. */
+const REPORT_PUSH_QUIET_MS = 10;
+
 /** The flush manager's decisions and problems in the extension's log (decisions at debug only). */
 const FLUSH_LOGGER: FlushLogger = {
   debug: (message, fields) => {
@@ -130,7 +136,9 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
   const resourceEnv = exportConfig?.destinations.some((d) => d.name === 'datadog')
     ? { ...env, ...datadogResourceEnv(env) }
     : env;
-  const wiring = exportConfig ? new Wiring(loaded, exportConfig, resourceEnv, budget) : undefined;
+  const wiring = exportConfig
+    ? new Wiring(loaded, exportConfig, resourceEnv, budget, configuresOpenTelemetry(env))
+    : undefined;
   const receiver = wiring?.receiver ?? passThroughReceiver(loaded, budget);
   const receiverStarted = receiver?.start().catch((err: unknown) => {
     log.warn(`local OTLP receiver not started: ${err instanceof Error ? err.message : String(err)}`);
@@ -218,6 +226,18 @@ function processorFailureLog(): (message: string) => void {
   };
 }
 
+/**
+ * Whether the function's environment (which extensions share) configures an OpenTelemetry SDK: any
+ * OTEL_* setting, or a wrapper script such as the OpenTelemetry Lambda layers' one.
+ */
+function configuresOpenTelemetry(env: NodeJS.ProcessEnv): boolean {
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || value === '') continue;
+    if (name.startsWith('OTEL_') || name === 'AWS_LAMBDA_EXEC_WRAPPER') return true;
+  }
+  return false;
+}
+
 function finalLogLine(
   reason: string,
   summary: ShutdownSummary | undefined,
@@ -263,6 +283,13 @@ class Wiring {
   private lastTelemetryMs = 0;
   /** When the receiver last accepted an export from the function (performance.now()). */
   private lastFunctionExportMs = 0;
+  private functionEverExported = false;
+  /** The function's environment configures an OpenTelemetry SDK (it may export at SIGTERM). */
+  private readonly functionConfiguresOtel: boolean;
+  /** Invocations whose platform.report has not arrived yet: Lambda delivers it by SHUTDOWN. */
+  private readonly reportsAwaited = new Set<string>();
+  private shutdownReason: string | undefined;
+  private telemetrySubscribed = false;
   private readonly config: LoadedConfig['config'];
   /** The configured processors, when any rule is set. */
   readonly processor: TelemetryProcessor | undefined;
@@ -273,9 +300,11 @@ class Wiring {
     private readonly exportConfig: ExportConfig,
     env: NodeJS.ProcessEnv,
     readonly budget: MemoryBudget,
+    functionConfiguresOtel: boolean,
   ) {
     const config = loaded.config;
     this.config = config;
+    this.functionConfiguresOtel = functionConfiguresOtel;
     const temporality =
       exportConfig.requiredMetricsTemporality ?? temporalityFor(config.metrics.temporality, 'counter');
     const processor = new TelemetryProcessor(config.processors, loadedOtlpSchema, processorFailureLog());
@@ -335,6 +364,7 @@ class Wiring {
     }
     this.receiverSink = new PendingSink((signal) => {
       this.lastFunctionExportMs = performance.now();
+      this.functionEverExported = true;
       this.flush?.onFunctionExport(signal);
     });
     if (config.receiver.enabled) {
@@ -366,6 +396,7 @@ class Wiring {
     this.converter.onRegistered(info.register);
     this.receiverSink.connect(this.processor?.sink(this.pipeline) ?? this.pipeline);
     this.intake = { parseStats: info.parseStats, listenerStats: info.listenerStats };
+    this.telemetrySubscribed = info.telemetry.status === 'subscribed';
     const { parseStats, listenerStats } = info;
     this.pipeline.stats.observe(() => intakeCounters(parseStats, listenerStats));
     const managedInstances = info.events.length === 1 && info.events[0] === 'SHUTDOWN';
@@ -425,6 +456,10 @@ class Wiring {
 
   onTelemetry(events: TelemetryEvent[]): void {
     this.lastTelemetryMs = performance.now();
+    for (const event of events) {
+      if (event.type === 'platform.report') this.reportsAwaited.delete(event.requestId);
+      else if (event.type === 'platform.start') this.awaitReport(event.requestId);
+    }
     this.converter.ingest(events);
     this.correlator.retryHeld();
     this.logs?.ingest(events);
@@ -432,11 +467,13 @@ class Wiring {
   }
 
   async onInvoke(event: Parameters<FlushManager['onInvoke']>[0]): Promise<void> {
+    this.awaitReport(event.requestId);
     this.converter.onInvoke(event);
     if (this.flush) await this.flush.onInvoke(event);
   }
 
   async onShutdown(event: Parameters<FlushManager['onShutdown']>[0]): Promise<ShutdownSummary | undefined> {
+    this.shutdownReason = event.shutdownReason.toLowerCase();
     this.converter.onShutdown(event);
     if (!this.flush) return undefined;
     const summary = await this.flush.onShutdown(event);
@@ -444,26 +481,52 @@ class Wiring {
     return summary;
   }
 
+  private awaitReport(requestId: string): void {
+    if (this.reportsAwaited.has(requestId)) return;
+    this.reportsAwaited.add(requestId);
+    if (this.reportsAwaited.size > REPORTS_AWAITED_MAX) {
+      const oldest = this.reportsAwaited.values().next();
+      if (!oldest.done) this.reportsAwaited.delete(oldest.value);
+    }
+  }
+
   /**
    * At SHUTDOWN Lambda still delivers what its buffer holds (often the last platform.report), and a
-   * function whose SDK exports on SIGTERM sends its last batches: wait until the listener and the
-   * receiver have been quiet for a moment, bounded by the deadline. Then the receiver refuses further exports (503): they could no longer be sent.
+   * function whose SDK exports on SIGTERM sends its last batches: wait for what can still come,
+   * bounded by the deadline. Then the receiver refuses further exports (503): they could no longer
+   * be sent. Nothing is waited for that cannot come, so an idle environment exits at once:
+   * - the listener: while an invocation's platform.report is awaited (then until the push that
+   *   carries it has been quiet for a moment: the function's last log lines ride with it);
+   * - the receiver: only at spindown (Lambda sends SIGTERM to the runtime; after a timeout or a
+   *   failure the runtime is gone), and only for a function that has exported to the receiver or
+   *   whose environment configures an OpenTelemetry SDK (one that never exported yet may at SIGTERM).
    */
   private async drainTelemetry(deadlineMs: number): Promise<void> {
     const quietMs = Math.max(50, 2 * this.config.telemetry_api.buffering.timeout_ms);
     const maxWaitMs = Math.min(400, deadlineMs - Date.now());
     const start = performance.now();
+    const functionMayExport =
+      this.receiver !== undefined &&
+      this.shutdownReason === 'spindown' &&
+      (this.functionEverExported || this.functionConfiguresOtel);
+    const pushesSeen = this.lastTelemetryMs;
     try {
       while (performance.now() - start < maxWaitMs) {
         const now = performance.now();
-        const listenerQuiet = now - Math.max(this.lastTelemetryMs, start) >= quietMs;
+        const sinceLastPush = now - Math.max(this.lastTelemetryMs, start);
+        const listenerQuiet =
+          !this.telemetrySubscribed ||
+          sinceLastPush >= quietMs ||
+          // Every report is in: only a push already on its way can follow.
+          (this.reportsAwaited.size === 0 &&
+            (this.lastTelemetryMs === pushesSeen || sinceLastPush >= REPORT_PUSH_QUIET_MS));
         // SIGTERM reaches the function as SHUTDOWN reaches us; its exporter needs a moment to connect.
-        // Even a function that has not exported yet may (batch processors wait seconds by default).
+        // Even a function that has not exported lately may (batch processors wait seconds by default).
         const receiverQuiet =
-          this.receiver === undefined ||
+          !functionMayExport ||
           now - Math.max(this.lastFunctionExportMs, start) >= FUNCTION_SHUTDOWN_EXPORT_QUIET_MS;
         if (listenerQuiet && receiverQuiet) return;
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await new Promise((resolve) => setTimeout(resolve, 5));
       }
     } finally {
       this.intakeOpen = false;

@@ -53,10 +53,12 @@ export async function finalFlush(deps: FinalFlushDeps, event: ShutdownEvent): Pr
       const drained = callHook(logger, 'drain', () => drainHook(until));
       if (drained) await within(time, drained, until);
     }
+    const drainedMs = clock.now();
     // A background flush may hold chunks; give it a quarter of the remaining time, then go anyway.
     const now = clock.now();
     await runner.whenIdle(now + Math.max(0, deadline - now) * 0.25);
     counters.finalFlushes++;
+    const flushStartMs = clock.now();
     // Straight to the targets, even if an earlier flush hangs: the pipeline pulls that one in to
     // this deadline and runs this one after it.
     const outcome = await targets.flush({ deadlineMs: deadline, reason: 'shutdown', final: true }, deadline);
@@ -70,6 +72,12 @@ export async function finalFlush(deps: FinalFlushDeps, event: ShutdownEvent): Pr
     summary.unsentBytes = left.bytes;
     summary.deadlineHit = report.deadlineHit || outcome.abandoned;
     summary.timedOut = outcome.abandoned;
+    logger?.debug('final flush done', {
+      drainMs: drainedMs - startMs,
+      flushMs: clock.now() - flushStartMs,
+      requests: report.requests,
+      exportedItems: report.exportedItems,
+    });
   } catch (error) {
     logger?.warn('flush manager failed on SHUTDOWN', { error: String(error) });
   }
