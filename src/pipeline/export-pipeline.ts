@@ -83,6 +83,9 @@ interface DestinationState {
 /** Budget of a flush called without a usable deadline. */
 const FALLBACK_FLUSH_MS = 10_000;
 
+/** Drop reason of what is still queued when the extension exits. */
+export const UNSENT_AT_SHUTDOWN = 'unsent_at_shutdown';
+
 /** Flush rounds per call: data arriving during a flush is sent too, within bounds. */
 const MAX_ROUNDS = 4;
 
@@ -294,9 +297,19 @@ export class ExportPipeline implements ChunkSink {
     for (const state of this.destinations) state.exporter.closeIdleConnections();
   }
 
-  /** Releases sockets; call after the final flush. */
+  /**
+   * Releases sockets; call after the final flush. What is still queued is lost with the process:
+   * counted as dropped (reason unsent_at_shutdown) per destination and signal, so that the
+   * shutdown line's totals add up (queued = exported + dropped).
+   */
   shutdown(): void {
-    for (const state of this.destinations) state.exporter.shutdown();
+    for (const state of this.destinations) {
+      for (const [signal, queue] of state.queues) {
+        if (queue.items === 0) continue;
+        this.stats.recordDropped(state.exporter.name, signal, UNSENT_AT_SHUTDOWN, queue.items);
+      }
+      state.exporter.shutdown();
+    }
   }
 
   private start(opts: FlushOptions): Promise<PipelineFlushReport> {

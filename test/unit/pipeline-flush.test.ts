@@ -237,6 +237,36 @@ describe('queues and redrive', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('counts what a backend throttling to the end leaves queued, by reason and destination', async () => {
+    const s = await sink();
+    const proxy = await proxyTo(s.url);
+    proxy.script(
+      ...Array.from({ length: 20 }, () => ({
+        kind: 'status' as const,
+        status: 429,
+        headers: { 'retry-after': '1' },
+      })),
+    );
+    const pipeline = pipelineOf({
+      destinations: [destination('d', proxy.url, { signals: ['traces', 'logs'] })],
+      log: recordingLog(),
+      exporter: FAST_RETRIES,
+    });
+    pipeline.enqueue(spanChunk(3));
+    pipeline.enqueue(logChunk(2));
+    const final = await pipeline.flush({ deadlineMs: inMs(1000), reason: 'shutdown', final: true });
+    assert.equal(final.exportedItems, 0);
+    assert.equal(final.retryLaterItems, 5, 'a 429 is retryable: the items stay queued');
+    assert.ok(proxy.log.length > 0, 'the backend was asked');
+    pipeline.shutdown();
+    const totals = pipeline.stats.snapshot();
+    assert.deepEqual(totals.droppedByReason, { unsent_at_shutdown: 5 });
+    assert.equal(totals.queued, totals.exported + totals.dropped, 'every queued item is accounted for');
+    assert.match(pipeline.stats.summary(), /dropped 5 \(unsent_at_shutdown=5\)/);
+  });
+});
+
 describe('concurrent flushes', () => {
   it('never sends a chunk twice; a second call runs after the first, a third shares it', async () => {
     const s = await sink();
