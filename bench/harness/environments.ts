@@ -85,6 +85,11 @@ export interface PatternSample {
   /** Per measured invocation: invocation start → response end (the function's own part). */
   runtimeP50Ms: number;
   cpuMsPerInvocation: number;
+  /**
+   * The same window from the live threads' schedstat (ns resolution; threads that exited inside the
+   * window are missed): what short windows such as a few rare invocations need.
+   */
+  cpuPreciseMsPerInvocation: number;
   /** The last platform.report's maxMemoryUsedMB (environment peak so far), MB. */
   maxMemoryUsedMB: number;
   /** Sum of the processes' VmHWM at the end of the pattern, MB. */
@@ -306,6 +311,7 @@ export async function runPattern(setup: EnvironmentSetup, pattern: PatternSpec):
     const rssSamples: number[] = [];
     let peakKb = 0;
     let cpuStartMs = 0;
+    let cpuPreciseStartMs = 0;
     let firstStart = 0;
     let lastStart = 0;
     let coldPostRuntimeMs: number | undefined;
@@ -342,7 +348,10 @@ export async function runPattern(setup: EnvironmentSetup, pattern: PatternSpec):
           rssSamples.push(memory().rssKb);
       }
       // The CPU window opens once the warm-up is over (the environment is frozen here).
-      if (measuredIndex === -1) cpuStartMs = treeCpuMs(env.tree());
+      if (measuredIndex === -1) {
+        cpuStartMs = treeCpuMs(env.tree());
+        cpuPreciseStartMs = treeCpuPreciseMs(env.tree());
+      }
       if (i === total - 1) break;
       const left = pattern.intervalMs - (performance.now() - startedAt);
       if (left > 0) {
@@ -351,6 +360,7 @@ export async function runPattern(setup: EnvironmentSetup, pattern: PatternSpec):
       }
     }
     const cpuMs = treeCpuMs(env.tree()) - cpuStartMs;
+    const cpuPreciseMs = treeCpuPreciseMs(env.tree()) - cpuPreciseStartMs;
     memory();
     const down = await env.finish();
     const measuredSpanS = (lastStart - firstStart) / 1000;
@@ -367,6 +377,7 @@ export async function runPattern(setup: EnvironmentSetup, pattern: PatternSpec):
       billedP99Ms: percentile(billed, 99),
       runtimeP50Ms: percentile(runtime, 50),
       cpuMsPerInvocation: cpuMs / pattern.measured,
+      cpuPreciseMsPerInvocation: cpuPreciseMs / pattern.measured,
       maxMemoryUsedMB,
       peakRssMb: mb(peakKb),
       steadyRssMb: mb(percentile(rssSamples, 50)),

@@ -63,6 +63,7 @@ export class HttpConnectionPool {
   private httpAgent: HttpAgent | undefined;
   private httpsAgent: HttpsAgent | undefined;
   private httpsModule: typeof import('node:https') | undefined;
+  private tlsModule: typeof import('node:tls') | undefined;
   private lastActivityMs: number;
   private readonly freeSocketTimeoutMs: number;
   private readonly maxSockets: number;
@@ -79,7 +80,7 @@ export class HttpConnectionPool {
   async post(request: PostRequest): Promise<PostResult> {
     if (request.url.protocol === 'https:' && !this.httpsModule) {
       // TLS is loaded only by configurations that need it (start-up cost).
-      this.httpsModule = await import('node:https');
+      [this.httpsModule, this.tlsModule] = await Promise.all([import('node:https'), import('node:tls')]);
     }
     if (this.now() - this.lastActivityMs > this.freeSocketTimeoutMs) this.closeIdleConnections();
     const deadline = this.now() + request.timeoutMs;
@@ -133,7 +134,12 @@ export class HttpConnectionPool {
       scheduling: 'lifo' as const,
     };
     if (url.protocol === 'https:') {
-      this.httpsAgent ??= new (this.httpsModule as typeof import('node:https')).Agent(options);
+      // One TLS context for all connections: without it every new connection builds its own (root
+      // store, ciphers), which each flush after a long freeze pays again for each signal.
+      this.httpsAgent ??= new (this.httpsModule as typeof import('node:https')).Agent({
+        ...options,
+        secureContext: (this.tlsModule as typeof import('node:tls')).createSecureContext(),
+      });
       return this.httpsAgent;
     }
     this.httpAgent ??= new http.Agent(options);
