@@ -9,27 +9,32 @@ import { formatConfigErrors, type LoadedConfig, loadConfig, temporalityFor } fro
 import { PlatformConverter } from './convert/index.js';
 import { LogConverter } from './convert/logs.js';
 import { createSampler } from './convert/sampler.js';
+import {
+  convertProblems,
+  converterFailureLog,
+  logConverterCounters,
+  type Problem,
+  platformConverterCounters,
+  resourceProblemCounters,
+} from './convert/convert-telemetry.js';
 import { platformSpanCounters, platformSpanSummary } from './convert/span-counters.js';
 import { datadogResourceEnv } from './export/datadog.js';
 import type { ExportConfig } from './export/endpoint-config.js';
 import { exportConfigFromLoaded } from './export/settings-from-config.js';
 import { log } from './extension-log.js';
-import {
-  type FlushLogger,
-  FlushManager,
-  type FlushManagerOptions,
-  type ShutdownSummary,
-} from './flush/index.js';
+import { FlushManager, type FlushManagerOptions, type ShutdownSummary } from './flush/index.js';
 import type { HookError, LifecycleHooks, RegisteredInfo } from './lambda/lifecycle.js';
 import { runLifecycle } from './lambda/lifecycle.js';
 import { intakeCounters, intakeSummary } from './lambda/telemetry-intake.js';
 import type { TelemetryEvent } from './lambda/telemetry-events.js';
 import type { ChunkSink, Signal, TelemetryChunk } from './model/chunk.js';
+import { prefixedLog } from './model/log.js';
 import { ExportPipeline } from './pipeline/export-pipeline.js';
 import { budgetBytes, MemoryBudget } from './pipeline/memory-budget.js';
 import { memoryCounters, memoryGauges, memorySummary } from './pipeline/memory-telemetry.js';
 import { TelemetryProcessor } from './process/telemetry-processor.js';
 import { OtlpReceiver } from './receiver/otlp-receiver.js';
+import { receiverCounters, receiverProblems } from './receiver/receiver-telemetry.js';
 import { loadedOtlpSchema, loadOtlpSchema } from './receiver/otlp-schema.js';
 import { TraceCorrelator } from './receiver/trace-correlation.js';
 
@@ -70,12 +75,7 @@ const MIN_CORRELATION_WAIT_MS = 1000;
 const FUNCTION_SHUTDOWN_EXPORT_QUIET_MS = 200;
 
 /** The flush manager's decisions and problems in the extension's log (decisions at debug only). */
-const FLUSH_LOGGER: FlushLogger = {
-  debug: (message, fields) => {
-    if (log.enabled('debug')) log.debug(`flush: ${message}`, fields);
-  },
-  warn: (message, fields) => log.warn(`flush: ${message}`, fields),
-};
+const FLUSH_LOG = prefixedLog(log, 'flush: ');
 
 export async function runExtension(options: ExtensionOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
@@ -202,6 +202,7 @@ function passThroughReceiver(loaded: LoadedConfig, budget: MemoryBudget): OtlpRe
     sink: DISCARD,
     port: loaded.config.receiver.port,
     budget,
+    log,
     ...grpcTransport(loaded.config.receiver),
   });
 }
@@ -227,6 +228,7 @@ function finalLogLine(
     log.info(`shutdown (${reason}): pass-through mode, nothing exported`);
     return;
   }
+  const problems = componentProblems(wiring);
   const line =
     `shutdown (${reason}): exported ${summary.exportedItems} items in ${summary.durationMs.toFixed(0)} ms` +
     `, dropped ${summary.droppedItems}, unsent ${summary.unsentItems}` +
@@ -235,10 +237,19 @@ function finalLogLine(
     `; ${platformSpanSummary(wiring.converter.stats, wiring.converter.samplerDescription)}` +
     heldSummary(wiring.correlator) +
     `; ${memorySummary(wiring.budget)}` +
-    (wiring.intake ? `; ${intakeSummary(wiring.intake.parseStats, wiring.intake.listenerStats)}` : '');
-  // What could not be sent is the one thing the user must hear about, even at the default level.
-  if (summary.unsentItems > 0 || summary.droppedItems > 0) log.warn(line);
+    (wiring.intake ? `; ${intakeSummary(wiring.intake.parseStats, wiring.intake.listenerStats)}` : '') +
+    (problems.length > 0 ? `; problems: ${problems.map((p) => p.text).join(', ')}` : '');
+  // What could not be sent, or failed, is what the user must hear about, even at the default level.
+  if (summary.unsentItems > 0 || summary.droppedItems > 0 || problems.some((p) => p.loss)) log.warn(line);
   else log.info(line);
+}
+
+/** What the converters and the receiver counted as going wrong; only non-zero counts. */
+function componentProblems(wiring: Wiring): Problem[] {
+  return [
+    ...convertProblems(wiring.converter.stats, wiring.logs?.stats(), wiring.converter.resource.problems),
+    ...(wiring.receiver ? receiverProblems(wiring.receiver.stats()) : []),
+  ];
 }
 
 /** Function requests that waited for their invocation's platform.start (Managed Instances). */
@@ -317,6 +328,11 @@ class Wiring {
     this.pipeline.addProducer(this.processor?.producer(this.correlator) ?? this.correlator);
     this.pipeline.addProducer(this.processor?.producer(this.converter) ?? this.converter);
     this.pipeline.stats.observe(() => platformSpanCounters(this.converter.stats));
+    this.pipeline.stats.observe(() => platformConverterCounters(this.converter.stats));
+    const resourceProblems = this.converter.resource.problems;
+    for (const problem of resourceProblems) log.warn(`resource: ${problem}`);
+    if (resourceProblems.length > 0)
+      this.pipeline.stats.observe(() => resourceProblemCounters(resourceProblems));
     if (this.processor) {
       const observed = this.processor;
       this.pipeline.stats.observe(() => observed.observedCounters());
@@ -332,6 +348,8 @@ class Wiring {
         this.processor?.sink(this.pipeline) ?? this.pipeline,
       );
       this.pipeline.addProducer(this.processor?.producer(this.logs) ?? this.logs);
+      const logs = this.logs;
+      this.pipeline.stats.observe(() => logConverterCounters(logs.stats()));
     }
     this.receiverSink = new PendingSink((signal) => {
       this.lastFunctionExportMs = performance.now();
@@ -353,17 +371,27 @@ class Wiring {
         onForceFlush: () => this.flush?.forceFlush('function request'),
         onRejected: (signal, reason, items) => this.pipeline.stats.recordDropped('', signal, reason, items),
         budget,
+        log,
         limits: {
           maxBodyBytes: config.receiver.max_body_bytes,
           maxDecompressedBytes: config.receiver.max_decompressed_bytes,
         },
       });
+      const receiver = this.receiver;
+      this.pipeline.stats.observe(() => receiverCounters(receiver.stats()));
     }
+  }
+
+  /** Logs converter failures counted since the last call (the converter itself only counts them). */
+  private readonly noteConverterFailures = converterFailureLog(log);
+  private checkConverter(): void {
+    this.noteConverterFailures(this.converter.stats, this.converter.lastFailure);
   }
 
   onRegistered(info: RegisteredInfo): void {
     this.onceRegistered?.();
     this.converter.onRegistered(info.register);
+    this.checkConverter();
     this.receiverSink.connect(this.processor?.sink(this.pipeline) ?? this.pipeline);
     this.intake = { parseStats: info.parseStats, listenerStats: info.listenerStats };
     const { parseStats, listenerStats } = info;
@@ -399,7 +427,7 @@ class Wiring {
       // once the drain is over (see drainTelemetry).
       onStopIntake: () => {},
       drain: (deadlineMs) => this.drainTelemetry(deadlineMs),
-      logger: FLUSH_LOGGER,
+      logger: FLUSH_LOG,
     };
     try {
       this.flush = new FlushManager(options);
@@ -426,6 +454,7 @@ class Wiring {
   onTelemetry(events: TelemetryEvent[]): void {
     this.lastTelemetryMs = performance.now();
     this.converter.ingest(events);
+    this.checkConverter();
     this.correlator.retryHeld();
     this.logs?.ingest(events);
     this.flush?.onTelemetry(events);
@@ -433,11 +462,13 @@ class Wiring {
 
   async onInvoke(event: Parameters<FlushManager['onInvoke']>[0]): Promise<void> {
     this.converter.onInvoke(event);
+    this.checkConverter();
     if (this.flush) await this.flush.onInvoke(event);
   }
 
   async onShutdown(event: Parameters<FlushManager['onShutdown']>[0]): Promise<ShutdownSummary | undefined> {
     this.converter.onShutdown(event);
+    this.checkConverter();
     if (!this.flush) return undefined;
     const summary = await this.flush.onShutdown(event);
     this.pipeline.shutdown();

@@ -29,7 +29,7 @@ import { type FlushStrategy, formatFlushStrategy, parseFlushStrategy } from './s
 import { systemClock, systemScheduler } from './system-time.js';
 import type { FlushReport, FlushRequest, FlushTarget, PendingSummary } from '../model/flush-contract.js';
 import type { Clock, Scheduler, TimerHandle } from '../model/time.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 
 export interface FlushManagerOptions {
   /** The export pipeline; several targets are flushed in parallel. */
@@ -43,7 +43,7 @@ export interface FlushManagerOptions {
   settings?: Partial<FlushSettings>;
   clock?: Clock;
   scheduler?: Scheduler;
-  logger?: FlushLogger;
+  logger?: Log;
   /** SHUTDOWN: stop accepting telemetry and OTLP from the function. */
   onStopIntake?: () => void | Promise<void>;
   /** SHUTDOWN: let the telemetry listener and receiver finish what they hold (bounded by deadlineMs). */
@@ -147,7 +147,7 @@ export class FlushManager {
   private readonly targets: readonly FlushTarget[];
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
-  private readonly logger: FlushLogger | undefined;
+  private readonly logger: Log | undefined;
   private readonly options: FlushManagerOptions;
   private readonly arrivals: ArrivalEstimator;
   private readonly counters: Omit<FlushStats, 'decisions'>;
