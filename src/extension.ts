@@ -2,10 +2,18 @@
 // registering; the components are wired along the data's path (Lambda APIs → converters → export
 // pipeline ← flush manager), with the local receiver feeding the same pipeline.
 
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { formatConfigErrors, type LoadedConfig, loadConfig, temporalityFor } from './config/index.js';
+import {
+  type ExtensionSections,
+  extensionsDirOf,
+  formatConfigErrors,
+  type LoadedConfig,
+  loadConfig,
+  resolveSections,
+  temporalityFor,
+} from './config/index.js';
 import { PlatformConverter } from './convert/index.js';
 import { LogConverter } from './convert/logs.js';
 import { createSampler } from './convert/sampler.js';
@@ -19,8 +27,6 @@ import {
 } from './convert/convert-telemetry.js';
 import { platformSpanCounters, platformSpanSummary } from './convert/span-counters.js';
 import { datadogResourceEnv } from './export/datadog.js';
-import type { ExportConfig } from './export/endpoint-config.js';
-import { exportConfigFromLoaded } from './export/settings-from-config.js';
 import { log } from './extension-log.js';
 import { FlushManager, type FlushManagerOptions, type ShutdownSummary } from './flush/index.js';
 import type { HookError, LifecycleHooks, RegisteredInfo } from './lambda/lifecycle.js';
@@ -93,25 +99,10 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
 
   // A configuration problem never takes the function down unless strict_config asks for it: the
   // extension then follows the lifecycle and exports nothing.
-  let exportConfig: ExportConfig | undefined;
-  let problem: string | undefined;
-  if (loaded.errors.length > 0) problem = formatConfigErrors(loaded.errors);
-  else {
-    try {
-      exportConfig = exportConfigFromLoaded(loaded, env, {
-        // The layer sits in /opt/<name>/; Lambda's extensions directory is /opt/extensions.
-        extensionsDir: join(layerDir, '..', 'extensions'),
-      });
-      for (const note of exportConfig.notes) log[note.level](note.message);
-    } catch (err) {
-      problem = err instanceof Error ? err.message : String(err);
-    }
-  }
-  // formatConfigErrors already starts with "invalid configuration (N problems)".
-  const invalid =
-    problem === undefined || problem.startsWith('invalid configuration')
-      ? problem
-      : `invalid configuration: ${problem}`;
+  const resolved = resolveSections(loaded, env, { extensionsDir: extensionsDirOf(layerDir) });
+  const sections = resolved.ok ? resolved.sections : undefined;
+  const invalid = resolved.ok ? undefined : formatConfigErrors(resolved.errors);
+  for (const note of sections?.export.notes ?? []) log[note.level](note.message);
   if (invalid !== undefined) {
     log.error(
       loaded.config.strict_config
@@ -127,10 +118,10 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
     }),
   );
   // With the Datadog preset on, DD_SERVICE / DD_ENV / DD_VERSION / DD_TAGS describe the resource.
-  const resourceEnv = exportConfig?.destinations.some((d) => d.name === 'datadog')
+  const resourceEnv = sections?.export.destinations.some((d) => d.name === 'datadog')
     ? { ...env, ...datadogResourceEnv(env) }
     : env;
-  const wiring = exportConfig ? new Wiring(loaded, exportConfig, resourceEnv, budget) : undefined;
+  const wiring = sections ? new Wiring(loaded, sections, resourceEnv, budget) : undefined;
   const receiver = wiring?.receiver ?? passThroughReceiver(loaded, budget);
   const receiverStarted = receiver?.start().catch((err: unknown) => {
     log.warn(`local OTLP receiver not started: ${err instanceof Error ? err.message : String(err)}`);
@@ -138,7 +129,7 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
 
   const hooks: LifecycleHooks = {
     async onRegistered(info) {
-      if (problem !== undefined && loaded.config.strict_config) {
+      if (invalid !== undefined && loaded.config.strict_config) {
         const err: HookError = new Error(invalid);
         err.errorType = 'Extension.ConfigInvalid';
         throw err;
@@ -281,12 +272,13 @@ class Wiring {
 
   constructor(
     loaded: LoadedConfig,
-    private readonly exportConfig: ExportConfig,
+    private readonly sections: ExtensionSections,
     env: NodeJS.ProcessEnv,
     readonly budget: MemoryBudget,
   ) {
     const config = loaded.config;
     this.config = config;
+    const exportConfig = sections.export;
     const temporality =
       exportConfig.requiredMetricsTemporality ?? temporalityFor(config.metrics.temporality, 'counter');
     const processor = new TelemetryProcessor(config.processors, loadedOtlpSchema, processorFailureLog());
@@ -411,17 +403,10 @@ class Wiring {
     }
     const options: FlushManagerOptions = {
       target: this.pipeline,
-      strategy: this.config.flush.strategy,
+      strategy: this.sections.flush.strategy,
       managedInstances,
       runtimeDoneAvailable: info.telemetry.status === 'subscribed',
-      settings: {
-        graceMaxMs: this.config.flush.grace_ms,
-        maxStalenessMs: this.config.flush.max_staleness_ms,
-        deadlineMarginMs: this.config.flush.deadline_margin_ms,
-        managedInstancesIntervalMs: this.config.flush.managed_instances_interval_ms,
-        blockingFlushTimeoutMs: this.config.flush.blocking_timeout_ms,
-        degradedPostRuntimeMaxMs: this.config.flush.degraded_post_runtime_ms,
-      },
+      settings: this.sections.flush.settings,
       // The receiver stays open while draining: Lambda sends SIGTERM to the runtime together with
       // SHUTDOWN, and an SDK shut down on SIGTERM exports its last batches right now. Intake closes
       // once the drain is over (see drainTelemetry).
@@ -429,24 +414,16 @@ class Wiring {
       drain: (deadlineMs) => this.drainTelemetry(deadlineMs),
       logger: FLUSH_LOG,
     };
-    try {
-      this.flush = new FlushManager(options);
-    } catch (err) {
-      // Settings the config schema accepted but the flush manager cannot combine must not fail the
-      // function's init: say so once and flush with the built-in settings.
-      log.error(
-        `flush settings rejected, using the defaults: ${err instanceof Error ? err.message : String(err)}`,
-      );
-      const { settings: _rejected, ...rest } = options;
-      this.flush = new FlushManager(rest);
-    }
-    this.flush.start();
+    // The configuration checked these settings already (config/sections.ts).
+    const flush = new FlushManager(options);
+    this.flush = flush;
+    flush.start();
     log.debug(`memory budget ${(this.budget.limitBytes / 1048576).toFixed(1)} MB`);
     if (log.enabled('debug')) {
       const t = info.timings;
       log.debug(
         `ready in ${t.sinceProcessStartMs.toFixed(1)} ms since process start; telemetry ${info.telemetry.status};` +
-          ` ${this.exportConfig.destinations.length} destination(s); receiver port ${this.receiver?.port ?? 'off'}`,
+          ` ${this.sections.export.destinations.length} destination(s); receiver port ${this.receiver?.port ?? 'off'}`,
       );
     }
   }
