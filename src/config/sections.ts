@@ -67,9 +67,12 @@ export function resolveSections(
   } catch (err) {
     if (!(err instanceof ExporterConfigError)) throw err;
     for (const issue of err.issues) {
-      // Environment variables are named as the loader names them; settings by their key.
-      if (issue.key.startsWith('env ')) errors.push(configError('', issue.key, issue.problem));
-      else errors.push(configError(issue.key, whereOf(loaded, issue.key), issue.problem));
+      // A problem with a standard variable names it already; settings are named by their key.
+      if (issue.key.startsWith('env ')) {
+        errors.push({ key: '', where: issue.key, problem: issue.problem, message: issue.problem });
+      } else {
+        errors.push(configError(issue.key, whereOf(loaded, issue.key), issue.problem));
+      }
     }
   }
   let flush: FlushSection | undefined;
