@@ -3,7 +3,9 @@
 // Lines carry a fixed prefix: Lambda hands them back to us as `extension` telemetry records, and the
 // pipeline must recognise and skip them instead of exporting its own chatter.
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+import type { Log, LogLevel } from './model/log.js';
+
+export type { Log, LogLevel };
 
 /** Starts every line this extension writes. */
 export const LOG_PREFIX = '[otel-lambda-extension]';
@@ -14,15 +16,11 @@ const LEVEL_RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug
 const LEVEL_LABEL: Record<LogLevel, string> = { error: 'ERROR', warn: 'WARN', info: 'INFO', debug: 'DEBUG' };
 const DEFAULT_LEVEL: LogLevel = 'warn';
 
-export interface ExtensionLogger {
+/** The extension's implementation of Log: every optional part present, and a level to set. */
+export interface ExtensionLogger extends Log {
   level: LogLevel;
   setLevel(level: LogLevel): void;
-  /** True when a message at `level` would be written; check it before building costly debug text. */
   enabled(level: LogLevel): boolean;
-  error(message: string, detail?: unknown): void;
-  warn(message: string, detail?: unknown): void;
-  info(message: string, detail?: unknown): void;
-  debug(message: string, detail?: unknown): void;
   /**
    * Writes the message only the first time `key` is seen (report-once-per-kind). Returns true when
    * it was written. The key is remembered even when the level is disabled, so raising the level

@@ -2,34 +2,45 @@
 // registering; the components are wired along the data's path (Lambda APIs → converters → export
 // pipeline ← flush manager), with the local receiver feeding the same pipeline.
 
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { formatConfigErrors, type LoadedConfig, loadConfig, temporalityFor } from './config/index.js';
+import {
+  type ExtensionSections,
+  extensionsDirOf,
+  formatConfigErrors,
+  type LoadedConfig,
+  loadConfig,
+  resolveSections,
+  temporalityFor,
+} from './config/index.js';
 import { PlatformConverter } from './convert/index.js';
 import { LogConverter } from './convert/logs.js';
 import { createSampler } from './convert/sampler.js';
+import {
+  convertProblems,
+  converterFailureLog,
+  logConverterCounters,
+  type Problem,
+  platformConverterCounters,
+  resourceProblemCounters,
+} from './convert/convert-telemetry.js';
 import { platformSpanCounters, platformSpanSummary } from './convert/span-counters.js';
 import { datadogResourceEnv } from './export/datadog.js';
-import type { ExportConfig } from './export/endpoint-config.js';
-import { exportConfigFromLoaded } from './export/settings-from-config.js';
 import { log } from './extension-log.js';
-import {
-  type FlushLogger,
-  FlushManager,
-  type FlushManagerOptions,
-  type ShutdownSummary,
-} from './flush/index.js';
+import { FlushManager, type FlushManagerOptions, type ShutdownSummary } from './flush/index.js';
 import type { HookError, LifecycleHooks, RegisteredInfo } from './lambda/lifecycle.js';
 import { runLifecycle } from './lambda/lifecycle.js';
 import { intakeCounters, intakeSummary } from './lambda/telemetry-intake.js';
 import type { TelemetryEvent } from './lambda/telemetry-events.js';
 import type { ChunkSink, Signal, TelemetryChunk } from './model/chunk.js';
+import { prefixedLog } from './model/log.js';
 import { ExportPipeline } from './pipeline/export-pipeline.js';
 import { budgetBytes, MemoryBudget } from './pipeline/memory-budget.js';
 import { memoryCounters, memoryGauges, memorySummary } from './pipeline/memory-telemetry.js';
 import { TelemetryProcessor } from './process/telemetry-processor.js';
 import { OtlpReceiver } from './receiver/otlp-receiver.js';
+import { receiverCounters, receiverProblems } from './receiver/receiver-telemetry.js';
 import { loadedOtlpSchema, loadOtlpSchema } from './receiver/otlp-schema.js';
 import { TraceCorrelator } from './receiver/trace-correlation.js';
 
@@ -76,12 +87,7 @@ const REPORTS_AWAITED_MAX = 64;
 const REPORT_PUSH_QUIET_MS = 10;
 
 /** The flush manager's decisions and problems in the extension's log (decisions at debug only). */
-const FLUSH_LOGGER: FlushLogger = {
-  debug: (message, fields) => {
-    if (log.enabled('debug')) log.debug(`flush: ${message}`, fields);
-  },
-  warn: (message, fields) => log.warn(`flush: ${message}`, fields),
-};
+const FLUSH_LOG = prefixedLog(log, 'flush: ');
 
 export async function runExtension(options: ExtensionOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
@@ -99,25 +105,10 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
 
   // A configuration problem never takes the function down unless strict_config asks for it: the
   // extension then follows the lifecycle and exports nothing.
-  let exportConfig: ExportConfig | undefined;
-  let problem: string | undefined;
-  if (loaded.errors.length > 0) problem = formatConfigErrors(loaded.errors);
-  else {
-    try {
-      exportConfig = exportConfigFromLoaded(loaded, env, {
-        // The layer sits in /opt/<name>/; Lambda's extensions directory is /opt/extensions.
-        extensionsDir: join(layerDir, '..', 'extensions'),
-      });
-      for (const note of exportConfig.notes) log[note.level](note.message);
-    } catch (err) {
-      problem = err instanceof Error ? err.message : String(err);
-    }
-  }
-  // formatConfigErrors already starts with "invalid configuration (N problems)".
-  const invalid =
-    problem === undefined || problem.startsWith('invalid configuration')
-      ? problem
-      : `invalid configuration: ${problem}`;
+  const resolved = resolveSections(loaded, env, { extensionsDir: extensionsDirOf(layerDir) });
+  const sections = resolved.ok ? resolved.sections : undefined;
+  const invalid = resolved.ok ? undefined : formatConfigErrors(resolved.errors);
+  for (const note of sections?.export.notes ?? []) log[note.level](note.message);
   if (invalid !== undefined) {
     log.error(
       loaded.config.strict_config
@@ -133,11 +124,11 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
     }),
   );
   // With the Datadog preset on, DD_SERVICE / DD_ENV / DD_VERSION / DD_TAGS describe the resource.
-  const resourceEnv = exportConfig?.destinations.some((d) => d.name === 'datadog')
+  const resourceEnv = sections?.export.destinations.some((d) => d.name === 'datadog')
     ? { ...env, ...datadogResourceEnv(env) }
     : env;
-  const wiring = exportConfig
-    ? new Wiring(loaded, exportConfig, resourceEnv, budget, configuresOpenTelemetry(env))
+  const wiring = sections
+    ? new Wiring(loaded, sections, resourceEnv, budget, configuresOpenTelemetry(env))
     : undefined;
   const receiver = wiring?.receiver ?? passThroughReceiver(loaded, budget);
   const receiverStarted = receiver?.start().catch((err: unknown) => {
@@ -146,7 +137,7 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
 
   const hooks: LifecycleHooks = {
     async onRegistered(info) {
-      if (problem !== undefined && loaded.config.strict_config) {
+      if (invalid !== undefined && loaded.config.strict_config) {
         const err: HookError = new Error(invalid);
         err.errorType = 'Extension.ConfigInvalid';
         throw err;
@@ -210,6 +201,7 @@ function passThroughReceiver(loaded: LoadedConfig, budget: MemoryBudget): OtlpRe
     sink: DISCARD,
     port: loaded.config.receiver.port,
     budget,
+    log,
     ...grpcTransport(loaded.config.receiver),
   });
 }
@@ -247,6 +239,7 @@ function finalLogLine(
     log.info(`shutdown (${reason}): pass-through mode, nothing exported`);
     return;
   }
+  const problems = componentProblems(wiring);
   const line =
     `shutdown (${reason}): exported ${summary.exportedItems} items in ${summary.durationMs.toFixed(0)} ms` +
     `, dropped ${summary.droppedItems}, unsent ${summary.unsentItems}` +
@@ -255,10 +248,19 @@ function finalLogLine(
     `; ${platformSpanSummary(wiring.converter.stats, wiring.converter.samplerDescription)}` +
     heldSummary(wiring.correlator) +
     `; ${memorySummary(wiring.budget)}` +
-    (wiring.intake ? `; ${intakeSummary(wiring.intake.parseStats, wiring.intake.listenerStats)}` : '');
-  // What could not be sent is the one thing the user must hear about, even at the default level.
-  if (summary.unsentItems > 0 || summary.droppedItems > 0) log.warn(line);
+    (wiring.intake ? `; ${intakeSummary(wiring.intake.parseStats, wiring.intake.listenerStats)}` : '') +
+    (problems.length > 0 ? `; problems: ${problems.map((p) => p.text).join(', ')}` : '');
+  // What could not be sent, or failed, is what the user must hear about, even at the default level.
+  if (summary.unsentItems > 0 || summary.droppedItems > 0 || problems.some((p) => p.loss)) log.warn(line);
   else log.info(line);
+}
+
+/** What the converters and the receiver counted as going wrong; only non-zero counts. */
+function componentProblems(wiring: Wiring): Problem[] {
+  return [
+    ...convertProblems(wiring.converter.stats, wiring.logs?.stats(), wiring.converter.resource.problems),
+    ...(wiring.receiver ? receiverProblems(wiring.receiver.stats()) : []),
+  ];
 }
 
 /** Function requests that waited for their invocation's platform.start (Managed Instances). */
@@ -297,7 +299,7 @@ class Wiring {
 
   constructor(
     loaded: LoadedConfig,
-    private readonly exportConfig: ExportConfig,
+    private readonly sections: ExtensionSections,
     env: NodeJS.ProcessEnv,
     readonly budget: MemoryBudget,
     functionConfiguresOtel: boolean,
@@ -305,6 +307,7 @@ class Wiring {
     const config = loaded.config;
     this.config = config;
     this.functionConfiguresOtel = functionConfiguresOtel;
+    const exportConfig = sections.export;
     const temporality =
       exportConfig.requiredMetricsTemporality ?? temporalityFor(config.metrics.temporality, 'counter');
     const processor = new TelemetryProcessor(config.processors, loadedOtlpSchema, processorFailureLog());
@@ -346,6 +349,11 @@ class Wiring {
     this.pipeline.addProducer(this.processor?.producer(this.correlator) ?? this.correlator);
     this.pipeline.addProducer(this.processor?.producer(this.converter) ?? this.converter);
     this.pipeline.stats.observe(() => platformSpanCounters(this.converter.stats));
+    this.pipeline.stats.observe(() => platformConverterCounters(this.converter.stats));
+    const resourceProblems = this.converter.resource.problems;
+    for (const problem of resourceProblems) log.warn(`resource: ${problem}`);
+    if (resourceProblems.length > 0)
+      this.pipeline.stats.observe(() => resourceProblemCounters(resourceProblems));
     if (this.processor) {
       const observed = this.processor;
       this.pipeline.stats.observe(() => observed.observedCounters());
@@ -361,6 +369,8 @@ class Wiring {
         this.processor?.sink(this.pipeline) ?? this.pipeline,
       );
       this.pipeline.addProducer(this.processor?.producer(this.logs) ?? this.logs);
+      const logs = this.logs;
+      this.pipeline.stats.observe(() => logConverterCounters(logs.stats()));
     }
     this.receiverSink = new PendingSink((signal) => {
       this.lastFunctionExportMs = performance.now();
@@ -383,17 +393,27 @@ class Wiring {
         onForceFlush: () => this.flush?.forceFlush('function request'),
         onRejected: (signal, reason, items) => this.pipeline.stats.recordDropped('', signal, reason, items),
         budget,
+        log,
         limits: {
           maxBodyBytes: config.receiver.max_body_bytes,
           maxDecompressedBytes: config.receiver.max_decompressed_bytes,
         },
       });
+      const receiver = this.receiver;
+      this.pipeline.stats.observe(() => receiverCounters(receiver.stats()));
     }
+  }
+
+  /** Logs converter failures counted since the last call (the converter itself only counts them). */
+  private readonly noteConverterFailures = converterFailureLog(log);
+  private checkConverter(): void {
+    this.noteConverterFailures(this.converter.stats, this.converter.lastFailure);
   }
 
   onRegistered(info: RegisteredInfo): void {
     this.onceRegistered?.();
     this.converter.onRegistered(info.register);
+    this.checkConverter();
     this.receiverSink.connect(this.processor?.sink(this.pipeline) ?? this.pipeline);
     this.intake = { parseStats: info.parseStats, listenerStats: info.listenerStats };
     this.telemetrySubscribed = info.telemetry.status === 'subscribed';
@@ -414,42 +434,27 @@ class Wiring {
     }
     const options: FlushManagerOptions = {
       target: this.pipeline,
-      strategy: this.config.flush.strategy,
+      strategy: this.sections.flush.strategy,
       managedInstances,
       runtimeDoneAvailable: info.telemetry.status === 'subscribed',
-      settings: {
-        graceMaxMs: this.config.flush.grace_ms,
-        maxStalenessMs: this.config.flush.max_staleness_ms,
-        deadlineMarginMs: this.config.flush.deadline_margin_ms,
-        managedInstancesIntervalMs: this.config.flush.managed_instances_interval_ms,
-        blockingFlushTimeoutMs: this.config.flush.blocking_timeout_ms,
-        degradedPostRuntimeMaxMs: this.config.flush.degraded_post_runtime_ms,
-      },
+      settings: this.sections.flush.settings,
       // The receiver stays open while draining: Lambda sends SIGTERM to the runtime together with
       // SHUTDOWN, and an SDK shut down on SIGTERM exports its last batches right now. Intake closes
       // once the drain is over (see drainTelemetry).
       onStopIntake: () => {},
       drain: (deadlineMs) => this.drainTelemetry(deadlineMs),
-      logger: FLUSH_LOGGER,
+      logger: FLUSH_LOG,
     };
-    try {
-      this.flush = new FlushManager(options);
-    } catch (err) {
-      // Settings the config schema accepted but the flush manager cannot combine must not fail the
-      // function's init: say so once and flush with the built-in settings.
-      log.error(
-        `flush settings rejected, using the defaults: ${err instanceof Error ? err.message : String(err)}`,
-      );
-      const { settings: _rejected, ...rest } = options;
-      this.flush = new FlushManager(rest);
-    }
-    this.flush.start();
+    // The configuration checked these settings already (config/sections.ts).
+    const flush = new FlushManager(options);
+    this.flush = flush;
+    flush.start();
     log.debug(`memory budget ${(this.budget.limitBytes / 1048576).toFixed(1)} MB`);
     if (log.enabled('debug')) {
       const t = info.timings;
       log.debug(
         `ready in ${t.sinceProcessStartMs.toFixed(1)} ms since process start; telemetry ${info.telemetry.status};` +
-          ` ${this.exportConfig.destinations.length} destination(s); receiver port ${this.receiver?.port ?? 'off'}`,
+          ` ${this.sections.export.destinations.length} destination(s); receiver port ${this.receiver?.port ?? 'off'}`,
       );
     }
   }
@@ -461,6 +466,7 @@ class Wiring {
       else if (event.type === 'platform.start') this.awaitReport(event.requestId);
     }
     this.converter.ingest(events);
+    this.checkConverter();
     this.correlator.retryHeld();
     this.logs?.ingest(events);
     this.flush?.onTelemetry(events);
@@ -469,12 +475,14 @@ class Wiring {
   async onInvoke(event: Parameters<FlushManager['onInvoke']>[0]): Promise<void> {
     this.awaitReport(event.requestId);
     this.converter.onInvoke(event);
+    this.checkConverter();
     if (this.flush) await this.flush.onInvoke(event);
   }
 
   async onShutdown(event: Parameters<FlushManager['onShutdown']>[0]): Promise<ShutdownSummary | undefined> {
     this.shutdownReason = event.shutdownReason.toLowerCase();
     this.converter.onShutdown(event);
+    this.checkConverter();
     if (!this.flush) return undefined;
     const summary = await this.flush.onShutdown(event);
     this.pipeline.shutdown();

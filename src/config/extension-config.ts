@@ -3,6 +3,7 @@
 // (docs/configuration.md) and the layer's template (layer/config.yaml) all derive from this.
 
 import { SAMPLER_NAMES } from '../convert/sampler.js';
+import { isSelfExportLoop, parseEndpointUrl } from '../export/endpoint-url.js';
 import type { Signal } from '../model/chunk.js';
 import { PROCESSORS_SECTION } from '../process/processors-config.js';
 import {
@@ -32,6 +33,14 @@ import {
 
 const SIGNAL_NAMES = ['traces', 'metrics', 'logs'] as const satisfies readonly Signal[];
 const PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+/** What a user who sets grpc (the SDKs' other protocol) needs to hear. */
+const PROTOCOL_HINTS = { grpc: 'grpc is not supported; use http/protobuf (the default) or http/json' };
+/** Destination names the extension gives itself; an additional exporter may not take them. */
+const RESERVED_DESTINATION_NAMES: Record<string, string> = {
+  default: 'the main exporter',
+  datadog: 'the Datadog preset',
+  aws: "AWS's own endpoints",
+};
 const COMPRESSIONS = ['gzip', 'none'] as const;
 
 const MiB = 1024 * 1024;
@@ -59,7 +68,12 @@ const additionalExporter = section(
       env: false,
     }),
     logs_endpoint: url({ description: 'Full URL for logs, used as is (overrides `endpoint`).', env: false }),
-    protocol: oneOf(PROTOCOLS, { default: 'http/protobuf', description: 'OTLP encoding.', env: false }),
+    protocol: oneOf(PROTOCOLS, {
+      default: 'http/protobuf',
+      description: 'OTLP encoding.',
+      env: false,
+      hints: PROTOCOL_HINTS,
+    }),
     compression: oneOf(COMPRESSIONS, {
       default: 'gzip',
       description: 'Request body compression.',
@@ -143,7 +157,11 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
       traces_endpoint: url({ description: 'Full URL for traces, used as is (overrides `endpoint`).' }),
       metrics_endpoint: url({ description: 'Full URL for metrics, used as is (overrides `endpoint`).' }),
       logs_endpoint: url({ description: 'Full URL for logs, used as is (overrides `endpoint`).' }),
-      protocol: oneOf(PROTOCOLS, { default: 'http/protobuf', description: 'OTLP encoding.' }),
+      protocol: oneOf(PROTOCOLS, {
+        default: 'http/protobuf',
+        description: 'OTLP encoding.',
+        hints: PROTOCOL_HINTS,
+      }),
       compression: oneOf(COMPRESSIONS, { default: 'gzip', description: 'Request body compression.' }),
       headers: headerMap({
         description:
@@ -177,7 +195,11 @@ export const CONFIG_SCHEMA = section('The extension configuration.', {
     check(items, report) {
       const seen = new Set<string>();
       for (const item of items) {
-        if (seen.has(item.name)) report(`the name "${item.name}" is used more than once`);
+        const reserved = Object.hasOwn(RESERVED_DESTINATION_NAMES, item.name)
+          ? RESERVED_DESTINATION_NAMES[item.name]
+          : undefined;
+        if (reserved !== undefined) report(`the name "${item.name}" is reserved for ${reserved}`);
+        else if (seen.has(item.name)) report(`the name "${item.name}" is used more than once`);
         seen.add(item.name);
       }
     },
@@ -519,21 +541,10 @@ export function temporalityFor(
   return instrument === 'counter' || instrument === 'histogram' ? 'delta' : 'cumulative';
 }
 
-/** Host names that reach this execution environment itself. */
-const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '0.0.0.0', '[::]', 'sandbox.localdomain']);
-
 /** Whether `endpoint` points at the extension's own receiver (exporting there would loop). */
 export function pointsAtReceiver(endpoint: string, receiverPort: number): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(endpoint);
-  } catch {
-    return false;
-  }
-  const host = parsed.hostname.toLowerCase();
-  const local = LOCAL_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
-  const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
-  return local && port === receiverPort;
+  const parsed = parseEndpointUrl(endpoint);
+  return typeof parsed !== 'string' && isSelfExportLoop(parsed, [receiverPort]);
 }
 
 /**

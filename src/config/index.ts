@@ -26,3 +26,14 @@ export {
   loadConfig,
 } from './load.js';
 export type { ConfigSource } from './schema.js';
+export {
+  type EnvironmentFacts,
+  type ExtensionSections,
+  exportConfigFromLoaded,
+  exporterSettingsFromConfig,
+  extensionsDirOf,
+  type FlushSection,
+  flushSection,
+  type ResolvedSections,
+  resolveSections,
+} from './sections.js';

@@ -373,21 +373,30 @@ export function flag(opts: CommonOptions & { default: boolean }): Leaf<boolean> 
   });
 }
 
-/** One of a fixed set of words, matched case-insensitively. */
+/**
+ * One of a fixed set of words, matched case-insensitively. `hints` explain words people try that are
+ * not accepted (e.g. `grpc` for an OTLP/HTTP exporter), after the usual "expected …, got …".
+ */
 export function oneOf<const V extends string>(
   values: readonly V[],
-  opts: CommonOptions & { default: NoInfer<V> },
+  opts: CommonOptions & { default: NoInfer<V>; hints?: Readonly<Record<string, string>> },
 ): Leaf<V> {
   const expected = `one of ${values.join(' | ')}`;
+  const { hints, ...common } = opts;
   return scalarLeaf<V>({
-    ...opts,
+    ...common,
     kind: 'enum',
     typeLabel: values.join(' | '),
     expected,
     parse(v) {
       if (typeof v !== 'string') return INVALID;
       const lower = v.trim().toLowerCase();
-      return values.find((candidate) => candidate === lower) ?? INVALID;
+      const found = values.find((candidate) => candidate === lower);
+      if (found !== undefined) return found;
+      const hint = hints !== undefined && Object.hasOwn(hints, lower) ? hints[lower] : undefined;
+      return hint === undefined
+        ? INVALID
+        : new Problem(`expected ${expected}, got ${describeGot(v, false)}: ${hint}`);
     },
   });
 }

@@ -3,7 +3,8 @@
 //
 // Sources, strongest first:
 //  1. The extension's own settings (config file, LAMBDA_OTEL_EXPORTER_* variables), given as an
-//     ExporterSettings object; settings-from-config.ts builds it from the loaded configuration.
+//     ExporterSettings object that src/config has already validated (src/config/sections.ts builds
+//     it): values, ranges, URLs and loops into our own receiver are not checked again here.
 //  2. The standard OTEL_EXPORTER_OTLP_* variables. The function shares them, and its SDK is usually
 //     pointed at our local receiver through them: an endpoint from there that reaches one of our own
 //     local ports is ignored (debug note). The standard headers/protocol/compression/timeout describe
@@ -11,8 +12,9 @@
 //     the standard variables.
 //  3. The Datadog preset (datadog.ts) and additional destinations (fan-out) add destinations of their
 //     own.
-// A self-export loop in our own settings is a configuration error; problems are collected and thrown
-// together as one ExporterConfigError.
+// What only the environment can make wrong (grpc in the standard variables, a Datadog key that was
+// not read, AWS settings without region or credentials) is collected and thrown together as one
+// ExporterConfigError, each problem with the setting it concerns.
 
 import { SIGNALS, type Signal } from '../model/chunk.js';
 import { type AwsOtlpSettings, resolveAwsOtlp } from './aws-otlp.js';
@@ -27,7 +29,7 @@ import {
 } from './destination.js';
 import { isSelfExportLoop, parseEndpointUrl, signalUrlFromBase } from './endpoint-url.js';
 
-/** One destination as the user writes it (also the shape of each additional destination). */
+/** One destination as configured (also the shape of each additional destination); already valid. */
 export interface DestinationSettings {
   /** Shown in logs and self-telemetry; default "default" for the primary, "additional-<n>" otherwise. */
   name?: string;
@@ -37,12 +39,11 @@ export interface DestinationSettings {
   tracesEndpoint?: string;
   metricsEndpoint?: string;
   logsEndpoint?: string;
-  /** An object, or the OTLP text form `k=v,k2=v2` with URL-encoded values. */
-  headers?: Record<string, string> | string;
-  /** http/protobuf (default) or http/json. */
-  protocol?: string;
-  /** gzip (default) or none. */
-  compression?: string;
+  headers?: Readonly<Record<string, string>>;
+  /** Default http/protobuf. */
+  protocol?: OtlpProtocol;
+  /** Default gzip. */
+  compression?: OtlpCompression;
   /** Per-attempt timeout in ms (default 10,000). */
   timeoutMs?: number;
   /** Which signals this destination receives; default all with an endpoint. */
@@ -95,10 +96,19 @@ export interface ExportConfig {
 export const DEFAULT_QUEUE_LIMITS: QueueLimits = { maxBytes: 8 * 1024 * 1024, maxItems: 20_000 };
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
 
+/** A problem with the export settings, and the setting (dotted key, or an environment variable) it concerns. */
+export interface ExportProblem {
+  readonly key: string;
+  readonly problem: string;
+}
+
 export class ExporterConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
+  readonly problems: readonly string[];
+  constructor(readonly issues: readonly ExportProblem[]) {
+    const problems = issues.map((i) => i.problem);
     super(`invalid exporter configuration: ${problems.join('; ')}`);
     this.name = 'ExporterConfigError';
+    this.problems = problems;
   }
 }
 
@@ -158,14 +168,8 @@ function headerProblem(name: string, value: string): string | undefined {
 }
 
 interface Collector {
-  problems: string[];
+  problems: ExportProblem[];
   notes: ConfigNote[];
-}
-
-/** How a setting of ours is named in messages: the variable and the config-file key. */
-function ownLabel(prefix: string | undefined, field: string, envSuffix: string): string {
-  if (prefix !== undefined) return `${prefix}.${field}`;
-  return `LAMBDA_OTEL_EXPORTER_${envSuffix} (exporter.${field})`;
 }
 
 function parseProtocol(value: string): OtlpProtocol | 'grpc' | undefined {
@@ -181,104 +185,24 @@ function parseCompression(value: string): OtlpCompression | undefined {
 
 const GRPC_UNSUPPORTED = 'grpc is not supported; use http/protobuf (the default) or http/json';
 
-function validPositiveInt(value: number | undefined): boolean {
-  return value !== undefined && Number.isInteger(value) && value > 0;
+/** Header names are case-insensitive: lower-cased, so later sources override earlier ones. */
+function ownHeaders(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) out[name.toLowerCase()] = value;
+  return out;
 }
 
-interface OwnTransport {
-  headers: Record<string, string>;
-  protocol: OtlpProtocol | undefined;
-  compression: OtlpCompression | undefined;
-  timeoutMs: number | undefined;
-}
-
-/** Validates the transport fields of one destination of ours; problems are configuration errors. */
-function ownTransport(s: DestinationSettings, prefix: string | undefined, c: Collector): OwnTransport {
-  const out: OwnTransport = {
-    headers: {},
-    protocol: undefined,
-    compression: undefined,
-    timeoutMs: undefined,
+function batchLimits(s: DestinationSettings) {
+  return {
+    maxItems: s.maxBatchItems ?? DEFAULT_BATCH_LIMITS.maxItems,
+    maxBytes: s.maxBatchBytes ?? DEFAULT_BATCH_LIMITS.maxBytes,
   };
-  if (typeof s.headers === 'string') {
-    const parsed = parseOtlpHeaders(s.headers);
-    out.headers = parsed.headers;
-    for (const e of parsed.errors) c.problems.push(`${ownLabel(prefix, 'headers', 'HEADERS')}: ${e}`);
-  } else if (s.headers !== undefined) {
-    for (const [name, value] of Object.entries(s.headers)) {
-      const problem =
-        typeof value === 'string' ? headerProblem(name, value) : `the value of ${name} is not a string`;
-      if (problem) c.problems.push(`${ownLabel(prefix, 'headers', 'HEADERS')}: ${problem}`);
-      else out.headers[name.toLowerCase()] = value;
-    }
-  }
-  if (s.protocol !== undefined) {
-    const p = parseProtocol(s.protocol);
-    const label = ownLabel(prefix, 'protocol', 'PROTOCOL');
-    if (p === 'grpc') c.problems.push(`${label}: ${GRPC_UNSUPPORTED}`);
-    else if (p === undefined)
-      c.problems.push(`${label}=${JSON.stringify(s.protocol)}: expected http/protobuf or http/json`);
-    else out.protocol = p;
-  }
-  if (s.compression !== undefined) {
-    const v = parseCompression(s.compression);
-    if (v === undefined) {
-      c.problems.push(
-        `${ownLabel(prefix, 'compression', 'COMPRESSION')}=${JSON.stringify(s.compression)}: expected gzip or none`,
-      );
-    } else out.compression = v;
-  }
-  if (s.timeoutMs !== undefined) {
-    if (!Number.isFinite(s.timeoutMs) || s.timeoutMs <= 0) {
-      c.problems.push(
-        `${ownLabel(prefix, 'timeoutMs', 'TIMEOUT')}: expected a positive number of milliseconds`,
-      );
-    } else out.timeoutMs = s.timeoutMs;
-  }
-  return out;
 }
 
-function batchLimits(s: DestinationSettings, prefix: string | undefined, c: Collector) {
-  const limits = { ...DEFAULT_BATCH_LIMITS };
-  if (s.maxBatchItems !== undefined) {
-    if (validPositiveInt(s.maxBatchItems)) limits.maxItems = s.maxBatchItems;
-    else c.problems.push(`${prefix ?? 'exporter'}.maxBatchItems: expected a positive integer`);
-  }
-  if (s.maxBatchBytes !== undefined) {
-    if (validPositiveInt(s.maxBatchBytes)) limits.maxBytes = s.maxBatchBytes;
-    else c.problems.push(`${prefix ?? 'exporter'}.maxBatchBytes: expected a positive integer`);
-  }
-  return limits;
-}
-
-function wantedSignals(s: DestinationSettings, prefix: string | undefined, c: Collector): Signal[] {
-  if (s.signals === undefined) return [...SIGNALS];
-  const out: Signal[] = [];
-  for (const signal of s.signals) {
-    if (SIGNALS.includes(signal)) out.push(signal);
-    else {
-      c.problems.push(
-        `${ownLabel(prefix, 'signals', 'SIGNALS')}: ${JSON.stringify(signal)} is not one of traces, metrics, logs`,
-      );
-    }
-  }
-  return out;
-}
-
-/** An endpoint from our own settings: invalid or looping is an error. */
-function ownEndpoint(value: string, label: string, opts: ResolveOptions, c: Collector): URL | undefined {
+/** An endpoint of our own settings, already validated as an http(s) URL. */
+function ownEndpoint(value: string): URL {
   const url = parseEndpointUrl(value);
-  if (typeof url === 'string') {
-    c.problems.push(`${label} is invalid: ${url}`);
-    return undefined;
-  }
-  if (isSelfExportLoop(url, opts.localPorts)) {
-    c.problems.push(
-      `${label} points at this extension's own local receiver (${url.host}); exporting there would loop. ` +
-        'Set it to your collector or backend',
-    );
-    return undefined;
-  }
+  if (typeof url === 'string') throw new TypeError(`export settings hold an unchecked endpoint: ${url}`);
   return url;
 }
 
@@ -324,7 +248,7 @@ function envTransport(signal: Signal, env: Env, c: Collector) {
   const p = read('PROTOCOL');
   if (p) {
     const v = parseProtocol(p[1]);
-    if (v === 'grpc') c.problems.push(`${p[0]}=grpc: ${GRPC_UNSUPPORTED}`);
+    if (v === 'grpc') c.problems.push({ key: `env ${p[0]}`, problem: `${p[0]}=grpc: ${GRPC_UNSUPPORTED}` });
     else if (v === undefined)
       c.notes.push({
         level: 'warn',
@@ -355,30 +279,25 @@ function envTransport(signal: Signal, env: Env, c: Collector) {
 }
 
 function primaryDestination(settings: ExporterSettings, env: Env, opts: ResolveOptions, c: Collector) {
-  const own = ownTransport(settings, undefined, c);
-  const batch = batchLimits(settings, undefined, c);
+  const own = {
+    headers: ownHeaders(settings.headers),
+    protocol: settings.protocol,
+    compression: settings.compression,
+    timeoutMs: settings.timeoutMs,
+  };
+  const batch = batchLimits(settings);
   const signals: Partial<Record<Signal, SignalTarget>> = {};
   let ignoredEnvTransport = false;
   const ownBaseText = nonEmpty(settings.endpoint);
-  const ownBase =
-    ownBaseText !== undefined
-      ? ownEndpoint(ownBaseText, ownLabel(undefined, 'endpoint', 'ENDPOINT'), opts, c)
-      : undefined;
-  for (const signal of wantedSignals(settings, undefined, c)) {
+  const ownBase = ownBaseText !== undefined ? ownEndpoint(ownBaseText) : undefined;
+  for (const signal of settings.signals ?? SIGNALS) {
     let url: string | undefined;
     let fromEnv = false;
-    const field = SIGNAL_FIELD[signal];
-    const ownSignal = nonEmpty(settings[field]);
+    const ownSignal = nonEmpty(settings[SIGNAL_FIELD[signal]]);
     if (ownSignal !== undefined) {
-      url = ownEndpoint(
-        ownSignal,
-        ownLabel(undefined, field, `${SIGNAL_ENV[signal]}_ENDPOINT`),
-        opts,
-        c,
-      )?.href;
-    } else if (ownBaseText !== undefined) {
-      // An invalid own base is an error already; it must not fall back to the standard variables.
-      url = ownBase ? signalUrlFromBase(ownBase, signal) : undefined;
+      url = ownEndpoint(ownSignal).href;
+    } else if (ownBase !== undefined) {
+      url = signalUrlFromBase(ownBase, signal);
     } else {
       const specific = envEndpoint(`OTEL_EXPORTER_OTLP_${SIGNAL_ENV[signal]}_ENDPOINT`, env, opts, c);
       if (specific) url = specific.href;
@@ -428,45 +347,31 @@ function primaryDestination(settings: ExporterSettings, env: Env, opts: ResolveO
   return { name: nonEmpty(settings.name) ?? 'default', signals } satisfies DestinationConfig;
 }
 
-function additionalDestination(
-  s: DestinationSettings,
-  index: number,
-  opts: ResolveOptions,
-  c: Collector,
-): DestinationConfig | undefined {
-  const prefix = `exporter.additionalDestinations[${index}]`;
-  const own = ownTransport(s, prefix, c);
-  const batch = batchLimits(s, prefix, c);
+function additionalDestination(s: DestinationSettings, index: number): DestinationConfig | undefined {
+  const headers = ownHeaders(s.headers);
+  const batch = batchLimits(s);
   const signals: Partial<Record<Signal, SignalTarget>> = {};
-  const base =
-    nonEmpty(s.endpoint) !== undefined
-      ? ownEndpoint(s.endpoint as string, `${prefix}.endpoint`, opts, c)
-      : undefined;
-  for (const signal of wantedSignals(s, prefix, c)) {
-    const field = SIGNAL_FIELD[signal];
-    const specific = nonEmpty(s[field]);
-    let url: string | undefined;
-    if (specific !== undefined) url = ownEndpoint(specific, `${prefix}.${field}`, opts, c)?.href;
-    else if (base) url = signalUrlFromBase(base, signal);
+  const baseText = nonEmpty(s.endpoint);
+  const base = baseText !== undefined ? ownEndpoint(baseText) : undefined;
+  for (const signal of s.signals ?? SIGNALS) {
+    const specific = nonEmpty(s[SIGNAL_FIELD[signal]]);
+    const url =
+      specific !== undefined
+        ? ownEndpoint(specific).href
+        : base !== undefined
+          ? signalUrlFromBase(base, signal)
+          : undefined;
     if (url === undefined) continue;
     signals[signal] = {
       url,
-      headers: { ...own.headers },
-      protocol: own.protocol ?? 'http/protobuf',
-      compression: own.compression ?? 'gzip',
-      timeoutMs: own.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      headers: { ...headers },
+      protocol: s.protocol ?? 'http/protobuf',
+      compression: s.compression ?? 'gzip',
+      timeoutMs: s.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       batch: { ...batch },
     };
   }
-  if (Object.keys(signals).length === 0) {
-    if (
-      nonEmpty(s.endpoint) === undefined &&
-      SIGNALS.every((sig) => nonEmpty(s[SIGNAL_FIELD[sig]]) === undefined)
-    ) {
-      c.problems.push(`${prefix}: no endpoint (set endpoint or tracesEndpoint/metricsEndpoint/logsEndpoint)`);
-    }
-    return undefined;
-  }
+  if (Object.keys(signals).length === 0) return undefined;
   return { name: nonEmpty(s.name) ?? `additional-${index + 1}`, signals };
 }
 
@@ -486,40 +391,27 @@ export function resolveExportConfig(
   const primary = primaryDestination(s, env, opts, c);
   if (primary) destinations.push(primary);
   (s.additionalDestinations ?? []).forEach((d, i) => {
-    const dest = additionalDestination(d, i, opts, c);
+    const dest = additionalDestination(d, i);
     if (dest) destinations.push(dest);
   });
 
   let requiredMetricsTemporality: 'delta' | undefined;
   const dd = resolveDatadog(s.datadog, env, opts.localPorts);
-  c.problems.push(...dd.problems);
+  for (const problem of dd.problems) c.problems.push({ key: 'datadog', problem });
   for (const n of dd.notes) c.notes.push(typeof n === 'string' ? { level: 'warn', message: n } : n);
   if (dd.destination) {
     requiredMetricsTemporality = dd.destination.requiredMetricsTemporality;
     destinations.push({ name: dd.destination.name, signals: dd.destination.signals });
   }
   const aws = resolveAwsOtlp(s.aws, env, opts.localPorts);
-  c.problems.push(...aws.problems);
+  for (const problem of aws.problems) c.problems.push({ key: 'aws', problem });
   if (aws.destination) destinations.push(aws.destination);
 
-  const seen = new Set<string>();
-  for (const d of destinations) {
-    if (seen.has(d.name))
-      c.problems.push(`destination name ${JSON.stringify(d.name)} is used twice; names must be unique`);
-    seen.add(d.name);
-  }
-
   const maxConcurrentRequests = s.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
-  if (!validPositiveInt(maxConcurrentRequests))
-    c.problems.push('exporter.maxConcurrentRequests: expected a positive integer');
   const queue = {
     maxBytes: s.queueMaxBytes ?? DEFAULT_QUEUE_LIMITS.maxBytes,
     maxItems: s.queueMaxItems ?? DEFAULT_QUEUE_LIMITS.maxItems,
   };
-  if (!validPositiveInt(queue.maxBytes))
-    c.problems.push('exporter.queueMaxBytes: expected a positive integer');
-  if (!validPositiveInt(queue.maxItems))
-    c.problems.push('exporter.queueMaxItems: expected a positive integer');
 
   if (c.problems.length > 0) throw new ExporterConfigError(c.problems);
   if (destinations.length === 0) {

@@ -17,7 +17,7 @@ import { splitChunkInHalves } from '../pipeline/chunk-split.js';
 import { redactUrl } from '../extension-log.js';
 import { type DeadlineBudget, sleep } from './deadline.js';
 import type { DestinationConfig, SignalTarget } from './destination.js';
-import { type ExportLog, logOnce } from './export-log.js';
+import { type Log, logOnce } from '../model/log.js';
 import { readPartialSuccess } from './export-response.js';
 import { HttpConnectionPool, type HttpResponse, type PostResult } from './http-connection.js';
 import { encodeRequestBody, type RequestBody } from './request-body.js';
@@ -72,7 +72,7 @@ export interface FlushGate {
 
 export interface ExporterOptions {
   limiter: RequestLimiter;
-  log: ExportLog;
+  log: Log;
   backoff?: BackoffPolicy;
   /** Backoff retries per batch within one flush (default 5); then the batch waits for the next flush. */
   maxRetries?: number;

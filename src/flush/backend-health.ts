@@ -4,7 +4,7 @@
 
 import type { FlushReport } from '../model/flush-contract.js';
 import type { FlushSettings } from './settings.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 import { ewma } from './waiting.js';
 
 /** Consecutive failed flushes that make blocking pointless. */
@@ -32,7 +32,7 @@ export class BackendHealth {
 
   constructor(
     private readonly settings: FlushSettings,
-    private readonly logger: FlushLogger | undefined,
+    private readonly logger: Log | undefined,
   ) {}
 
   onInvoke(): void {

@@ -9,7 +9,7 @@ import type { BackendHealth } from './backend-health.js';
 import type { FlushRunner } from './flush-runner.js';
 import type { FlushSettings } from './settings.js';
 import type { FlushCounters } from './stats.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 import { within } from './waiting.js';
 
 export interface DegradedHoldDeps {
@@ -19,7 +19,7 @@ export interface DegradedHoldDeps {
   counters: FlushCounters;
   runner: FlushRunner;
   health: BackendHealth;
-  logger: FlushLogger | undefined;
+  logger: Log | undefined;
 }
 
 export async function degradedHold(

@@ -13,7 +13,7 @@ import type { RuntimeDoneWatch } from './runtime-done.js';
 import type { FlushSettings } from './settings.js';
 import type { FlushCounters } from './stats.js';
 import type { ThawDetector } from './thaw-detector.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 import { type FreezeAwareTime, sleep, within } from './waiting.js';
 
 export interface EndOfInvocationDeps {
@@ -26,7 +26,7 @@ export interface EndOfInvocationDeps {
   thaw: ThawDetector;
   runtimeDone: RuntimeDoneWatch;
   schedule: BackgroundSchedule;
-  logger: FlushLogger | undefined;
+  logger: Log | undefined;
 }
 
 export class EndOfInvocationHold {

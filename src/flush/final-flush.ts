@@ -8,7 +8,7 @@ import type { FlushRunner } from './flush-runner.js';
 import type { FlushSettings } from './settings.js';
 import type { FlushCounters, ShutdownSummary } from './stats.js';
 import type { FlushTargets } from './targets.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 import { callHook, type FreezeAwareTime, within } from './waiting.js';
 
 export interface FinalFlushDeps {
@@ -18,7 +18,7 @@ export interface FinalFlushDeps {
   counters: FlushCounters;
   targets: FlushTargets;
   runner: FlushRunner;
-  logger: FlushLogger | undefined;
+  logger: Log | undefined;
   /** SHUTDOWN: stop accepting telemetry and OTLP from the function. */
   onStopIntake?: () => void | Promise<void>;
   /** SHUTDOWN: let the telemetry listener and receiver finish what they hold (bounded by deadlineMs). */

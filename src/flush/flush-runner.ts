@@ -11,7 +11,7 @@ import type { FlushSettings } from './settings.js';
 import type { FlushCounters } from './stats.js';
 import type { FlushOutcome, FlushTargets } from './targets.js';
 import type { ThawDetector } from './thaw-detector.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 import { type FreezeAwareTime, within } from './waiting.js';
 
 /** A flush still running this long after its deadline is abandoned (the pipeline should not hang). */
@@ -25,7 +25,7 @@ export interface FlushRunnerDeps {
   counters: FlushCounters;
   health: BackendHealth;
   thaw: ThawDetector;
-  logger: FlushLogger | undefined;
+  logger: Log | undefined;
   /** Nothing more to start after a flush: the periodic schedule takes over. */
   onQuiet: () => void;
 }

@@ -29,4 +29,3 @@ export {
 export { systemClock, systemScheduler } from './system-time.js';
 export type { FlushReport, FlushRequest, FlushTarget, PendingSummary } from '../model/flush-contract.js';
 export type { Clock, Scheduler, TimerHandle } from '../model/time.js';
-export type { FlushLogger } from './types.js';

@@ -43,7 +43,7 @@ import { type FlushStrategy, formatFlushStrategy, parseFlushStrategy } from './s
 import { systemClock, systemScheduler } from './system-time.js';
 import { FlushTargets } from './targets.js';
 import { ThawDetector } from './thaw-detector.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 import { callHook } from './waiting.js';
 
 export type { DecisionRecord, FlushStats, ShutdownSummary } from './stats.js';
@@ -60,7 +60,7 @@ export interface FlushManagerOptions {
   settings?: Partial<FlushSettings>;
   clock?: Clock;
   scheduler?: Scheduler;
-  logger?: FlushLogger;
+  logger?: Log;
   /** SHUTDOWN: stop accepting telemetry and OTLP from the function. */
   onStopIntake?: () => void | Promise<void>;
   /** SHUTDOWN: let the telemetry listener and receiver finish what they hold (bounded by deadlineMs). */
@@ -76,7 +76,7 @@ export class FlushManager {
   private readonly strategyText: string;
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
-  private readonly logger: FlushLogger | undefined;
+  private readonly logger: Log | undefined;
   private readonly options: FlushManagerOptions;
   private readonly arrivals: ArrivalEstimator;
   private readonly counters: FlushCounters = newFlushCounters();

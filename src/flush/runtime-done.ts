@@ -3,7 +3,7 @@
 
 import type { TelemetryEvent } from '../lambda/telemetry-events.js';
 import type { Clock, Scheduler, TimerHandle } from '../model/time.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 import { ewma } from './waiting.js';
 
 /** How a hold for runtimeDone ended. */
@@ -36,7 +36,7 @@ export class RuntimeDoneWatch {
     private readonly telemetrySilenceMs: number,
     private readonly managedInstances: boolean,
     runtimeDoneAvailable: boolean,
-    private readonly logger: FlushLogger | undefined,
+    private readonly logger: Log | undefined,
   ) {
     this.reliable = !managedInstances && runtimeDoneAvailable;
   }

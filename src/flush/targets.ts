@@ -2,7 +2,7 @@
 // their pending data summed. A target that throws or hangs costs only itself.
 
 import type { FlushReport, FlushRequest, FlushTarget, PendingSummary } from '../model/flush-contract.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 import { type FreezeAwareTime, within } from './waiting.js';
 
 export interface FlushOutcome {
@@ -27,7 +27,7 @@ export class FlushTargets {
   constructor(
     target: FlushTarget | readonly FlushTarget[],
     private readonly time: FreezeAwareTime,
-    private readonly logger: FlushLogger | undefined,
+    private readonly logger: Log | undefined,
   ) {
     this.targets = isTargetList(target) ? target : [target];
     if (this.targets.length === 0) throw new TypeError('FlushManager needs at least one flush target');

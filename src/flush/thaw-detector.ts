@@ -2,7 +2,7 @@
 // afterwards: a callback after a long silence, or a timer that fires late, is a thaw.
 
 import type { FlushCounters } from './stats.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 
 export class ThawDetector {
   private lastAliveMs: number;
@@ -18,7 +18,7 @@ export class ThawDetector {
     nowMs: number,
     private readonly thawJumpMs: number,
     private readonly counters: FlushCounters,
-    private readonly logger: FlushLogger | undefined,
+    private readonly logger: Log | undefined,
   ) {
     this.lastAliveMs = nowMs;
   }

@@ -2,7 +2,7 @@
 // timeout. Shared by every part of the flush manager that waits for something.
 
 import type { Clock, Scheduler } from '../model/time.js';
-import type { FlushLogger } from './types.js';
+import type { Log } from '../model/log.js';
 
 export type Settled<T> = { settled: true; value: T } | { settled: false };
 
@@ -61,7 +61,7 @@ export function sleep(scheduler: Scheduler, ms: number): Promise<void> {
 
 /** Runs a user-supplied hook; returns its promise if any, never throws. */
 export function callHook(
-  logger: FlushLogger | undefined,
+  logger: Log | undefined,
   name: string,
   hook: () => void | Promise<void>,
 ): Promise<void> | undefined {

@@ -14,7 +14,7 @@ import {
   DEFAULT_QUEUE_LIMITS,
   type QueueLimits,
 } from '../export/endpoint-config.js';
-import { type ExportLog, logOnce } from '../export/export-log.js';
+import { type Log, logOnce } from '../model/log.js';
 import {
   type BatchOutcome,
   type ExporterOptions,
@@ -52,7 +52,7 @@ export interface ExportPipelineOptions {
   /** Bounds of each destination's per-signal queue (default 8 MiB / 20,000 items). */
   queue?: QueueLimits;
   /** Default: the extension's logger. */
-  log?: ExportLog;
+  log?: Log;
   /**
    * When set, the pipeline's own metrics are exported with this resource (scope
    * otel-lambda-extension), at most every `selfTelemetryIntervalMs` (default 60 s) and at the final
@@ -115,7 +115,7 @@ export class ExportPipeline implements ChunkSink {
   private readonly bySignal = new Map<Signal, DestinationState[]>();
   private readonly producers: ChunkProducer[] = [];
   private readonly selfProducer: SelfTelemetryProducer | undefined;
-  private readonly log: ExportLog;
+  private readonly log: Log;
   private readonly now: () => number;
   private readonly marginMs: number;
   /** Drops since the last flush report, by reason. */

@@ -22,9 +22,9 @@ import {
   GRPC_UNIMPLEMENTED,
   type OtlpReceiver,
   Refusal,
-  type ReceiverLogLevel,
 } from './otlp-receiver.js';
 import { loadOtlpSchema } from './otlp-schema.js';
+import { type Log, NO_LOG } from '../model/log.js';
 import { encodeRpcStatus } from './rpc-status.js';
 
 type Http2 = typeof import('node:http2');
@@ -50,7 +50,7 @@ const FRAME_HEADER_BYTES = 5;
 export interface OtlpGrpcServerOptions {
   port?: number;
   hosts?: readonly string[];
-  log?: (level: ReceiverLogLevel, message: string) => void;
+  log?: Log;
 }
 
 /** grpc-message is percent-encoded: bytes outside printable ASCII, and '%'. */
@@ -69,7 +69,7 @@ export class OtlpGrpcServer {
   private readonly servers: Server[] = [];
   private h2: Http2Server | undefined;
   private readonly sessions = new Set<Http2Session>();
-  private readonly log: (level: ReceiverLogLevel, message: string) => void;
+  private readonly log: Log;
   private http2: Http2 | undefined;
   private zlib: Zlib | undefined;
   private boundPort = 0;
@@ -78,7 +78,7 @@ export class OtlpGrpcServer {
     private readonly intake: OtlpReceiver,
     private readonly options: OtlpGrpcServerOptions = {},
   ) {
-    this.log = options.log ?? (() => {});
+    this.log = options.log ?? NO_LOG;
   }
 
   get port(): number {
@@ -106,10 +106,10 @@ export class OtlpGrpcServer {
           await this.stop();
           throw new Error(`OTLP/gRPC receiver cannot listen on ${host}:${port}: ${(err as Error).message}`);
         }
-        this.log('debug', `OTLP/gRPC receiver not listening on ${host}:${port}: ${(err as Error).message}`);
+        this.log.debug(`OTLP/gRPC receiver not listening on ${host}:${port}: ${(err as Error).message}`);
         continue;
       }
-      server.on('error', (err) => this.log('error', `OTLP/gRPC receiver server error: ${err.message}`));
+      server.on('error', (err) => this.log.error(`OTLP/gRPC receiver server error: ${err.message}`));
       server.unref();
       if (i === 0) port = (server.address() as AddressInfo).port;
       this.servers.push(server);
@@ -138,18 +138,18 @@ export class OtlpGrpcServer {
       h2.on('session', (session) => {
         this.sessions.add(session);
         session.on('close', () => this.sessions.delete(session));
-        session.on('error', (err) => this.log('debug', `OTLP/gRPC session error: ${err.message}`));
+        session.on('error', (err) => this.log.debug(`OTLP/gRPC session error: ${err.message}`));
       });
       // No idle timer: it runs on wall-clock time and would fire at once after a thaw.
       h2.setTimeout(0);
       this.h2 = h2;
     }
-    socket.on('error', (err) => this.log('debug', `OTLP/gRPC connection error: ${err.message}`));
+    socket.on('error', (err) => this.log.debug(`OTLP/gRPC connection error: ${err.message}`));
     this.h2.emit('connection', socket);
   }
 
   private handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    stream.on('error', (err) => this.log('debug', `OTLP/gRPC stream error: ${err.message}`));
+    stream.on('error', (err) => this.log.debug(`OTLP/gRPC stream error: ${err.message}`));
     // gRPC over HTTP: a request that is not gRPC at all gets a plain HTTP answer.
     const contentType = String(headers['content-type'] ?? '').toLowerCase();
     if (headers[':method'] !== 'POST' || !/^application\/grpc(\+proto)?(;|$)/.test(contentType)) {

@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { Transform } from 'node:stream';
 import type { Message } from 'protobufjs';
 import type { ChunkSink, Signal } from '../model/chunk.js';
+import { type Log, logOnce, NO_LOG } from '../model/log.js';
 import { type MemoryBudget, RECEIVE_COST_PER_BYTE, type Reservation } from '../pipeline/memory-budget.js';
 import type { OtlpSchema } from './otlp-schema.js';
 import { loadOtlpSchema } from './otlp-schema.js';
@@ -63,8 +64,6 @@ export type Admission =
       reason?: string;
     };
 
-export type ReceiverLogLevel = 'debug' | 'info' | 'warn' | 'error';
-
 /** The OTLP/gRPC transport (port 4317): same intake, admission and limits as OTLP/HTTP. */
 export interface GrpcTransportOptions {
   /** Default 4317; 0 picks a free port. */
@@ -98,7 +97,7 @@ export interface OtlpReceiverOptions {
   /** POST /v1/flush; the answer waits for it. */
   onForceFlush?: () => unknown;
   limits?: Partial<ReceiverLimits>;
-  log?: (level: ReceiverLogLevel, message: string) => void;
+  log?: Log;
   /** Items refused from an accepted request, by reason (malformed_protobuf, invalid_span_id, …). */
   onRejected?: (signal: Signal, reason: string, items: number) => void;
   now?: () => number;
@@ -199,7 +198,7 @@ const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 export class OtlpReceiver {
   private readonly limits: ReceiverLimits;
   private readonly servers: Server[] = [];
-  private readonly log: (level: ReceiverLogLevel, message: string) => void;
+  private readonly log: Log;
   private readonly now: () => number;
   private boundPort = 0;
   private readonly counters: ReceiverStats = {
@@ -229,7 +228,7 @@ export class OtlpReceiver {
       limits.maxDecompressedBytes = Math.min(limits.maxDecompressedBytes, most);
     }
     this.limits = limits;
-    this.log = options.log ?? (() => {});
+    this.log = options.log ?? NO_LOG;
     this.now = options.now ?? Date.now;
   }
 
@@ -270,10 +269,10 @@ export class OtlpReceiver {
           await this.stop();
           throw new Error(`OTLP receiver cannot listen on ${host}:${port}: ${(err as Error).message}`);
         }
-        this.log('debug', `OTLP receiver not listening on ${host}:${port}: ${(err as Error).message}`);
+        this.log.debug(`OTLP receiver not listening on ${host}:${port}: ${(err as Error).message}`);
         continue;
       }
-      server.on('error', (err) => this.log('error', `OTLP receiver server error: ${err.message}`));
+      server.on('error', (err) => this.log.error(`OTLP receiver server error: ${err.message}`));
       // Idle keep-alive sockets must not hold the process open at shutdown.
       server.unref();
       if (i === 0) port = (server.address() as AddressInfo).port;
@@ -388,7 +387,9 @@ export class OtlpReceiver {
 
   /** Counts (and logs, when internal) a refused request; both transports. */
   countRefusal(refusal: Refusal): void {
-    if (refusal.reason === 'internal') this.log('error', `OTLP receiver: ${refusal.message}`);
+    // The first of each kind is logged; all are counted (stats, self-telemetry, the shutdown line).
+    if (refusal.reason === 'internal')
+      logOnce(this.log, 'receiver.internal', 'error', `OTLP receiver: ${refusal.message}`);
     this.counters.refused[refusal.reason]++;
   }
 
@@ -555,9 +556,11 @@ export class OtlpReceiver {
     stats.chunks += chunks.length;
     stats.bytes += encoded.byteLength;
     if (rejected > 0 || screening.repaired > 0) {
-      this.log(
+      logOnce(
+        this.log,
+        `receiver.rejected.${signal}`,
         'warn',
-        `OTLP receiver: ${signal}: ${rejected} rejected, ${screening.repaired} repaired: ${reasons.join('; ')}`,
+        `OTLP receiver: ${signal}: ${rejected} rejected, ${screening.repaired} repaired: ${reasons.join('; ')} (later ones are counted, not logged)`,
       );
       for (const [reason, items] of Object.entries(wire?.rejected ?? {})) {
         this.options.onRejected?.(signal, reason, items);

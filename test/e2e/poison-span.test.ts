@@ -85,6 +85,24 @@ for (const strategy of ['default', 'continuous,1000']) {
         1,
         JSON.stringify(dropped),
       );
+      // The receiver's own report reaches the user: one warning, the shutdown line's problems, and
+      // its counter in self-telemetry.
+      const warnings = extensionLines().filter((l) => / WARN OTLP receiver: traces: 1 rejected/.test(l));
+      assert.equal(warnings.length, 1, extensionLines().join('\n'));
+      assert.match(last, /; problems: .*receiver items rejected 1 \(traces 1\)/, last);
+      const rejected = out.metricPoints
+        .filter((m) => m.item.name === 'otel_lambda_extension.receiver.items')
+        .flatMap((m) => m.item.sum?.dataPoints ?? [])
+        .filter((p) => {
+          const a = attributesToObject(p.attributes);
+          return a['signal'] === 'traces' && a['outcome'] === 'rejected';
+        })
+        .map((p) => Number(p.asInt ?? p.asDouble ?? 0));
+      assert.equal(
+        cumulative ? Math.max(0, ...rejected) : rejected.reduce((a, b) => a + b, 0),
+        1,
+        JSON.stringify(rejected),
+      );
     } finally {
       await sim.close();
     }

@@ -6,7 +6,7 @@ import {
   type DestinationConfig,
   type SignalTarget,
 } from '../../src/export/destination.js';
-import type { ExportLog } from '../../src/export/export-log.js';
+import type { Log } from '../../src/model/log.js';
 
 export function destination(
   name: string,
@@ -29,7 +29,7 @@ export function destination(
   return out;
 }
 
-export interface RecordedLog extends ExportLog {
+export interface RecordedLog extends Log {
   lines: { level: string; message: string }[];
   text(): string;
 }

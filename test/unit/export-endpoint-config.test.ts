@@ -1,17 +1,34 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/index.js';
+import { exportConfigFromLoaded, loadConfig } from '../../src/config/index.js';
 import {
   ExporterConfigError,
   parseOtlpHeaders,
   resolveExportConfig,
 } from '../../src/export/endpoint-config.js';
-import { exportConfigFromLoaded } from '../../src/export/settings-from-config.js';
 
 const opts = { localPorts: [4318] };
+
+/** The configuration as the extension loads it, from variables and optionally a function file. */
+async function load(env: Record<string, string>, functionFile?: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'export-config-'));
+  try {
+    if (functionFile !== undefined) await writeFile(join(dir, 'otel-lambda-extension.yaml'), functionFile);
+    return await loadConfig({ env, layerDir: dir, taskRoot: dir });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Our own settings are validated once, by the configuration: its error messages. */
+async function configProblems(env: Record<string, string>, functionFile?: string): Promise<string[]> {
+  const loaded = await load(env, functionFile);
+  assert.ok(loaded.errors.length > 0, 'expected a configuration error');
+  return loaded.errors.map((e) => e.message);
+}
 
 function problems(fn: () => unknown): string[] {
   try {
@@ -44,7 +61,7 @@ describe('endpoint configuration: own settings', () => {
     assert.equal(d.signals.logs?.timeoutMs, 10_000);
   });
 
-  it('refuses a self-export loop in our own settings, naming the variable', () => {
+  it('refuses a self-export loop in our own settings, naming the variable', async () => {
     for (const endpoint of [
       'http://localhost:4318',
       'http://127.0.0.1:4318',
@@ -53,14 +70,14 @@ describe('endpoint configuration: own settings', () => {
       'http://0.0.0.0:4318',
       'http://sandbox.localdomain:4318',
     ]) {
-      const found = problems(() => resolveExportConfig({ endpoint }, {}, opts));
+      const found = await configProblems({ LAMBDA_OTEL_EXPORTER_ENDPOINT: endpoint });
       assert.equal(found.length, 1, endpoint);
       assert.match(found[0]!, /LAMBDA_OTEL_EXPORTER_ENDPOINT/);
       assert.match(found[0]!, /loop/);
     }
-    const found = problems(() =>
-      resolveExportConfig({ tracesEndpoint: 'http://LOCALHOST:4318/v1/traces' }, {}, opts),
-    );
+    const found = await configProblems({
+      LAMBDA_OTEL_EXPORTER_TRACES_ENDPOINT: 'http://LOCALHOST:4318/v1/traces',
+    });
     assert.match(found[0]!, /LAMBDA_OTEL_EXPORTER_TRACES_ENDPOINT/);
   });
 
@@ -71,24 +88,18 @@ describe('endpoint configuration: own settings', () => {
     assert.equal(remote.destinations[0]?.signals.traces?.url, 'http://collector.internal:4318/v1/traces');
   });
 
-  it('reports every invalid own value at once, with grpc explained', () => {
-    const found = problems(() =>
-      resolveExportConfig(
-        {
-          endpoint: 'ftp://x',
-          protocol: 'grpc',
-          compression: 'zstd',
-          timeoutMs: Number.NaN,
-          headers: 'novalue',
-        },
-        {},
-        opts,
-      ),
-    );
+  it('reports every invalid own value at once, with grpc explained', async () => {
+    const found = await configProblems({
+      LAMBDA_OTEL_EXPORTER_ENDPOINT: 'ftp://x',
+      LAMBDA_OTEL_EXPORTER_PROTOCOL: 'grpc',
+      LAMBDA_OTEL_EXPORTER_COMPRESSION: 'zstd',
+      LAMBDA_OTEL_EXPORTER_TIMEOUT: 'NaN',
+      LAMBDA_OTEL_EXPORTER_HEADERS: 'novalue',
+    });
     assert.equal(found.length, 5, found.join('\n'));
     assert.ok(found.some((p) => /PROTOCOL.*grpc is not supported.*http\/protobuf/.test(p)));
-    assert.ok(found.some((p) => /scheme ftp/.test(p)));
-    assert.ok(found.some((p) => /COMPRESSION.*gzip or none/.test(p)));
+    assert.ok(found.some((p) => /ENDPOINT.*a ftp:\/\/ URL/.test(p)));
+    assert.ok(found.some((p) => /COMPRESSION.*gzip \| none.*"zstd"/.test(p)));
     assert.ok(found.some((p) => /TIMEOUT/.test(p)));
     assert.ok(found.some((p) => /HEADERS.*entry 1/.test(p)));
   });
@@ -245,25 +256,20 @@ describe('endpoint configuration: fan-out and limits', () => {
     assert.deepEqual(config.queue, { maxBytes: 8 * 1024 * 1024, maxItems: 500 });
   });
 
-  it('rejects additional destinations without endpoint, looping, or with duplicate names', () => {
-    const found = problems(() =>
-      resolveExportConfig(
-        {
-          endpoint: 'https://p.example.com',
-          additionalDestinations: [
-            { name: 'x' },
-            { endpoint: 'http://127.0.0.1:4318' },
-            { name: 'default', endpoint: 'https://d.example.com' },
-          ],
-        },
-        {},
-        opts,
-      ),
+  it('rejects additional destinations without endpoint, looping, or with duplicate names', async () => {
+    const env = { LAMBDA_OTEL_EXPORTER_ENDPOINT: 'https://p.example.com' };
+    const file = (item: string) => `additional_exporters:\n  - ${item}\n`;
+    const none = await configProblems(env, file('name: x'));
+    assert.ok(
+      none.every((p) => /additional_exporters\[0\].*no endpoint for/.test(p)),
+      none.join('\n'),
     );
-    assert.equal(found.length, 3, found.join('\n'));
-    assert.ok(found.some((p) => /additionalDestinations\[0\]: no endpoint/.test(p)));
-    assert.ok(found.some((p) => /additionalDestinations\[1\]\.endpoint.*loop/.test(p)));
-    assert.ok(found.some((p) => /"default" is used twice/.test(p)));
+    const looping = await configProblems(env, file('{ name: y, endpoint: "http://127.0.0.1:4318" }'));
+    assert.equal(looping.length, 1, looping.join('\n'));
+    assert.match(looping[0]!, /additional_exporters\[0\]\.endpoint points at .* loop/);
+    const taken = await configProblems(env, file('{ name: default, endpoint: "https://d.example.com" }'));
+    assert.equal(taken.length, 1, taken.join('\n'));
+    assert.match(taken[0]!, /the name "default" is reserved for the main exporter/);
   });
 });
 
@@ -282,15 +288,6 @@ describe('OTLP header list parsing', () => {
 });
 
 describe('from the loaded extension configuration', () => {
-  async function load(env: Record<string, string>) {
-    const dir = await mkdtemp(join(tmpdir(), 'export-config-'));
-    try {
-      return await loadConfig({ env, layerDir: dir, taskRoot: dir });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
-
   it('maps LAMBDA_OTEL_EXPORTER_* variables onto the main destination', async () => {
     const env = {
       LAMBDA_OTEL_EXPORTER_ENDPOINT: 'https://c.example.com',
@@ -331,6 +328,15 @@ describe('from the loaded extension configuration', () => {
       LAMBDA_OTEL_RECEIVER_PORT: '4400',
     };
     assert.equal(exportConfigFromLoaded(await load(looping), looping).destinations.length, 0);
+  });
+
+  it('sends the main destination only the signals exporter.signals lists', async () => {
+    const env = {
+      LAMBDA_OTEL_EXPORTER_ENDPOINT: 'https://c.example.com',
+      LAMBDA_OTEL_EXPORTER_SIGNALS: 'logs',
+    };
+    const config = exportConfigFromLoaded(await load(env), env);
+    assert.deepEqual(Object.keys(config.destinations[0]?.signals ?? {}), ['logs']);
   });
 
   it('turns DD_API_KEY and DD_SITE into the Datadog destination', async () => {
