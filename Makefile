@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # Test files run at once (CI with an external Collector runs them one at a time).
 TEST_CONCURRENCY ?= 2
 NODE_TEST := node --import tsx --test --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=180000
-TEST_FILES = $(shell find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+TEST_FILES = $(shell find test bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 
 .PHONY: all install build layer dist cli collector pyenv emulator actionlint test unit e2e typecheck lint format demo bench bench-peers clean
 
@@ -29,24 +29,24 @@ dist: build
 
 # The otel-lambda-local command (runs your handler with the extension in the simulator).
 cli: install
-	node test/simulator/local-run/build-cli.mjs
+	node tools/local-run/build-cli.mjs
 
 collector:
-	bash test/collector/build.sh >/dev/null
+	bash test/support/collector/build.sh >/dev/null
 
-# Python packages some tests use (test/python/requirements.txt), in a cached venv.
+# Python packages some tests use (test/support/python/requirements.txt), in a cached venv.
 pyenv:
-	bash test/python/build-env.sh >/dev/null
+	bash test/support/python/build-env.sh >/dev/null
 
 # AWS's Lambda Runtime Interface Emulator (Go module) and its Node.js runtime interface client
 # (npm, compiles native code), cached under .cache.
 emulator:
-	bash test/emulator/build.sh >/dev/null
-	bash test/emulator/install-runtime-client.sh >/dev/null
+	bash test/support/emulator/build.sh >/dev/null
+	bash test/support/emulator/install-runtime-client.sh >/dev/null
 
 # The GitHub Actions workflows, checked by actionlint (Go module, cached under .cache).
 actionlint:
-	bash test/tools/actionlint.sh
+	bash test/support/tools/actionlint.sh
 
 typecheck: install
 	npx tsc --noEmit -p .
@@ -68,7 +68,7 @@ e2e: layer collector pyenv emulator
 	$(NODE_TEST) $(shell find test/e2e -name '*.test.ts' | sort)
 
 demo: layer
-	node --import tsx test/simulator/local-run/demo.ts
+	node --import tsx tools/local-run/demo.ts
 
 bench: layer
 	node --import tsx bench/run.ts

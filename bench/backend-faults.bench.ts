@@ -12,9 +12,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { decodeBody } from '../test/fakes/otlp-sink.js';
-import { extensionEnvironment } from '../test/e2e/harness.js';
-import { allSpans, attrs, type TracesRequest } from '../test/otlp/decode.js';
+import { decodeBody } from '../tools/otlp/sink.js';
+import { extensionEnvironment } from '../test/support/e2e-harness.js';
+import { allSpans, attrs, type TracesRequest } from '../tools/otlp/decode.js';
 
 export interface FaultBackendOptions {
   /** Answer 429 (Retry-After: 1) to one request in `throttleEvery`, at random; 0 = never. */

@@ -14,7 +14,7 @@ import {
   type Collector,
   collectorBinary,
   startCollector,
-} from '../collector/collector.js';
+} from '../support/collector/collector.js';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 

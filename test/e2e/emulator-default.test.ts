@@ -16,15 +16,15 @@ import {
   type CollectorOutput,
   collectorBinary,
   startCollector,
-} from '../collector/collector.js';
+} from '../support/collector/collector.js';
 import {
   type Emulator,
   emulatorBinary,
   freePort,
   runtimeClientEntry,
   startEmulator,
-} from '../emulator/emulator.js';
-import { ensureLayer, FUNCTIONS_DIR } from './harness.js';
+} from '../support/emulator/emulator.js';
+import { ensureLayer, FUNCTIONS_DIR } from '../support/e2e-harness.js';
 
 const SETUP_MODULE = join(FUNCTIONS_DIR, 'otel-setup.mjs');
 const EXTENSION_SCOPE = 'otel-lambda-extension';

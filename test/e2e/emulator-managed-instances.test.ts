@@ -17,9 +17,9 @@ import {
   collectorBinary,
   type OtlpSpanJson,
   startCollector,
-} from '../collector/collector.js';
-import { emulatorBinary, freePort, runtimeClientEntry, startEmulator } from '../emulator/emulator.js';
-import { ensureLayer, FUNCTIONS_DIR } from './harness.js';
+} from '../support/collector/collector.js';
+import { emulatorBinary, freePort, runtimeClientEntry, startEmulator } from '../support/emulator/emulator.js';
+import { ensureLayer, FUNCTIONS_DIR } from '../support/e2e-harness.js';
 
 const SETUP_MODULE = join(FUNCTIONS_DIR, 'otel-setup.mjs');
 const EXTENSION_SCOPE = 'otel-lambda-extension';

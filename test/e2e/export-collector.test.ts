@@ -17,11 +17,11 @@ import {
   type OtlpSpanJson,
   type Scoped,
   startCollector,
-} from '../collector/collector.js';
-import { type FaultProxy, startFaultProxy } from '../fakes/fault-proxy.js';
-import type { LambdaSimulator } from '../simulator/index.js';
-import type { InvocationResult } from '../simulator/types.js';
-import { ensureLayer, exportSummary, extensionEnvironment } from './harness.js';
+} from '../support/collector/collector.js';
+import { type FaultProxy, startFaultProxy } from '../support/fakes/fault-proxy.js';
+import type { LambdaSimulator } from '../../tools/simulator/index.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
+import { ensureLayer, exportSummary, extensionEnvironment } from '../support/e2e-harness.js';
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '210987654321';

@@ -16,11 +16,16 @@ import {
   type OtlpMetricJson,
   type Scoped,
   startCollector,
-} from '../collector/collector.js';
-import { startFaultProxy } from '../fakes/fault-proxy.js';
-import type { LambdaSimulator } from '../simulator/index.js';
-import type { InvocationResult } from '../simulator/types.js';
-import { type ExportSummary, ensureLayer, exportSummary, extensionEnvironment } from './harness.js';
+} from '../support/collector/collector.js';
+import { startFaultProxy } from '../support/fakes/fault-proxy.js';
+import type { LambdaSimulator } from '../../tools/simulator/index.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
+import {
+  type ExportSummary,
+  ensureLayer,
+  exportSummary,
+  extensionEnvironment,
+} from '../support/e2e-harness.js';
 
 const SELF_SCOPE = 'otel-lambda-extension';
 

@@ -19,9 +19,9 @@ import {
   type CollectorOutput,
   collectorBinary,
   startCollector,
-} from '../collector/collector.js';
-import { pythonPath } from '../python/python-env.js';
-import { extensionEnvironment, FUNCTIONS_DIR, freeLoopbackPort } from './harness.js';
+} from '../support/collector/collector.js';
+import { pythonPath } from '../support/python/python-env.js';
+import { extensionEnvironment, FUNCTIONS_DIR, freeLoopbackPort } from '../support/e2e-harness.js';
 
 const EXTENSION_SCOPE = 'otel-lambda-extension';
 const PY_SCOPE = 'py-fixture';

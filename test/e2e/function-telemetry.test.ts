@@ -24,9 +24,9 @@ import {
   collectorBinary,
   type OtlpSpanJson,
   startCollector,
-} from '../collector/collector.js';
-import type { InvocationResult } from '../simulator/types.js';
-import { extensionEnvironment, FUNCTIONS_DIR } from './harness.js';
+} from '../support/collector/collector.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
+import { extensionEnvironment, FUNCTIONS_DIR } from '../support/e2e-harness.js';
 
 const SETUP_MODULE = join(FUNCTIONS_DIR, 'otel-setup.mjs');
 const EXTENSION_SCOPE = 'otel-lambda-extension';

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
-import { attrs } from '../otlp/decode.js';
-import type { InvocationResult } from '../simulator/types.js';
-import { spansIn } from './flush-sink.js';
-import { extensionEnvironment, FUNCTIONS_DIR } from './harness.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import { attrs } from '../../tools/otlp/decode.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
+import { spansIn } from '../support/flush-sink.js';
+import { extensionEnvironment, FUNCTIONS_DIR } from '../support/e2e-harness.js';
 
 const EXTENSION_SCOPE = 'otel-lambda-extension';
 const SPAN_KIND_SERVER = 2;

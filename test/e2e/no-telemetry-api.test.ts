@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
-import { attrs } from '../otlp/decode.js';
-import { spansIn } from './flush-sink.js';
-import { extensionEnvironment, FUNCTIONS_DIR } from './harness.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import { attrs } from '../../tools/otlp/decode.js';
+import { spansIn } from '../support/flush-sink.js';
+import { extensionEnvironment, FUNCTIONS_DIR } from '../support/e2e-harness.js';
 
 const EXTENSION_SCOPE = 'otel-lambda-extension';
 const FUNCTION_SCOPE = 'otel-fixture';

@@ -12,8 +12,8 @@ import {
   type Collector,
   collectorBinary,
   startCollector,
-} from '../collector/collector.js';
-import { extensionEnvironment } from './harness.js';
+} from '../support/collector/collector.js';
+import { extensionEnvironment } from '../support/e2e-harness.js';
 
 const INVOCATIONS = 20;
 const POISONED = 7;

@@ -10,7 +10,7 @@ test('cli: runs the invocations and a shutdown, prints a JSON summary', async ()
   const { stdout } = await run(process.execPath, [
     '--import',
     'tsx',
-    'test/simulator/cli.ts',
+    'tools/simulator/cli.ts',
     '--opt',
     'test/fixtures/extensions/opt-minimal',
     '--handler',
@@ -50,7 +50,7 @@ test('cli: bad arguments are refused with a usage message', async () => {
     run(process.execPath, [
       '--import',
       'tsx',
-      'test/simulator/cli.ts',
+      'tools/simulator/cli.ts',
       '--handler',
       'x.mjs',
       '--mode',
