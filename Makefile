@@ -7,7 +7,7 @@ TEST_CONCURRENCY ?= 2
 NODE_TEST := node --import tsx --test --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=180000
 TEST_FILES = $(shell find test bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 
-.PHONY: all install build layer dist cli collector pyenv emulator actionlint test unit e2e typecheck lint format demo bench bench-peers clean
+.PHONY: all install build layer dist tools cli collector pyenv emulator actionlint test unit e2e typecheck lint format demo bench bench-peers clean
 
 all: layer
 
@@ -27,9 +27,10 @@ layer: build
 dist: build
 	node layer/build-layer.mjs --zip
 
-# The otel-lambda-local command (runs your handler with the extension in the simulator).
-cli: install
-	node tools/local-run/build-cli.mjs
+# The otel-lambda-sim and otel-lambda-local commands (tools/), bundled to build/tools/*.mjs: the
+# package's bins. `cli` is the older name.
+tools cli: install
+	node tools/build.mjs
 
 collector:
 	bash test/support/collector/build.sh >/dev/null
@@ -61,8 +62,9 @@ format: install
 test: install typecheck lint actionlint layer collector pyenv emulator
 	$(NODE_TEST) $(TEST_FILES)
 
+# The simulator's contract tests run real processes but need nothing built.
 unit: install
-	$(NODE_TEST) $(shell find test/unit -name '*.test.ts' | sort)
+	$(NODE_TEST) $(shell find test/unit test/simulator -name '*.test.ts' | sort)
 
 e2e: layer collector pyenv emulator
 	$(NODE_TEST) $(shell find test/e2e -name '*.test.ts' | sort)

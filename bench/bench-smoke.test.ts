@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BenchResult, RESULT_SCHEMA, verdict } from './harness/results.js';
-import { RECORDER_ENTRY } from '../tools/simulator/index.js';
+import { RECORDER_ENTRY } from '../test/support/simulator/opt-dir.js';
 import { ensureLayer, REPO_ROOT } from '../test/support/e2e-harness.js';
 
 function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

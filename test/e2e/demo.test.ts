@@ -12,7 +12,7 @@ import { type OtlpSink, startOtlpSink } from '../../tools/otlp/sink.js';
 import { allSpans, attrs, type TracesRequest } from '../../tools/otlp/decode.js';
 import { ensureLayer, FUNCTIONS_DIR, REPO_ROOT } from '../support/e2e-harness.js';
 
-const CLI_BUNDLE = join(REPO_ROOT, 'build/cli/otel-lambda-local.mjs');
+const CLI_BUNDLE = join(REPO_ROOT, 'build/tools/otel-lambda-local.mjs');
 const BAR_WIDTH = 40; // the width used when stdout is not a terminal
 
 interface Run {
@@ -84,7 +84,7 @@ let scratch: string;
 
 before(async () => {
   ensureLayer();
-  const build = await run(['tools/local-run/build-cli.mjs']);
+  const build = await run(['tools/build.mjs']);
   assert.equal(build.code, 0, build.stderr);
   sink = await startOtlpSink();
   scratch = mkdtempSync(join(tmpdir(), 'otel-lambda-local-'));

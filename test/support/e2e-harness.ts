@@ -3,9 +3,8 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { LambdaSimulator } from '../../tools/simulator/index.js';
+import { freeLoopbackPort, LambdaSimulator } from '../../tools/simulator/index.js';
 import type { SimulatorOptions } from '../../tools/simulator/types.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -33,18 +32,7 @@ function newestSourceMtime(): number {
   return out.trim() === '' ? 0 : Number.POSITIVE_INFINITY;
 }
 
-/** A free TCP port on 127.0.0.1 (for the extension's receiver, which the function must know). */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject()));
-    });
-  });
-}
+export { freeLoopbackPort };
 
 export interface ExtensionEnvironmentOptions extends Partial<Omit<SimulatorOptions, 'handler' | 'env'>> {
   /** A fixture in test/fixtures/functions (e.g. 'echo.mjs') or a path. */

@@ -1,5 +1,5 @@
 // Where the local runner finds the package's files. It runs from source (tsx) or as the bundled
-// CLI in build/cli/, so paths are found from the package root, not from this module's location.
+// CLI in build/tools/, so paths are found from the package root, not from this module's location.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,8 +26,6 @@ export function findPackageRoot(start = dirname(fileURLToPath(import.meta.url)))
 export const PACKAGE_ROOT = findPackageRoot();
 /** The unpacked Node.js-runtime layer `make layer` builds: Lambda's /opt for the simulator. */
 export const DEFAULT_LAYER_DIR = join(PACKAGE_ROOT, 'build/layer');
-/** The Node runtime the simulator starts the handler with (Lambda's Node runtime, in small). */
-export const RUNTIME_BOOTSTRAP = join(PACKAGE_ROOT, 'tools/simulator/runtime.mjs');
 export const DEMO_HANDLER = join(PACKAGE_ROOT, 'tools/local-run/demo-orders.mjs');
 /** What the launcher in the layer starts; its absence means the layer was not built. */
 export const LAYER_LAUNCHER = 'extensions/otel-lambda-extension';

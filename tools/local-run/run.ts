@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Signal } from '../../src/model/chunk.js';
-import { freeLoopbackPort } from '../../test/support/e2e-harness.js';
+import { freeLoopbackPort } from '../simulator/ports.js';
 import { type OtlpSink, startOtlpSink } from '../otlp/sink.js';
 import {
   allLogRecords,
@@ -20,7 +20,7 @@ import {
 } from '../otlp/decode.js';
 import { LambdaSimulator } from '../simulator/simulator.js';
 import type { InitResult, InvocationResult, LogFormat, LogLine, ShutdownResult } from '../simulator/types.js';
-import { DEFAULT_LAYER_DIR, LAYER_LAUNCHER, RUNTIME_BOOTSTRAP } from './paths.js';
+import { DEFAULT_LAYER_DIR, LAYER_LAUNCHER } from './paths.js';
 
 export interface PlannedInvocation {
   payload: unknown;
@@ -129,7 +129,6 @@ export async function runLocally(options: LocalRunOptions): Promise<LocalRunResu
       handler,
       ...(options.handlerExport !== undefined && { handlerExport: options.handlerExport }),
       functionName,
-      runtimeBootstrap: RUNTIME_BOOTSTRAP,
       logFormat: options.logFormat ?? 'text',
       memorySizeMB: options.memorySizeMB ?? 256,
       unthrottled: options.unthrottled ?? false,

@@ -1,12 +1,12 @@
-#!/usr/bin/env -S node --import tsx
-// Runs a function and the layer's extensions in the simulator: N invocations, then SHUTDOWN, then a
-// summary. `node --import tsx tools/simulator/cli.ts --help` for the options.
+// otel-lambda-sim: runs a function and the layer's extensions in the simulator: N invocations, then
+// SHUTDOWN, then a summary. Bundled to build/tools/otel-lambda-sim.mjs by tools/build.mjs;
+// `otel-lambda-sim --help` (or `node --import tsx tools/simulator/cli.ts --help`) for the options.
 import { parseArgs } from 'node:util';
 import type { ResourceControl, ResourceInfo } from './resources.js';
 import { LambdaSimulator } from './simulator.js';
 import type { LogFormat, ShutdownReason, SimulatorMode } from './types.js';
 
-const USAGE = `usage: cli.ts --handler FILE [options]
+const USAGE = `usage: otel-lambda-sim --handler FILE [options]
   --opt DIR              layer directory (extensions in DIR/extensions/)
   --handler FILE         handler module (.mjs exporting handler)
   --invokes N            invocations to run (default 1)

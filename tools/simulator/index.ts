@@ -1,16 +1,7 @@
 // The Lambda simulator: an execution environment (Runtime, Extensions and Telemetry APIs, real
 // processes, real freezing) for running the extension end to end on one machine.
 export { LambdaSimulator } from './simulator.js';
-export { ManualExtension, callApi } from '../../test/support/simulator/manual-extension.js';
-export {
-  createOptDir,
-  nodeLauncher,
-  OPT_MINIMAL,
-  RECORDER_ENTRY,
-  readJsonLines,
-  recorderLauncher,
-  sleeperLauncher,
-} from '../../test/support/simulator/opt-dir.js';
+export { freeLoopbackPort } from './ports.js';
 export { readMemoryKb, readProcessState } from './processes.js';
 export {
   cpuShareOf,
