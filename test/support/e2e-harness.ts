@@ -2,6 +2,7 @@
 // simulator, exporting to a real OpenTelemetry Collector (or any endpoint a test gives).
 
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freeLoopbackPort, LambdaSimulator } from '../../tools/simulator/index.js';
@@ -11,6 +12,15 @@ export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const LAYER_DIR = join(REPO_ROOT, 'build/layer');
 export const BUNDLE = join(LAYER_DIR, 'otel-lambda-extension/index.mjs');
 export const FUNCTIONS_DIR = join(REPO_ROOT, 'test/fixtures/functions');
+/** Preloaded into instrumented fixture functions (--import): the OpenTelemetry JS SDK set-up. */
+export const SETUP_MODULE = join(FUNCTIONS_DIR, 'otel-setup.mjs');
+/** Instrumentation scope of what the extension makes (platform spans, metrics, logs). */
+export const EXTENSION_SCOPE = 'otel-lambda-extension';
+/** Instrumentation scope of the fixture functions' own spans. */
+export const FUNCTION_SCOPE = 'otel-fixture';
+
+/** `bytes` random bytes as hex (trace and span ids, unique markers). */
+export const randomHex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
 /**
  * The layer the simulator starts the extension from. `make test` builds it first; a test file run on
