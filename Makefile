@@ -7,7 +7,7 @@ TEST_CONCURRENCY ?= 2
 NODE_TEST := node --import tsx --test --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=180000
 TEST_FILES = $(shell find test bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 
-.PHONY: all install build layer dist tools cli collector pyenv emulator actionlint test unit e2e typecheck lint format demo bench bench-peers clean
+.PHONY: all install build layer dist tools cli collector node-binaries pyenv emulator actionlint test unit e2e typecheck lint format demo bench bench-peers clean
 
 all: layer
 
@@ -35,6 +35,11 @@ tools cli: install
 collector:
 	bash test/support/collector/build.sh >/dev/null
 
+# The pinned Node executables the architecture zips carry (npm registry), cached under
+# .cache/node-binaries/ where `make dist` and the layer tests read them.
+node-binaries:
+	node layer/node-binaries.mjs >/dev/null
+
 # Python packages some tests use (test/support/python/requirements.txt), in a cached venv.
 pyenv:
 	bash test/support/python/build-env.sh >/dev/null
@@ -59,14 +64,14 @@ format: install
 	npx biome check --write .
 
 # Unit tests need nothing built; end-to-end tests run the built layer and the real Collector.
-test: install typecheck lint actionlint layer collector pyenv emulator
+test: install typecheck lint actionlint layer collector node-binaries pyenv emulator
 	$(NODE_TEST) $(TEST_FILES)
 
 # The simulator's contract tests run real processes but need nothing built.
 unit: install
 	$(NODE_TEST) $(shell find test/unit test/simulator -name '*.test.ts' | sort)
 
-e2e: layer collector pyenv emulator
+e2e: layer collector node-binaries pyenv emulator
 	$(NODE_TEST) $(shell find test/e2e -name '*.test.ts' | sort)
 
 demo: layer
