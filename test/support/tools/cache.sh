@@ -89,6 +89,6 @@ cache_build() {
     fi
   done
 
-  cache_log "done in $(($(date +%s) - start))s: $out ($(wc -c <"$out" | tr -d ' ') bytes)"
+  cache_log "done in $(($(date +%s) - start))s: $out ($(du -sh "$out" | cut -f1))"
   printf '%s\n' "$out"
 }
