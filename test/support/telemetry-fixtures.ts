@@ -52,7 +52,7 @@ export class SequentialIds implements IdGenerator {
 }
 
 export function loadFixture(name: string): Fixture {
-  const path = fileURLToPath(new URL(`./${name}.json`, import.meta.url));
+  const path = fileURLToPath(new URL(`../fixtures/telemetry/${name}.json`, import.meta.url));
   return JSON.parse(readFileSync(path, 'utf8')) as Fixture;
 }
 
