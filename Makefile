@@ -5,9 +5,9 @@ SHELL := /bin/bash
 # Test files run at once (CI with an external Collector runs them one at a time).
 TEST_CONCURRENCY ?= 2
 NODE_TEST := node --import tsx --test --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=180000
-TEST_FILES = $(shell find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+TEST_FILES = $(shell find test bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 
-.PHONY: all install build layer dist cli collector pyenv emulator actionlint test unit e2e typecheck lint format demo bench bench-peers clean
+.PHONY: all install build layer dist tools cli collector node-binaries pyenv emulator actionlint test unit e2e typecheck lint format demo bench bench-peers clean
 
 all: layer
 
@@ -27,26 +27,32 @@ layer: build
 dist: build
 	node layer/build-layer.mjs --zip
 
-# The otel-lambda-local command (runs your handler with the extension in the simulator).
-cli: install
-	node test/simulator/local-run/build-cli.mjs
+# The otel-lambda-sim and otel-lambda-local commands (tools/), bundled to build/tools/*.mjs: the
+# package's bins. `cli` is the older name.
+tools cli: install
+	node tools/build.mjs
 
 collector:
-	bash test/collector/build.sh >/dev/null
+	bash test/support/collector/build.sh >/dev/null
 
-# Python packages some tests use (test/python/requirements.txt), in a cached venv.
+# The pinned Node executables the architecture zips carry (npm registry), cached under
+# .cache/node-binaries/ where `make dist` and the layer tests read them.
+node-binaries:
+	node layer/node-binaries.mjs >/dev/null
+
+# Python packages some tests use (test/support/python/requirements.txt), in a cached venv.
 pyenv:
-	bash test/python/build-env.sh >/dev/null
+	bash test/support/python/build-env.sh >/dev/null
 
 # AWS's Lambda Runtime Interface Emulator (Go module) and its Node.js runtime interface client
 # (npm, compiles native code), cached under .cache.
 emulator:
-	bash test/emulator/build.sh >/dev/null
-	bash test/emulator/install-runtime-client.sh >/dev/null
+	bash test/support/emulator/build.sh >/dev/null
+	bash test/support/emulator/install-runtime-client.sh >/dev/null
 
 # The GitHub Actions workflows, checked by actionlint (Go module, cached under .cache).
 actionlint:
-	bash test/tools/actionlint.sh
+	bash test/support/tools/actionlint.sh
 
 typecheck: install
 	npx tsc --noEmit -p .
@@ -58,17 +64,18 @@ format: install
 	npx biome check --write .
 
 # Unit tests need nothing built; end-to-end tests run the built layer and the real Collector.
-test: install typecheck lint actionlint layer collector pyenv emulator
+test: install typecheck lint actionlint layer collector node-binaries pyenv emulator
 	$(NODE_TEST) $(TEST_FILES)
 
+# The simulator's contract tests run real processes but need nothing built.
 unit: install
-	$(NODE_TEST) $(shell find test/unit -name '*.test.ts' | sort)
+	$(NODE_TEST) $(shell find test/unit test/simulator -name '*.test.ts' | sort)
 
-e2e: layer collector pyenv emulator
+e2e: layer collector node-binaries pyenv emulator
 	$(NODE_TEST) $(shell find test/e2e -name '*.test.ts' | sort)
 
 demo: layer
-	node --import tsx test/simulator/local-run/demo.ts
+	node --import tsx tools/local-run/demo.ts
 
 bench: layer
 	node --import tsx bench/run.ts

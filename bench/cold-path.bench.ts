@@ -15,8 +15,8 @@ import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT } from '../test/e2e/harness.js';
-import { REALISTIC_BACKEND_RTT_MS } from '../test/fakes/backend-distance.js';
+import { REPO_ROOT } from '../test/support/e2e-harness.js';
+import { REALISTIC_BACKEND_RTT_MS } from '../tools/otlp/backend-distance.js';
 import { runPattern } from './harness/environments.js';
 import { resolveExtension } from './harness/extension-under-test.js';
 

@@ -17,10 +17,10 @@ import { PlatformConverter } from '../src/convert/index.js';
 import type { InvokeEvent, TelemetryEvent } from '../src/lambda/telemetry-events.js';
 import type { TelemetryChunk } from '../src/model/chunk.js';
 import { ExportPipeline } from '../src/pipeline/export-pipeline.js';
-import { type Collector, startCollector } from '../test/collector/collector.js';
-import { extensionEnvironment } from '../test/e2e/harness.js';
-import { startFaultProxy } from '../test/fakes/fault-proxy.js';
-import { destination } from '../test/fakes/destinations.js';
+import { type Collector, startCollector } from '../test/support/collector/collector.js';
+import { extensionEnvironment } from '../test/support/e2e-harness.js';
+import { startFaultProxy } from '../test/support/fakes/fault-proxy.js';
+import { destination } from '../test/support/fakes/destinations.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -14,8 +14,8 @@ import { sampleSpans } from './sample-spans.js';
 import type { OtlpCompression, OtlpProtocol } from '../src/export/destination.js';
 import type { OtlpJsonRequest, TelemetryChunk } from '../src/model/chunk.js';
 import { ExportPipeline } from '../src/pipeline/export-pipeline.js';
-import { startOtlpSink } from '../test/fakes/otlp-sink.js';
-import { destination } from '../test/fakes/destinations.js';
+import { startOtlpSink } from '../tools/otlp/sink.js';
+import { destination } from '../test/support/fakes/destinations.js';
 
 const SPANS_PER_CHUNK = 100;
 

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startOtlpSink } from '../test/fakes/otlp-sink.js';
+import { startOtlpSink } from '../tools/otlp/sink.js';
 
 const REPO_ROOT = join(import.meta.dirname, '..');
 const flushes = Number(process.argv[2] ?? 20);

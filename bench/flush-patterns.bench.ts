@@ -17,10 +17,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { startOtlpSink } from '../test/fakes/otlp-sink.js';
-import { EXTENSION_NAME, invocationSpanIndex, percentile } from '../test/e2e/flush-sink.js';
-import { ensureLayer, extensionEnvironment, REPO_ROOT } from '../test/e2e/harness.js';
-import type { InvocationResult } from '../test/simulator/index.js';
+import { startOtlpSink } from '../tools/otlp/sink.js';
+import { EXTENSION_NAME, invocationSpanIndex, percentile } from '../test/support/flush-sink.js';
+import { ensureLayer, extensionEnvironment, REPO_ROOT } from '../test/support/e2e-harness.js';
+import type { InvocationResult } from '../tools/simulator/index.js';
 
 interface Pattern {
   name: string;

@@ -23,9 +23,9 @@ import protobuf from 'protobufjs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { attributesToObject, type Collector, startCollector } from '../test/collector/collector.js';
-import { extensionEnvironment, FUNCTIONS_DIR } from '../test/e2e/harness.js';
-import { readMemoryKb } from '../test/simulator/index.js';
+import { attributesToObject, type Collector, startCollector } from '../test/support/collector/collector.js';
+import { extensionEnvironment, FUNCTIONS_DIR } from '../test/support/e2e-harness.js';
+import { readMemoryKb } from '../tools/simulator/index.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const LOAD_SECONDS = Number(args[0] ?? 10);

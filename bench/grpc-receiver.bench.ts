@@ -3,8 +3,8 @@
 // transport on (the default) and off, alternating runs in fresh simulated environments.
 //   node --import tsx bench/grpc-receiver.bench.ts [runs=8]
 
-import { extensionEnvironment } from '../test/e2e/harness.js';
-import { startOtlpSink } from '../test/fakes/otlp-sink.js';
+import { extensionEnvironment } from '../test/support/e2e-harness.js';
+import { startOtlpSink } from '../tools/otlp/sink.js';
 import { processTree, treeCpuPreciseMs } from './harness/process-tree.js';
 
 const runs = Number(process.argv[2] ?? 8);

@@ -13,9 +13,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { SourceMap } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { extensionEnvironment, REPO_ROOT } from '../test/e2e/harness.js';
-import { startOtlpSink } from '../test/fakes/otlp-sink.js';
-import { readMemoryKb } from '../test/simulator/index.js';
+import { extensionEnvironment, REPO_ROOT } from '../test/support/e2e-harness.js';
+import { startOtlpSink } from '../tools/otlp/sink.js';
+import { readMemoryKb } from '../tools/simulator/index.js';
 
 const EXTENSION = 'otel-lambda-extension';
 const INVOCATIONS = 20;

@@ -10,9 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { extensionEnvironment } from '../test/e2e/harness.js';
-import { startOtlpSink } from '../test/fakes/otlp-sink.js';
-import { readMemoryKb } from '../test/simulator/processes.js';
+import { extensionEnvironment } from '../test/support/e2e-harness.js';
+import { startOtlpSink } from '../tools/otlp/sink.js';
+import { readMemoryKb } from '../tools/simulator/processes.js';
 import { processTree, treeMemory } from './harness/process-tree.js';
 import { sampleSpans } from './sample-spans.js';
 

@@ -8,7 +8,7 @@
 
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT } from '../test/e2e/harness.js';
+import { REPO_ROOT } from '../test/support/e2e-harness.js';
 import { resolveExtension } from './harness/extension-under-test.js';
 import { fullPlan, quickPlan } from './harness/plan.js';
 import {

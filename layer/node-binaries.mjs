@@ -291,3 +291,12 @@ function run(command, args, cwd) {
     });
   });
 }
+
+// `node layer/node-binaries.mjs` (make node-binaries): fills the cache for every architecture, so
+// `make dist` and the tests that build architecture zips read it instead of fetching.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  for (const arch of LAMBDA_ARCHITECTURES) {
+    const { path } = await fetchNodeBinary(arch, { log: (line) => process.stderr.write(`${line}\n`) });
+    console.log(path);
+  }
+}

@@ -3,7 +3,7 @@
 // extensions hold after the response (post-runtime) is billed too. Lambda rounds the sum up to the
 // next millisecond.
 
-import type { InvocationResult } from '../../test/simulator/types.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
 
 /** Lambda's rounding: up to the next whole millisecond (1 ms granularity). */
 export function billedMs(ms: number): number {

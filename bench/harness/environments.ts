@@ -5,10 +5,10 @@
 // arrival pattern, Max Memory Used, the SHUTDOWN phase, and what reached the local OTLP sink.
 
 import { join } from 'node:path';
-import { FUNCTIONS_DIR, freeLoopbackPort } from '../../test/e2e/harness.js';
-import { startOtlpSink } from '../../test/fakes/otlp-sink.js';
-import { LambdaSimulator, type ResourceInfo } from '../../test/simulator/index.js';
-import type { InitResult, SimulatorOptions } from '../../test/simulator/types.js';
+import { FUNCTIONS_DIR, freeLoopbackPort } from '../../test/support/e2e-harness.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import { LambdaSimulator, type ResourceInfo } from '../../tools/simulator/index.js';
+import type { InitResult, SimulatorOptions } from '../../tools/simulator/types.js';
 import { billedMs, invocationBill } from './billing.js';
 import { type ExtensionUnderTest, extensionEnv } from './extension-under-test.js';
 import { processTree, type TreeMemory, treeCpuMs, treeCpuPreciseMs, treeMemory } from './process-tree.js';

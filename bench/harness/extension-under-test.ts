@@ -5,8 +5,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { ensureLayer, LAYER_DIR } from '../../test/e2e/harness.js';
-import { findExtensions } from '../../test/simulator/environment.js';
+import { ensureLayer, LAYER_DIR } from '../../test/support/e2e-harness.js';
+import { findExtensions } from '../../tools/simulator/environment.js';
 
 export type ExtensionKind = 'project-layer' | 'layer-dir' | 'executable';
 

@@ -1,7 +1,7 @@
 // What a run measures and how long it takes: the full plan (`make bench`, a few minutes per
 // extension) and the quick smoke plan (`--quick`, one repetition of tiny patterns).
 
-import { REALISTIC_BACKEND_RTT_MS } from '../../test/fakes/backend-distance.js';
+import { REALISTIC_BACKEND_RTT_MS } from '../../tools/otlp/backend-distance.js';
 import type { PatternSpec } from './environments.js';
 
 export interface BenchPlan {

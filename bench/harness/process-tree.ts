@@ -4,7 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { readMemoryKb } from '../../test/simulator/processes.js';
+import { readMemoryKb } from '../../tools/simulator/processes.js';
 
 interface ProcStat {
   pid: number;

@@ -6,7 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { REPO_ROOT } from '../../test/e2e/harness.js';
+import { REPO_ROOT } from '../../test/support/e2e-harness.js';
 import {
   type EnvironmentSetup,
   type BaselineSample,
@@ -640,7 +640,7 @@ function assemble(
       sections,
       sideBySide: options.subjects.map((s) => s.name),
       env: Object.keys({ ...options.env, ...subject.env }),
-      otlpSink: `test/fakes/otlp-sink.ts on 127.0.0.1 (no decoding), ${plan.backend.tls ? 'HTTPS' : 'HTTP'}, ${plan.backend.roundTripMs} ms round trip`,
+      otlpSink: `tools/otlp/sink.ts on 127.0.0.1 (no decoding), ${plan.backend.tls ? 'HTTPS' : 'HTTP'}, ${plan.backend.roundTripMs} ms round trip`,
       exporterEnv: ext.isProject ? 'LAMBDA_OTEL_EXPORTER_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT',
     },
     figures,

@@ -5,7 +5,7 @@
 
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../test/e2e/harness.js';
+import { REPO_ROOT } from '../../test/support/e2e-harness.js';
 
 function runBench(file: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {

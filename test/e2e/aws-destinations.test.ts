@@ -9,18 +9,18 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startDatadogIntake } from '../fakes/datadog-intake.js';
-import { allLogRecords, allMetrics, allSpans } from '../otlp/decode.js';
-import { pythonPath } from '../python/python-env.js';
-import { startMoto } from '../fakes/moto.js';
-import { ensureLayer, exportSummary, extensionEnvironment } from './harness.js';
+import { startDatadogIntake } from '../support/fakes/datadog-intake.js';
+import { allLogRecords, allMetrics, allSpans } from '../../tools/otlp/decode.js';
+import { pythonPath } from '../support/python/python-env.js';
+import { startMoto } from '../support/fakes/moto.js';
+import { ensureLayer, exportSummary, extensionEnvironment } from '../support/e2e-harness.js';
 
 const SECRET_VALUE = 'dd-key-from-secrets-manager-0001';
 
 async function startVerifier(accessKeyId: string, secretAccessKey: string) {
   const server: ChildProcess = spawn(
     pythonPath(),
-    [join(import.meta.dirname, '../python/aws_sigv4.py'), 'verify-server'],
+    [join(import.meta.dirname, '../support/python/aws_sigv4.py'), 'verify-server'],
     {
       env: { ...process.env, VERIFY_ACCESS_KEY_ID: accessKeyId, VERIFY_SECRET_ACCESS_KEY: secretAccessKey },
       stdio: ['ignore', 'pipe', 'inherit'],

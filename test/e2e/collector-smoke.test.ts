@@ -3,34 +3,16 @@
 // The first run builds the collector (minutes, cold); afterwards this file takes a few seconds.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import {
-  attributesToObject,
-  type Collector,
-  collectorBinary,
-  startCollector,
-} from '../collector/collector.js';
+import { attributesToObject, startCollector } from '../support/collector/collector.js';
+import { randomHex } from '../support/e2e-harness.js';
+import { useCollector } from '../support/collector-suite.js';
 
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
-
-let col: Collector;
-
-before(
-  async () => {
-    await collectorBinary(); // a cold build may take minutes; keep it out of the per-test budget
-    col = await startCollector({ control: true }); // paused, killed and restarted below
-  },
-  { timeout: 20 * 60_000 },
-);
-
-after(async () => {
-  await col?.stop();
-});
+const col = useCollector({ control: true });
 
 function postOtlp(url: string, body: Uint8Array | string, contentType: string, timeoutMs = 5000) {
   return fetch(url, {
@@ -68,9 +50,9 @@ function logsRequest(body: string, traceId: string, spanId: string) {
 }
 
 test('a protobuf trace request made by ProtobufTraceSerializer comes back out of the file exporter', async () => {
-  const traceId = hex(16);
-  const spanId = hex(8);
-  const parentSpanId = hex(8);
+  const traceId = randomHex(16);
+  const spanId = randomHex(8);
+  const parentSpanId = randomHex(8);
   const span: ReadableSpan = {
     name: 'smoke-invoke',
     kind: SpanKind.SERVER,
@@ -131,8 +113,8 @@ test('a protobuf trace request made by ProtobufTraceSerializer comes back out of
 });
 
 test('a JSON logs request comes back with its body, attributes and ids', async () => {
-  const traceId = hex(16);
-  const spanId = hex(8);
+  const traceId = randomHex(16);
+  const spanId = randomHex(8);
   const res = await postOtlp(
     `${col.endpoint}/v1/logs`,
     logsRequest('hello from smoke', traceId, spanId),
@@ -155,10 +137,10 @@ test('a JSON logs request comes back with its body, attributes and ids', async (
 test('clear() hides earlier output from later reads', async () => {
   await col.clear();
   assert.equal((await col.read()).logRecords.length, 0);
-  const traceId = hex(16);
+  const traceId = randomHex(16);
   const res = await postOtlp(
     `${col.endpoint}/v1/logs`,
-    logsRequest('after clear', traceId, hex(8)),
+    logsRequest('after clear', traceId, randomHex(8)),
     'application/json',
   );
   assert.equal(res.status, 200);
@@ -174,7 +156,7 @@ test('pause() hangs requests until resume(); kill() refuses them until restart()
   await assert.rejects(
     postOtlp(
       `${col.endpoint}/v1/logs`,
-      logsRequest('while paused', hex(16), hex(8)),
+      logsRequest('while paused', randomHex(16), randomHex(8)),
       'application/json',
       300,
     ),
@@ -183,7 +165,7 @@ test('pause() hangs requests until resume(); kill() refuses them until restart()
   col.resume();
   const okAfterResume = await postOtlp(
     `${col.endpoint}/v1/logs`,
-    logsRequest('resumed', hex(16), hex(8)),
+    logsRequest('resumed', randomHex(16), randomHex(8)),
     'application/json',
   );
   assert.equal(okAfterResume.status, 200);
@@ -193,17 +175,21 @@ test('pause() hangs requests until resume(); kill() refuses them until restart()
   await col.kill();
   assert.equal(col.running, false);
   await assert.rejects(
-    postOtlp(`${endpoint}/v1/logs`, logsRequest('while down', hex(16), hex(8)), 'application/json'),
+    postOtlp(
+      `${endpoint}/v1/logs`,
+      logsRequest('while down', randomHex(16), randomHex(8)),
+      'application/json',
+    ),
     (err: Error & { cause?: { code?: string } }) => err.cause?.code === 'ECONNREFUSED',
   );
 
   await col.restart();
   assert.equal(col.endpoint, endpoint);
   assert.equal(col.running, true);
-  const traceId = hex(16);
+  const traceId = randomHex(16);
   const res = await postOtlp(
     `${endpoint}/v1/logs`,
-    logsRequest('after restart', traceId, hex(8)),
+    logsRequest('after restart', traceId, randomHex(8)),
     'application/json',
   );
   assert.equal(res.status, 200);
@@ -218,13 +204,17 @@ test('start: false reserves the endpoint with nothing listening until restart()'
   try {
     assert.equal(late.running, false);
     await assert.rejects(
-      postOtlp(`${late.endpoint}/v1/logs`, logsRequest('too early', hex(16), hex(8)), 'application/json'),
+      postOtlp(
+        `${late.endpoint}/v1/logs`,
+        logsRequest('too early', randomHex(16), randomHex(8)),
+        'application/json',
+      ),
       (err: Error & { cause?: { code?: string } }) => err.cause?.code === 'ECONNREFUSED',
     );
     await late.restart();
     const res = await postOtlp(
       `${late.endpoint}/v1/logs`,
-      logsRequest('late', hex(16), hex(8)),
+      logsRequest('late', randomHex(16), randomHex(8)),
       'application/json',
     );
     assert.equal(res.status, 200);

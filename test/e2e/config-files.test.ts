@@ -16,9 +16,9 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type OtlpSink, startOtlpSink } from '../fakes/otlp-sink.js';
-import { allSpans, type TracesRequest } from '../otlp/decode.js';
-import { ensureLayer, extensionEnvironment } from './harness.js';
+import { type OtlpSink, startOtlpSink } from '../../tools/otlp/sink.js';
+import { allSpans, type TracesRequest } from '../../tools/otlp/decode.js';
+import { ensureLayer, extensionEnvironment } from '../support/e2e-harness.js';
 
 let sink: OtlpSink;
 let scratch: string;

@@ -5,10 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type DatadogIntake, startDatadogIntake } from '../fakes/datadog-intake.js';
-import { allLogRecords, allMetrics, allSpans, attrs } from '../otlp/decode.js';
-import type { InvocationResult } from '../simulator/types.js';
-import { ensureLayer, exportSummary, extensionEnvironment } from './harness.js';
+import { type DatadogIntake, startDatadogIntake } from '../support/fakes/datadog-intake.js';
+import { allLogRecords, allMetrics, allSpans, attrs } from '../../tools/otlp/decode.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
+import { ensureLayer, exportSummary, extensionEnvironment } from '../support/e2e-harness.js';
 
 const API_KEY = 'dd0123456789abcdef0123456789abcd';
 const REGION = 'us-west-2';

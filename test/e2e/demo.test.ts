@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type OtlpSink, startOtlpSink } from '../fakes/otlp-sink.js';
-import { allSpans, attrs, type TracesRequest } from '../otlp/decode.js';
-import { ensureLayer, FUNCTIONS_DIR, REPO_ROOT } from './harness.js';
+import { type OtlpSink, startOtlpSink } from '../../tools/otlp/sink.js';
+import { allSpans, attrs, type TracesRequest } from '../../tools/otlp/decode.js';
+import { ensureLayer, FUNCTIONS_DIR, REPO_ROOT } from '../support/e2e-harness.js';
 
-const CLI_BUNDLE = join(REPO_ROOT, 'build/cli/otel-lambda-local.mjs');
+const CLI_BUNDLE = join(REPO_ROOT, 'build/tools/otel-lambda-local.mjs');
 const BAR_WIDTH = 40; // the width used when stdout is not a terminal
 
 interface Run {
@@ -84,19 +84,14 @@ let scratch: string;
 
 before(async () => {
   ensureLayer();
-  const build = await run(['test/simulator/local-run/build-cli.mjs']);
+  const build = await run(['tools/build.mjs']);
   assert.equal(build.code, 0, build.stderr);
   sink = await startOtlpSink();
   scratch = mkdtempSync(join(tmpdir(), 'otel-lambda-local-'));
 });
 
 test('make demo: five invocations as waterfalls with the platform and function spans, the error marked, faas.invocations = 5', async () => {
-  const { code, stdout, stderr } = await run([
-    '--import',
-    'tsx',
-    'test/simulator/local-run/demo.ts',
-    '--unthrottled',
-  ]);
+  const { code, stdout, stderr } = await run(['--import', 'tsx', 'tools/local-run/demo.ts', '--unthrottled']);
   assert.equal(code, 0, `demo exited ${code}\n${stderr}\n${stdout}`);
   // Not a terminal: plain text only.
   assert.ok(!stdout.includes('\u001b['), 'colour codes in piped output');

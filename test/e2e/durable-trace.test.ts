@@ -24,9 +24,9 @@ import {
   type CollectorOutput,
   collectorBinary,
   startCollector,
-} from '../collector/collector.js';
-import type { LambdaSimulator } from '../simulator/index.js';
-import { extensionEnvironment, REPO_ROOT } from './harness.js';
+} from '../support/collector/collector.js';
+import type { LambdaSimulator } from '../../tools/simulator/index.js';
+import { extensionEnvironment, REPO_ROOT } from '../support/e2e-harness.js';
 
 const UPSTREAM_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const UPSTREAM_PARENT = '00f067aa0ba902b7';

@@ -7,47 +7,21 @@
 //   made it: no platform span is invented and nothing is re-parented.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { attributesToObject, type CollectorOutput } from '../support/collector/collector.js';
+import { type Emulator, freePort, startEmulator } from '../support/emulator/emulator.js';
 import {
-  attributesToObject,
-  type Collector,
-  type CollectorOutput,
-  collectorBinary,
-  startCollector,
-} from '../collector/collector.js';
-import {
-  type Emulator,
-  emulatorBinary,
-  freePort,
-  runtimeClientEntry,
-  startEmulator,
-} from '../emulator/emulator.js';
-import { ensureLayer, FUNCTIONS_DIR } from './harness.js';
+  FUNCTIONS_DIR,
+  SETUP_MODULE,
+  EXTENSION_SCOPE,
+  FUNCTION_SCOPE,
+  randomHex,
+  LAYER_DIR,
+} from '../support/e2e-harness.js';
+import { useCollector } from '../support/collector-suite.js';
 
-const SETUP_MODULE = join(FUNCTIONS_DIR, 'otel-setup.mjs');
-const EXTENSION_SCOPE = 'otel-lambda-extension';
-const FUNCTION_SCOPE = 'otel-fixture';
-
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
-
-let col: Collector;
-let layer: string;
-
-before(
-  async () => {
-    // Cold builds take minutes; keep them out of the tests' budget.
-    await Promise.all([collectorBinary(), emulatorBinary(), runtimeClientEntry()]);
-    layer = ensureLayer();
-    col = await startCollector();
-  },
-  { timeout: 20 * 60_000 },
-);
-
-after(async () => {
-  await col?.stop();
-});
+const col = useCollector({ emulator: true });
 
 async function extensionEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
   const receiverPort = await freePort();
@@ -83,7 +57,7 @@ describe('AWS Runtime Interface Emulator, default mode (no Telemetry API)', () =
     const run = async (withLayer: boolean) => {
       const rie = await startEmulator({
         mode: 'default',
-        layer: withLayer ? layer : null,
+        layer: withLayer ? LAYER_DIR : null,
         handlerModule: join(FUNCTIONS_DIR, 'responses.mjs'),
         env: await extensionEnv(),
       });
@@ -130,7 +104,7 @@ describe('AWS Runtime Interface Emulator, default mode (no Telemetry API)', () =
     await col.clear();
     const rie = await startEmulator({
       mode: 'default',
-      layer,
+      layer: LAYER_DIR,
       handlerModule: join(FUNCTIONS_DIR, 'otel-handler.mjs'),
       nodeArgs: ['--import', SETUP_MODULE],
       env: await extensionEnv({ FIXTURE_OTEL_PARENT: 'xray', FIXTURE_OTEL_VARIANT: 'rie-default' }),
@@ -140,7 +114,7 @@ describe('AWS Runtime Interface Emulator, default mode (no Telemetry API)', () =
     const invoked: { header?: { traceId: string; parent: string }; report: HandlerReport }[] = [];
     const extensionLines = await withEmulator(rie, async () => {
       for (let i = 0; i < 4; i++) {
-        const header = i % 2 === 0 ? { traceId: hex(16), parent: hex(8) } : undefined;
+        const header = i % 2 === 0 ? { traceId: randomHex(16), parent: randomHex(8) } : undefined;
         const traceHeader = header
           ? `Root=1-${header.traceId.slice(0, 8)}-${header.traceId.slice(8)};Parent=${header.parent};Sampled=1`
           : undefined;

@@ -6,46 +6,32 @@
 // spans must be joined to the platform invocation span: same trace, the handler span a child of it.
 
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   anyValueToJs,
   attributesToObject,
-  type Collector,
   type CollectorOutput,
-  collectorBinary,
   type OtlpSpanJson,
-  startCollector,
-} from '../collector/collector.js';
-import { emulatorBinary, freePort, runtimeClientEntry, startEmulator } from '../emulator/emulator.js';
-import { ensureLayer, FUNCTIONS_DIR } from './harness.js';
+} from '../support/collector/collector.js';
+import { freePort, startEmulator } from '../support/emulator/emulator.js';
+import {
+  FUNCTIONS_DIR,
+  SETUP_MODULE,
+  EXTENSION_SCOPE,
+  FUNCTION_SCOPE,
+  randomHex,
+  LAYER_DIR,
+} from '../support/e2e-harness.js';
+import { useCollector } from '../support/collector-suite.js';
 
-const SETUP_MODULE = join(FUNCTIONS_DIR, 'otel-setup.mjs');
-const EXTENSION_SCOPE = 'otel-lambda-extension';
-const FUNCTION_SCOPE = 'otel-fixture';
 const SPAN_KIND_SERVER = 2;
 const VARIANT = 'rie-managed-instances';
 const CONCURRENCY = 2;
 const ROUNDS = 3; // of CONCURRENCY invocations at once
 
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
-
-let col: Collector;
-let layer: string;
-
-before(
-  async () => {
-    await Promise.all([collectorBinary(), emulatorBinary(), runtimeClientEntry()]);
-    layer = ensureLayer();
-    col = await startCollector();
-  },
-  { timeout: 20 * 60_000 },
-);
-
-after(async () => {
-  await col?.stop();
-});
+const col = useCollector({ emulator: true });
 
 interface HandlerReport {
   requestId: string;
@@ -70,7 +56,7 @@ describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 
     const receiverPort = await freePort();
     const rie = await startEmulator({
       mode: 'managed-instances',
-      layer,
+      layer: LAYER_DIR,
       maxConcurrency: CONCURRENCY,
       handlerModule: join(FUNCTIONS_DIR, 'otel-handler.mjs'),
       nodeArgs: ['--import', SETUP_MODULE],
@@ -96,7 +82,7 @@ describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 
       for (let round = 0; round < ROUNDS; round++) {
         const results = await Promise.all(
           Array.from({ length: CONCURRENCY }, async (_, i) => {
-            const header = i % 2 === 0 ? { traceId: hex(16), parent: hex(8) } : undefined;
+            const header = i % 2 === 0 ? { traceId: randomHex(16), parent: randomHex(8) } : undefined;
             const traceHeader = header
               ? `Root=1-${header.traceId.slice(0, 8)}-${header.traceId.slice(8)};Parent=${header.parent};Sampled=1`
               : undefined;

@@ -5,23 +5,21 @@
 // prove delta temporality, OTLP/JSON and uncompressed bodies against the same collector.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   type AttributeMap,
   attributesToObject,
-  type Collector,
   type CollectorOutput,
-  collectorBinary,
   type OtlpLogRecordJson,
   type OtlpMetricJson,
   type OtlpSpanJson,
   type Scoped,
-  startCollector,
-} from '../collector/collector.js';
-import { type FaultProxy, startFaultProxy } from '../fakes/fault-proxy.js';
-import type { LambdaSimulator } from '../simulator/index.js';
-import type { InvocationResult } from '../simulator/types.js';
-import { ensureLayer, exportSummary, extensionEnvironment } from './harness.js';
+} from '../support/collector/collector.js';
+import { type FaultProxy, startFaultProxy } from '../support/fakes/fault-proxy.js';
+import type { LambdaSimulator } from '../../tools/simulator/index.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
+import { exportSummary, extensionEnvironment } from '../support/e2e-harness.js';
+import { useCollector } from '../support/collector-suite.js';
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '210987654321';
@@ -36,20 +34,7 @@ const TEMPORALITY_CUMULATIVE = 2;
 /** A UCUM unit as OTLP metrics use them: a base unit or an annotation in braces. */
 const UCUM_UNIT = /^(s|ms|By|1|\{[a-z_.]+\})$/;
 
-let col: Collector;
-
-before(
-  async () => {
-    await collectorBinary(); // a cold build takes minutes; keep it out of the test budget
-    ensureLayer();
-    col = await startCollector();
-  },
-  { timeout: 20 * 60_000 },
-);
-
-after(async () => {
-  await col?.stop();
-});
+const col = useCollector({ layer: true });
 
 // ---- reading the collector's output ---------------------------------------------------------------
 

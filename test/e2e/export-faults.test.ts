@@ -6,38 +6,27 @@
 // and the extension's own accounting (its OTLP self-telemetry and its SHUTDOWN summary line).
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import {
   type AttributeMap,
   attributesToObject,
-  type Collector,
   type CollectorOutput,
-  collectorBinary,
   type OtlpMetricJson,
   type Scoped,
   startCollector,
-} from '../collector/collector.js';
-import { startFaultProxy } from '../fakes/fault-proxy.js';
-import type { LambdaSimulator } from '../simulator/index.js';
-import type { InvocationResult } from '../simulator/types.js';
-import { type ExportSummary, ensureLayer, exportSummary, extensionEnvironment } from './harness.js';
+} from '../support/collector/collector.js';
+import { startFaultProxy } from '../support/fakes/fault-proxy.js';
+import type { LambdaSimulator } from '../../tools/simulator/index.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
+import { type ExportSummary, exportSummary, extensionEnvironment } from '../support/e2e-harness.js';
+import { useCollector } from '../support/collector-suite.js';
 
 const SELF_SCOPE = 'otel-lambda-extension';
 
-let col: Collector;
+const col = useCollector({ control: true, layer: true });
 const table: FaultRow[] = [];
 
-before(
-  async () => {
-    await collectorBinary();
-    ensureLayer();
-    col = await startCollector({ control: true }); // paused below
-  },
-  { timeout: 20 * 60_000 },
-);
-
 after(async () => {
-  await col?.stop();
   if (table.length > 0) {
     // The fault table: what each fault cost, as measured.
     console.log(

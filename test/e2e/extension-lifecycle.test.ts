@@ -10,11 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { before, test } from 'node:test';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
-import { allSpans, attrs, type TracesRequest } from '../otlp/decode.js';
-import { readFreezeState } from '../simulator/index.js';
-import type { LambdaSimulator } from '../simulator/index.js';
-import { ensureLayer, extensionEnvironment, freeLoopbackPort, LAYER_DIR } from './harness.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import { allSpans, attrs, type TracesRequest } from '../../tools/otlp/decode.js';
+import { readFreezeState } from '../../tools/simulator/index.js';
+import type { LambdaSimulator } from '../../tools/simulator/index.js';
+import { ensureLayer, extensionEnvironment, freeLoopbackPort, LAYER_DIR } from '../support/e2e-harness.js';
 
 /** The launcher's file name in /opt/extensions, which Lambda expects as Lambda-Extension-Name. */
 let launcherName: string;

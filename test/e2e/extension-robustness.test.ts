@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { type OtlpSink, startOtlpSink } from '../fakes/otlp-sink.js';
+import { type OtlpSink, startOtlpSink } from '../../tools/otlp/sink.js';
 import {
   allLogRecords,
   allMetrics,
@@ -22,8 +22,8 @@ import {
   type MetricsRequest,
   plainValue,
   type TracesRequest,
-} from '../otlp/decode.js';
-import { BUNDLE, ensureLayer, extensionEnvironment, freeLoopbackPort } from './harness.js';
+} from '../../tools/otlp/decode.js';
+import { BUNDLE, ensureLayer, extensionEnvironment, freeLoopbackPort } from '../support/e2e-harness.js';
 
 let sink: OtlpSink;
 

@@ -12,10 +12,10 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type Collector, startCollector } from '../collector/collector.js';
-import { startFaultProxy } from '../fakes/fault-proxy.js';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
-import { type InvocationResult, readFreezeState } from '../simulator/index.js';
+import { type Collector, startCollector } from '../support/collector/collector.js';
+import { startFaultProxy } from '../support/fakes/fault-proxy.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import { type InvocationResult, readFreezeState } from '../../tools/simulator/index.js';
 import {
   childSpans,
   EXTENSION_NAME,
@@ -29,8 +29,8 @@ import {
   shutdownLine,
   sinkCountsAtTimeline,
   startHoldingProxy,
-} from './flush-sink.js';
-import { ensureLayer, extensionEnvironment } from './harness.js';
+} from '../support/flush-sink.js';
+import { ensureLayer, extensionEnvironment } from '../support/e2e-harness.js';
 
 before(() => {
   ensureLayer();

@@ -4,8 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
-import type { InvocationResult, LambdaSimulator } from '../simulator/index.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import type { InvocationResult, LambdaSimulator } from '../../tools/simulator/index.js';
 import {
   EXTENSION_NAME,
   invocationSpans,
@@ -16,8 +16,8 @@ import {
   percentile,
   shutdownLine,
   sinkCountsAtTimeline,
-} from './flush-sink.js';
-import { ensureLayer, extensionEnvironment } from './harness.js';
+} from '../support/flush-sink.js';
+import { ensureLayer, extensionEnvironment } from '../support/e2e-harness.js';
 
 before(() => {
   ensureLayer();

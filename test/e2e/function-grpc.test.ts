@@ -12,18 +12,17 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { attributesToObject, type CollectorOutput } from '../support/collector/collector.js';
+import { pythonPath } from '../support/python/python-env.js';
 import {
-  attributesToObject,
-  type Collector,
-  type CollectorOutput,
-  collectorBinary,
-  startCollector,
-} from '../collector/collector.js';
-import { pythonPath } from '../python/python-env.js';
-import { extensionEnvironment, FUNCTIONS_DIR, freeLoopbackPort } from './harness.js';
+  extensionEnvironment,
+  FUNCTIONS_DIR,
+  freeLoopbackPort,
+  EXTENSION_SCOPE,
+} from '../support/e2e-harness.js';
+import { useCollector } from '../support/collector-suite.js';
 
-const EXTENSION_SCOPE = 'otel-lambda-extension';
 const PY_SCOPE = 'py-fixture';
 const SPAN_KIND_SERVER = 2;
 
@@ -34,20 +33,10 @@ interface Answer {
   children: { spanId: string }[];
 }
 
-let col: Collector;
+const col = useCollector({ python: true });
 const dir = mkdtempSync(join(tmpdir(), 'function-grpc-'));
 
-before(
-  async () => {
-    pythonPath(); // builds the venv if missing, outside the tests' budget
-    await collectorBinary();
-    col = await startCollector();
-  },
-  { timeout: 20 * 60_000 },
-);
-
 after(async () => {
-  await col?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

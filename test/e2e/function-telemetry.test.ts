@@ -13,24 +13,23 @@
 // what can no longer join must not point at a parent in another trace.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import {
   type AttributeMap,
   attributesToObject,
-  type Collector,
   type CollectorOutput,
-  collectorBinary,
   type OtlpSpanJson,
-  startCollector,
-} from '../collector/collector.js';
-import type { InvocationResult } from '../simulator/types.js';
-import { extensionEnvironment, FUNCTIONS_DIR } from './harness.js';
+} from '../support/collector/collector.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
+import {
+  extensionEnvironment,
+  SETUP_MODULE,
+  EXTENSION_SCOPE,
+  FUNCTION_SCOPE,
+  randomHex,
+} from '../support/e2e-harness.js';
+import { useCollector } from '../support/collector-suite.js';
 
-const SETUP_MODULE = join(FUNCTIONS_DIR, 'otel-setup.mjs');
-const EXTENSION_SCOPE = 'otel-lambda-extension';
-const FUNCTION_SCOPE = 'otel-fixture';
 const FUNCTION_SERVICE = 'otel-fixture-fn';
 const SPAN_KIND_SERVER = 2;
 
@@ -73,21 +72,7 @@ interface Examination {
   problems: string[];
 }
 
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
-
-let col: Collector;
-
-before(
-  async () => {
-    await collectorBinary(); // a cold build takes minutes; keep it out of the tests' budget
-    col = await startCollector();
-  },
-  { timeout: 20 * 60_000 },
-);
-
-after(async () => {
-  await col?.stop();
-});
+const col = useCollector();
 
 /** X-Ray Root=1-<8 hex>-<24 hex> as a W3C trace id. */
 function xrayTraceId(tracingValue: string): string {
@@ -125,7 +110,7 @@ async function runVariant(variant: Variant): Promise<{ invoked: Invoked[]; exten
     for (let i = 0; i < variant.invocations; i++) {
       if (i === variant.invocations - 1 && variant.idleBeforeLastMs) await sim.idle(variant.idleBeforeLastMs);
       const upstream: Upstream | undefined =
-        variant.parent === 'event' ? { traceId: hex(16), parentSpanId: hex(8) } : undefined;
+        variant.parent === 'event' ? { traceId: randomHex(16), parentSpanId: randomHex(8) } : undefined;
       const payload = upstream
         ? { headers: { traceparent: `00-${upstream.traceId}-${upstream.parentSpanId}-01` } }
         : { n: i };

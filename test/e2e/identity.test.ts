@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
-import type { LogsRequest, MetricsRequest, TracesRequest } from '../otlp/decode.js';
-import { extensionEnvironment, REPO_ROOT } from './harness.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import type { LogsRequest, MetricsRequest, TracesRequest } from '../../tools/otlp/decode.js';
+import { extensionEnvironment, REPO_ROOT } from '../support/e2e-harness.js';
 
 const NAME = 'otel-lambda-extension';
 

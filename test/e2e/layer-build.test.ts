@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { EXTENSION_NAME, LAYER_PATHS, REPO_ROOT, zipFileName } from '../../layer/layer-files.mjs';
 import { readZip, unpackZip } from '../../layer/layer-zip.mjs';
-import { LambdaSimulator } from '../simulator/index.js';
+import { LambdaSimulator } from '../../tools/simulator/index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'layer-build-'));
 after(() => rmSync(work, { recursive: true, force: true }));

@@ -37,7 +37,7 @@ import {
   readElfHeader,
   symbolVersionsBeyond,
 } from '../../layer/node-binaries.mjs';
-import { LambdaSimulator } from '../simulator/index.js';
+import { LambdaSimulator } from '../../tools/simulator/index.js';
 
 const hostArch = process.arch === 'arm64' ? 'arm64' : 'x86_64';
 const otherArch = hostArch === 'arm64' ? 'x86_64' : 'arm64';

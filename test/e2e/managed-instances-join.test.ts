@@ -4,15 +4,13 @@
 // invocation span. Measured at 100 invocations/s with 4 in flight, the built layer in the simulator.
 
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
-import { attrs } from '../otlp/decode.js';
-import type { InvocationResult } from '../simulator/types.js';
-import { spansIn } from './flush-sink.js';
-import { extensionEnvironment, FUNCTIONS_DIR } from './harness.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import { attrs } from '../../tools/otlp/decode.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
+import { spansIn } from '../support/flush-sink.js';
+import { extensionEnvironment, SETUP_MODULE, EXTENSION_SCOPE } from '../support/e2e-harness.js';
 
-const EXTENSION_SCOPE = 'otel-lambda-extension';
 const SPAN_KIND_SERVER = 2;
 const RATE_PER_S = 100;
 const CONCURRENCY = 4;
@@ -31,7 +29,7 @@ test(`Managed Instances: function spans join their invocation at ${RATE_PER_S}/s
     endpoint: sink.url,
     mode: 'managed-instances',
     maxConcurrency: CONCURRENCY,
-    functionNodeArgs: ['--import', join(FUNCTIONS_DIR, 'otel-setup.mjs')],
+    functionNodeArgs: ['--import', SETUP_MODULE],
     timeoutMs: 20_000,
     initTimeoutMs: 20_000,
     // A new trace per invocation: only the extension can put the handler under the platform span.

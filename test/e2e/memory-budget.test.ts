@@ -9,10 +9,10 @@ import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { type OtlpSink, startOtlpSink } from '../fakes/otlp-sink.js';
-import { allMetrics, type MetricsRequest } from '../otlp/decode.js';
-import { readMemoryKb } from '../simulator/processes.js';
-import { ensureLayer, extensionEnvironment } from './harness.js';
+import { type OtlpSink, startOtlpSink } from '../../tools/otlp/sink.js';
+import { allMetrics, type MetricsRequest } from '../../tools/otlp/decode.js';
+import { readMemoryKb } from '../../tools/simulator/processes.js';
+import { ensureLayer, extensionEnvironment } from '../support/e2e-harness.js';
 
 const MiB = 1024 * 1024;
 const BUDGET_128 = Math.floor(12.8 * MiB);

@@ -3,15 +3,16 @@
 // own spans are forwarded as the function made them, and one warning says what is and is not exported.
 
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
-import { attrs } from '../otlp/decode.js';
-import { spansIn } from './flush-sink.js';
-import { extensionEnvironment, FUNCTIONS_DIR } from './harness.js';
-
-const EXTENSION_SCOPE = 'otel-lambda-extension';
-const FUNCTION_SCOPE = 'otel-fixture';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import { attrs } from '../../tools/otlp/decode.js';
+import { spansIn } from '../support/flush-sink.js';
+import {
+  extensionEnvironment,
+  SETUP_MODULE,
+  EXTENSION_SCOPE,
+  FUNCTION_SCOPE,
+} from '../support/e2e-harness.js';
 
 interface HandlerReport {
   requestId: string;
@@ -25,7 +26,7 @@ test('202 Telemetry.NotSupported: no invented invocation spans, function spans f
   const { sim, extensionLines } = await extensionEnvironment({
     handler: 'otel-handler.mjs',
     endpoint: sink.url,
-    functionNodeArgs: ['--import', join(FUNCTIONS_DIR, 'otel-setup.mjs')],
+    functionNodeArgs: ['--import', SETUP_MODULE],
     timeoutMs: 10_000,
     initTimeoutMs: 20_000,
     telemetry: { subscribeStatus: 202 },

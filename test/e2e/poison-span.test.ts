@@ -6,28 +6,15 @@
 // span reaches the Collector; the bad span is refused at the receiver and counted.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  attributesToObject,
-  type Collector,
-  collectorBinary,
-  startCollector,
-} from '../collector/collector.js';
-import { extensionEnvironment } from './harness.js';
+import { test } from 'node:test';
+import { attributesToObject } from '../support/collector/collector.js';
+import { extensionEnvironment } from '../support/e2e-harness.js';
+import { useCollector } from '../support/collector-suite.js';
 
 const INVOCATIONS = 20;
 const POISONED = 7;
 
-let col: Collector;
-
-before(async () => {
-  await collectorBinary();
-  col = await startCollector();
-});
-
-after(async () => {
-  await col?.stop();
-});
+const col = useCollector();
 
 for (const strategy of ['default', 'continuous,1000']) {
   test(`${strategy} strategy: 20 invocations, one poison span: every platform and good function span delivered`, async () => {

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
-import { allSpans, type TracesRequest } from '../otlp/decode.js';
-import { extensionEnvironment, FUNCTIONS_DIR } from './harness.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import { allSpans, type TracesRequest } from '../../tools/otlp/decode.js';
+import { extensionEnvironment, FUNCTIONS_DIR } from '../support/e2e-harness.js';
 
 const SETUP_MODULE = join(FUNCTIONS_DIR, 'otel-setup.mjs');
 

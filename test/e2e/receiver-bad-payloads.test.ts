@@ -20,11 +20,11 @@ import {
   type CollectorOutput,
   collectorBinary,
   startCollector,
-} from '../collector/collector.js';
-import { readMemoryKb } from '../simulator/index.js';
-import type { InvocationResult } from '../simulator/types.js';
-import { decodeStatus, encodeRequest } from '../otlp/decode.js';
-import { type ExtensionEnvironment, extensionEnvironment, FUNCTIONS_DIR } from './harness.js';
+} from '../support/collector/collector.js';
+import { readMemoryKb } from '../../tools/simulator/index.js';
+import type { InvocationResult } from '../../tools/simulator/types.js';
+import { decodeStatus, encodeRequest } from '../../tools/otlp/decode.js';
+import { type ExtensionEnvironment, extensionEnvironment, FUNCTIONS_DIR } from '../support/e2e-harness.js';
 
 const MiB = 1024 * 1024;
 const GRPC_INVALID_ARGUMENT = 3;

@@ -8,10 +8,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
-import { allMetrics, type MetricsRequest } from '../otlp/decode.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
+import { allMetrics, type MetricsRequest } from '../../tools/otlp/decode.js';
 import { METRIC_AWS_LAMBDA_BILLED_DURATION } from '../../src/convert/semconv.js';
-import { exportSummary, extensionEnvironment } from './harness.js';
+import { exportSummary, extensionEnvironment } from '../support/e2e-harness.js';
 
 /** Well inside Lambda's ~2 s (SIGKILL after it), with room for a loaded machine; the figure is reported. */
 const EXIT_BOUND_MS = 1500;

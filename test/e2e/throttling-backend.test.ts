@@ -6,8 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runFaults } from '../../bench/backend-faults.bench.js';
-import { ensureLayer } from './harness.js';
+import { runFaults } from '../support/fault-backend.js';
+import { ensureLayer } from '../support/e2e-harness.js';
 
 /** Process scheduling on a loaded machine; the old behaviour held ~1,000 ms. */
 const MARGIN_MS = 60;

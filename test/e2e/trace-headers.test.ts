@@ -6,10 +6,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type OtlpSink, startOtlpSink } from '../fakes/otlp-sink.js';
-import type { TracingMode } from '../simulator/types.js';
-import { spansIn } from './flush-sink.js';
-import { extensionEnvironment } from './harness.js';
+import { type OtlpSink, startOtlpSink } from '../../tools/otlp/sink.js';
+import type { TracingMode } from '../../tools/simulator/types.js';
+import { spansIn } from '../support/flush-sink.js';
+import { extensionEnvironment } from '../support/e2e-harness.js';
 
 const MODES: TracingMode[] = [
   'pass-through-sampled-0',
@@ -73,7 +73,7 @@ async function runModes(sink: OtlpSink, env: Record<string, string> = {}): Promi
 }
 
 test('the simulator sends both PassThrough forms, Active and an upstream-sampled header', async () => {
-  const { traceValueFor } = await import('../simulator/tracing.js');
+  const { traceValueFor } = await import('../../tools/simulator/tracing.js');
   assert.match(
     traceValueFor('pass-through', 1),
     /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0;Lineage=[0-9a-f]{8}:\d+$/,

@@ -1,16 +1,20 @@
-// The command-line runner: N invocations and a shutdown against the minimal layer, summarised.
+// The otel-lambda-sim command as users run it (the bundle in build/tools/, plain node): N
+// invocations and a shutdown against the minimal layer, summarised.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+const SIM = 'build/tools/otel-lambda-sim.mjs';
+
+before(async () => {
+  await run(process.execPath, ['tools/build.mjs']);
+});
 
 test('cli: runs the invocations and a shutdown, prints a JSON summary', async () => {
   const { stdout } = await run(process.execPath, [
-    '--import',
-    'tsx',
-    'test/simulator/cli.ts',
+    SIM,
     '--opt',
     'test/fixtures/extensions/opt-minimal',
     '--handler',
@@ -47,15 +51,7 @@ test('cli: runs the invocations and a shutdown, prints a JSON summary', async ()
 
 test('cli: bad arguments are refused with a usage message', async () => {
   await assert.rejects(
-    run(process.execPath, [
-      '--import',
-      'tsx',
-      'test/simulator/cli.ts',
-      '--handler',
-      'x.mjs',
-      '--mode',
-      'hybrid',
-    ]),
+    run(process.execPath, [SIM, '--handler', 'x.mjs', '--mode', 'hybrid']),
     (error: { code: number; stderr: string }) =>
       error.code === 2 && /unknown --mode hybrid/.test(error.stderr),
   );

@@ -3,9 +3,9 @@
 // sleeping placeholder process.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { ManualExtension } from './manual-extension.js';
-import { createOptDir, sleeperLauncher } from './opt-dir.js';
-import { LambdaSimulator } from './simulator.js';
+import { ManualExtension } from '../support/simulator/manual-extension.js';
+import { createOptDir, sleeperLauncher } from '../support/simulator/opt-dir.js';
+import { LambdaSimulator } from '../../tools/simulator/simulator.js';
 
 const ECHO = 'test/fixtures/functions/echo.mjs';
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -3,10 +3,10 @@
 // header the function gets, real freezing, text and JSON log records, and a clean spin-down.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { createOptDir, readJsonLines, recorderLauncher } from './opt-dir.js';
-import { readFreezeState } from './resources.js';
-import { LambdaSimulator } from './simulator.js';
-import type { TelemetryEnvelope } from './types.js';
+import { createOptDir, readJsonLines, recorderLauncher } from '../support/simulator/opt-dir.js';
+import { readFreezeState } from '../../tools/simulator/resources.js';
+import { LambdaSimulator } from '../../tools/simulator/simulator.js';
+import type { TelemetryEnvelope } from '../../tools/simulator/types.js';
 
 const SCENARIO = 'test/fixtures/functions/scenario.mjs';
 const cleanups: Array<() => Promise<void> | void> = [];

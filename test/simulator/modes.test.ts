@@ -2,11 +2,16 @@
 // SnapStart (restore records instead of init records).
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { ManualExtension } from './manual-extension.js';
-import { createOptDir, readJsonLines, recorderLauncher, sleeperLauncher } from './opt-dir.js';
-import { readFreezeState } from './resources.js';
-import { LambdaSimulator } from './simulator.js';
-import type { TelemetryEnvelope } from './types.js';
+import { ManualExtension } from '../support/simulator/manual-extension.js';
+import {
+  createOptDir,
+  readJsonLines,
+  recorderLauncher,
+  sleeperLauncher,
+} from '../support/simulator/opt-dir.js';
+import { readFreezeState } from '../../tools/simulator/resources.js';
+import { LambdaSimulator } from '../../tools/simulator/simulator.js';
+import type { TelemetryEnvelope } from '../../tools/simulator/types.js';
 
 const SCENARIO = 'test/fixtures/functions/scenario.mjs';
 const cleanups: Array<() => Promise<void> | void> = [];

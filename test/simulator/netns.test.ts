@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
-import { createOptDir, readJsonLines, recorderLauncher } from './opt-dir.js';
-import { LambdaSimulator } from './simulator.js';
+import { createOptDir, readJsonLines, recorderLauncher } from '../support/simulator/opt-dir.js';
+import { LambdaSimulator } from '../../tools/simulator/simulator.js';
 
 const SCENARIO = 'test/fixtures/functions/scenario.mjs';
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { createOptDir, readJsonLines, recorderLauncher } from './opt-dir.js';
-import { LambdaSimulator } from './simulator.js';
-import type { TelemetryEnvelope } from './types.js';
+import { createOptDir, readJsonLines, recorderLauncher } from '../support/simulator/opt-dir.js';
+import { LambdaSimulator } from '../../tools/simulator/simulator.js';
+import type { TelemetryEnvelope } from '../../tools/simulator/types.js';
 
 const SCENARIO = 'test/fixtures/functions/scenario.mjs';
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -6,10 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createOptDir, recorderLauncher } from './opt-dir.js';
-import { EnvironmentResources, readFreezeState, removeStaleCgroups } from './resources.js';
-import { LambdaSimulator } from './simulator.js';
-import type { SimulatorOptions } from './types.js';
+import { createOptDir, recorderLauncher } from '../support/simulator/opt-dir.js';
+import {
+  EnvironmentResources,
+  readFreezeState,
+  removeStaleCgroups,
+} from '../../tools/simulator/resources.js';
+import { LambdaSimulator } from '../../tools/simulator/simulator.js';
+import type { SimulatorOptions } from '../../tools/simulator/types.js';
 
 const SCENARIO = 'test/fixtures/functions/scenario.mjs';
 const cleanups: Array<() => Promise<void> | void> = [];

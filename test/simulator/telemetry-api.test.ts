@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, test } from 'node:test';
-import { ManualExtension } from './manual-extension.js';
-import { createOptDir, sleeperLauncher } from './opt-dir.js';
-import { LambdaSimulator } from './simulator.js';
-import { validateSubscription } from './telemetry-api.js';
-import type { SimulatorOptions, TelemetryEnvelope } from './types.js';
+import { ManualExtension } from '../support/simulator/manual-extension.js';
+import { createOptDir, sleeperLauncher } from '../support/simulator/opt-dir.js';
+import { LambdaSimulator } from '../../tools/simulator/simulator.js';
+import { validateSubscription } from '../../tools/simulator/telemetry-api.js';
+import type { SimulatorOptions, TelemetryEnvelope } from '../../tools/simulator/types.js';
 
 const SCENARIO = 'test/fixtures/functions/scenario.mjs';
 const cleanups: Array<() => Promise<void> | void> = [];

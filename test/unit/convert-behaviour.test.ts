@@ -10,7 +10,7 @@ import {
 } from '../../src/convert/index.js';
 import type { TelemetryEvent } from '../../src/lambda/telemetry-events.js';
 import type { TelemetryChunk } from '../../src/model/chunk.js';
-import { SequentialIds } from '../fixtures/telemetry/load.js';
+import { SequentialIds } from '../support/telemetry-fixtures.js';
 import {
   allMetrics,
   allSpans,
@@ -20,7 +20,7 @@ import {
   type LocatedMetric,
   type LocatedSpan,
   nanosToMs,
-} from '../otlp/decode.js';
+} from '../../tools/otlp/decode.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const ENV = {

@@ -9,8 +9,8 @@ import { TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { PlatformConverter, type PlatformConverterOptions } from '../../src/convert/index.js';
 import { createSampler } from '../../src/convert/sampler.js';
 import type { TelemetryEvent, TracingContext } from '../../src/lambda/telemetry-events.js';
-import { SequentialIds } from '../fixtures/telemetry/load.js';
-import { allSpans, attrs, decodeTraces, type LocatedSpan } from '../otlp/decode.js';
+import { SequentialIds } from '../support/telemetry-fixtures.js';
+import { allSpans, attrs, decodeTraces, type LocatedSpan } from '../../tools/otlp/decode.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const ENV = {

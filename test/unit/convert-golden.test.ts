@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DURATION_BUCKETS_S, MEMORY_BUCKETS_BYTES } from '../../src/convert/index.js';
 import type { TelemetryChunk } from '../../src/model/chunk.js';
-import { type CollectResult, loadFixture, ms, runFixture } from '../fixtures/telemetry/load.js';
+import { type CollectResult, loadFixture, ms, runFixture } from '../support/telemetry-fixtures.js';
 import {
   allMetrics,
   allSpans,
@@ -17,7 +17,7 @@ import {
   type LocatedSpan,
   type NumberDataPoint,
   nanosToMs,
-} from '../otlp/decode.js';
+} from '../../tools/otlp/decode.js';
 
 const SERVER = 2;
 const INTERNAL = 1;

@@ -20,7 +20,7 @@ import {
   decodeMetrics,
   decodeTraces,
   type LocatedSpan,
-} from '../otlp/decode.js';
+} from '../../tools/otlp/decode.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 

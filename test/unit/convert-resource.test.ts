@@ -7,7 +7,7 @@ import {
   parseResourceAttributes,
   unqualifiedFunctionArn,
 } from '../../src/convert/index.js';
-import { SequentialIds } from '../fixtures/telemetry/load.js';
+import { SequentialIds } from '../support/telemetry-fixtures.js';
 
 const ENV = {
   AWS_REGION: 'eu-west-1',

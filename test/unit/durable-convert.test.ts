@@ -16,7 +16,7 @@ import type { TelemetryEvent } from '../../src/lambda/telemetry-events.js';
 import type { ChunkSink, TelemetryChunk } from '../../src/model/chunk.js';
 import type { WireResourceSpans, WireSpan } from '../../src/receiver/otlp-messages.js';
 import { DURABLE_EXECUTION_ARN_ATTRIBUTE, TraceCorrelator } from '../../src/receiver/trace-correlation.js';
-import { SequentialIds } from '../fixtures/telemetry/load.js';
+import { SequentialIds } from '../support/telemetry-fixtures.js';
 import {
   allLogRecords,
   allMetrics,
@@ -25,7 +25,7 @@ import {
   decodeLogs,
   decodeMetrics,
   decodeTraces,
-} from '../otlp/decode.js';
+} from '../../tools/otlp/decode.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const ENV = {

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PlatformResource } from '../../src/convert/resource.js';
-import { SequentialIds } from '../fixtures/telemetry/load.js';
+import { SequentialIds } from '../support/telemetry-fixtures.js';
 import {
   DATADOG_SITES,
   datadogExtensionPresent,
@@ -17,10 +17,10 @@ import {
 import { ExporterConfigError, resolveExportConfig } from '../../src/export/endpoint-config.js';
 import type { DestinationConfig } from '../../src/export/destination.js';
 import { ExportPipeline } from '../../src/pipeline/export-pipeline.js';
-import { allMetrics } from '../otlp/decode.js';
-import { logChunk, metricChunk, spanChunk } from '../fakes/chunks.js';
-import { type DatadogIntake, startDatadogIntake } from '../fakes/datadog-intake.js';
-import { FAST_RETRIES, recordingLog } from '../fakes/destinations.js';
+import { allMetrics } from '../../tools/otlp/decode.js';
+import { logChunk, metricChunk, spanChunk } from '../support/fakes/chunks.js';
+import { type DatadogIntake, startDatadogIntake } from '../support/fakes/datadog-intake.js';
+import { FAST_RETRIES, recordingLog } from '../support/fakes/destinations.js';
 
 const ports = [4318];
 const API_KEY = 'abcdef0123456789abcdef0123456789';

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ExportPipeline } from '../../src/pipeline/export-pipeline.js';
-import { spanChunk } from '../fakes/chunks.js';
-import { destination, recordingLog } from '../fakes/destinations.js';
-import { startFaultProxy } from '../fakes/fault-proxy.js';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
+import { spanChunk } from '../support/fakes/chunks.js';
+import { destination, recordingLog } from '../support/fakes/destinations.js';
+import { startFaultProxy } from '../support/fakes/fault-proxy.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {

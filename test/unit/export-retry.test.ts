@@ -6,11 +6,11 @@ import type { SignalTarget } from '../../src/export/destination.js';
 import type { ExporterOptions } from '../../src/export/otlp-http-exporter.js';
 import { backoffDelayMs, isRetryableStatus, parseRetryAfterMs } from '../../src/export/retry-policy.js';
 import { ExportPipeline } from '../../src/pipeline/export-pipeline.js';
-import { responseType } from '../otlp/decode.js';
-import { spanChunk, spanNames } from '../fakes/chunks.js';
-import { destination, FAST_RETRIES, recordingLog } from '../fakes/destinations.js';
-import { type FaultProxy, startFaultProxy } from '../fakes/fault-proxy.js';
-import { type OtlpSink, type OtlpSinkOptions, startOtlpSink } from '../fakes/otlp-sink.js';
+import { responseType } from '../../tools/otlp/decode.js';
+import { spanChunk, spanNames } from '../support/fakes/chunks.js';
+import { destination, FAST_RETRIES, recordingLog } from '../support/fakes/destinations.js';
+import { type FaultProxy, startFaultProxy } from '../support/fakes/fault-proxy.js';
+import { type OtlpSink, type OtlpSinkOptions, startOtlpSink } from '../../tools/otlp/sink.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {

@@ -1,5 +1,5 @@
 // SigV4 export to AWS's OTLP endpoints: every request the exporter sends is checked by botocore's
-// signer (test/python/aws_sigv4.py verify-server), an implementation independent of ours. No AWS
+// signer (test/support/python/aws_sigv4.py verify-server), an implementation independent of ours. No AWS
 // emulator serves X-Ray's or CloudWatch's OTLP endpoints, so the verifying endpoint stands in for them.
 
 import assert from 'node:assert/strict';
@@ -11,9 +11,9 @@ import { AWS_DEFAULT_LOG_STREAM, resolveAwsOtlp } from '../../src/export/aws-otl
 import { ExporterConfigError, resolveExportConfig } from '../../src/export/endpoint-config.js';
 import { SigV4Signer } from '../../src/export/sigv4-signer.js';
 import { ExportPipeline } from '../../src/pipeline/export-pipeline.js';
-import { logChunk, metricChunk, spanChunk } from '../fakes/chunks.js';
-import { FAST_RETRIES, recordingLog } from '../fakes/destinations.js';
-import { pythonPath } from '../python/python-env.js';
+import { logChunk, metricChunk, spanChunk } from '../support/fakes/chunks.js';
+import { FAST_RETRIES, recordingLog } from '../support/fakes/destinations.js';
+import { pythonPath } from '../support/python/python-env.js';
 
 const CREDS = {
   AWS_ACCESS_KEY_ID: 'ASIATESTTESTTEST0001',
@@ -37,15 +37,19 @@ describe('SigV4 export, verified by botocore', () => {
   let base: string;
 
   before(async () => {
-    server = spawn(pythonPath(), [join(import.meta.dirname, '../python/aws_sigv4.py'), 'verify-server'], {
-      env: {
-        ...process.env,
-        VERIFY_ACCESS_KEY_ID: CREDS.AWS_ACCESS_KEY_ID,
-        VERIFY_SECRET_ACCESS_KEY: CREDS.AWS_SECRET_ACCESS_KEY,
-        VERIFY_SESSION_TOKEN: CREDS.AWS_SESSION_TOKEN,
+    server = spawn(
+      pythonPath(),
+      [join(import.meta.dirname, '../support/python/aws_sigv4.py'), 'verify-server'],
+      {
+        env: {
+          ...process.env,
+          VERIFY_ACCESS_KEY_ID: CREDS.AWS_ACCESS_KEY_ID,
+          VERIFY_SECRET_ACCESS_KEY: CREDS.AWS_SECRET_ACCESS_KEY,
+          VERIFY_SESSION_TOKEN: CREDS.AWS_SESSION_TOKEN,
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    );
     const [line] = (await once(server.stdout!, 'data')) as [Buffer];
     base = `http://127.0.0.1:${Number.parseInt(line.toString(), 10)}`;
   });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
 
 const REPO_ROOT = join(import.meta.dirname, '../..');
 

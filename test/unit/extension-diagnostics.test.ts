@@ -18,8 +18,8 @@ import type { ChunkSink, TelemetryChunk } from '../../src/model/chunk.js';
 import { SelfTelemetry } from '../../src/pipeline/self-telemetry.js';
 import { OtlpReceiver } from '../../src/receiver/otlp-receiver.js';
 import { receiverCounters, receiverProblems } from '../../src/receiver/receiver-telemetry.js';
-import { recordingLog } from '../fakes/destinations.js';
-import { post } from '../otlp/http-post.js';
+import { recordingLog } from '../support/fakes/destinations.js';
+import { post } from '../support/http-post.js';
 
 /** The value of one observed counter series in a cumulative emission, or undefined when absent. */
 function point(

@@ -12,8 +12,8 @@ import {
 import { LOG_PREFIX } from '../../src/extension-log.js';
 import type { LogLineEvent, TelemetryEvent } from '../../src/lambda/telemetry-events.js';
 import type { ChunkSink, TelemetryChunk } from '../../src/model/chunk.js';
-import type { LocatedLogRecord } from '../otlp/decode.js';
-import { allLogRecords, attrs, decodeLogs, nanosToMs, plainValue } from '../otlp/decode.js';
+import type { LocatedLogRecord } from '../../tools/otlp/decode.js';
+import { allLogRecords, attrs, decodeLogs, nanosToMs, plainValue } from '../../tools/otlp/decode.js';
 
 const REQ = '8476a536-e9f4-11e8-9739-2dfe598c3fcd';
 const REQ2 = '1b2c3d4e-0000-4000-8000-000000000002';

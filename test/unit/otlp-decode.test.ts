@@ -4,7 +4,14 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { allSpans, attrs, decodeRequest, decodeTraces, encodeRequest, nanosToMs } from '../otlp/decode.js';
+import {
+  allSpans,
+  attrs,
+  decodeRequest,
+  decodeTraces,
+  encodeRequest,
+  nanosToMs,
+} from '../../tools/otlp/decode.js';
 
 test('decodes what the OpenTelemetry JS protobuf serializer writes', async () => {
   const exporter = new InMemorySpanExporter();

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { TelemetryChunk } from '../../src/model/chunk.js';
 import { splitChunkInHalves } from '../../src/pipeline/chunk-split.js';
-import { logChunk, metricChunk, spanChunk, spanNames } from '../fakes/chunks.js';
-import { decodeRequest, encodeRequest } from '../otlp/decode.js';
+import { logChunk, metricChunk, spanChunk, spanNames } from '../support/fakes/chunks.js';
+import { decodeRequest, encodeRequest } from '../../tools/otlp/decode.js';
 
 const decoded = (c: TelemetryChunk) => decodeRequest(c.signal, c.protobuf) as unknown;
 

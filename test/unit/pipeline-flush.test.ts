@@ -9,11 +9,11 @@ import type { ChunkProducer, TelemetryChunk } from '../../src/model/chunk.js';
 import type { FlushTarget } from '../../src/model/flush-contract.js';
 import { ExportPipeline } from '../../src/pipeline/export-pipeline.js';
 import { SELF_TELEMETRY_SCOPE } from '../../src/pipeline/self-telemetry.js';
-import { allMetrics, attrs, dataPoints, type MetricsRequest } from '../otlp/decode.js';
-import { logChunk, metricChunk, spanChunk, spanNames } from '../fakes/chunks.js';
-import { destination, FAST_RETRIES, recordingLog } from '../fakes/destinations.js';
-import { startFaultProxy } from '../fakes/fault-proxy.js';
-import { startOtlpSink } from '../fakes/otlp-sink.js';
+import { allMetrics, attrs, dataPoints, type MetricsRequest } from '../../tools/otlp/decode.js';
+import { logChunk, metricChunk, spanChunk, spanNames } from '../support/fakes/chunks.js';
+import { destination, FAST_RETRIES, recordingLog } from '../support/fakes/destinations.js';
+import { startFaultProxy } from '../support/fakes/fault-proxy.js';
+import { startOtlpSink } from '../../tools/otlp/sink.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {

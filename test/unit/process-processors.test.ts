@@ -22,7 +22,7 @@ import {
   decodeMetrics,
   decodeTraces,
   encodeRequest,
-} from '../otlp/decode.js';
+} from '../../tools/otlp/decode.js';
 
 const root = mkdtempSync(join(tmpdir(), 'processors-'));
 after(() => rmSync(root, { recursive: true, force: true }));

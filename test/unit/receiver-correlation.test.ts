@@ -6,8 +6,8 @@ import { OtlpReceiver } from '../../src/receiver/otlp-receiver.js';
 import { loadOtlpSchema } from '../../src/receiver/otlp-schema.js';
 import type { InvocationDirectory, InvocationTraceContext } from '../../src/receiver/trace-correlation.js';
 import { TraceCorrelator } from '../../src/receiver/trace-correlation.js';
-import { allSpans, decodeTraces, encodeRequest } from '../otlp/decode.js';
-import { post } from '../otlp/http-post.js';
+import { allSpans, decodeTraces, encodeRequest } from '../../tools/otlp/decode.js';
+import { post } from '../support/http-post.js';
 
 const XRAY_TRACE = '5759e988bd862e3fe1be46a994272793';
 const PLATFORM_SPAN = '53995c3f42cd8ad8';

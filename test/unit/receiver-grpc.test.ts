@@ -24,13 +24,13 @@ import {
   decodeMetrics,
   decodeTraces,
   encodeRequest,
-} from '../otlp/decode.js';
-import { pythonPath } from '../python/python-env.js';
+} from '../../tools/otlp/decode.js';
+import { pythonPath } from '../support/python/python-env.js';
 
 const TRACE_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 const METRICS_METHOD = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
 const LOGS_METHOD = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
-const PY_EXPORT = join(import.meta.dirname, '../python/otlp_grpc_export.py');
+const PY_EXPORT = join(import.meta.dirname, '../support/python/otlp_grpc_export.py');
 
 class ListSink implements ChunkSink {
   chunks: TelemetryChunk[] = [];

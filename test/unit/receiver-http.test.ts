@@ -24,8 +24,8 @@ import {
   decodeTraces,
   encodeRequest,
   plainValue,
-} from '../otlp/decode.js';
-import { post } from '../otlp/http-post.js';
+} from '../../tools/otlp/decode.js';
+import { post } from '../support/http-post.js';
 
 class ListSink implements ChunkSink {
   chunks: TelemetryChunk[] = [];

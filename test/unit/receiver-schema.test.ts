@@ -4,7 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { messageFromOtlpJson, messageToOtlpJson, OtlpJsonError } from '../../src/receiver/otlp-json.js';
 import { loadOtlpSchema } from '../../src/receiver/otlp-schema.js';
-import { allLogRecords, allSpans, attrs, decodeLogs, decodeTraces, plainValue } from '../otlp/decode.js';
+import {
+  allLogRecords,
+  allSpans,
+  attrs,
+  decodeLogs,
+  decodeTraces,
+  plainValue,
+} from '../../tools/otlp/decode.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

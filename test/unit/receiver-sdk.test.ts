@@ -27,7 +27,7 @@ import {
   decodeMetrics,
   decodeTraces,
   plainValue,
-} from '../otlp/decode.js';
+} from '../../tools/otlp/decode.js';
 
 class ListSink implements ChunkSink {
   chunks: TelemetryChunk[] = [];

@@ -10,7 +10,7 @@ import { PlatformConverter } from '../../src/convert/index.js';
 import type { WireResourceSpans } from '../../src/receiver/otlp-messages.js';
 import { loadOtlpSchema } from '../../src/receiver/otlp-schema.js';
 import { TraceCorrelator } from '../../src/receiver/trace-correlation.js';
-import { encodeRequest } from '../otlp/decode.js';
+import { encodeRequest } from '../../tools/otlp/decode.js';
 
 const LOG_STREAM = '2026/12/03/[$LATEST]0f1e2d3c4b5a69788796a5b4c3d2e1f0';
 

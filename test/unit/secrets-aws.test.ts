@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { resolveSecrets } from '../../src/secrets/resolve.js';
-import { type Moto, type MotoSetup, startMoto } from '../fakes/moto.js';
+import { type Moto, type MotoSetup, startMoto } from '../support/fakes/moto.js';
 
 /** Every value stored in the emulator: none may appear in a message. */
 const VALUES = ['dd-key-from-secrets-manager-0001', 'json-token-0002', 'ssm-token-0004'];
