@@ -3,7 +3,7 @@
 // sampler) drops every span would see nothing and nothing saying why.
 
 import type { ObservedCounter } from '../pipeline/self-telemetry.js';
-import type { ConverterStats } from './converter.js';
+import type { ConverterStats } from './converter-stats.js';
 
 const SPANS = [
   'otel_lambda_extension.platform.spans',
