@@ -3,7 +3,7 @@
 // bucket histograms; attributes are low-cardinality only (no request ids), with a per-instrument
 // series limit folding the excess into `otel.metric.overflow=true`.
 
-import { type Attributes, ValueType } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import {
@@ -12,7 +12,6 @@ import {
   DataPointType,
   type Histogram,
   type MetricData,
-  type MetricDescriptor,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import {
@@ -21,7 +20,6 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_FAAS_COLDSTART,
   ATTR_FAAS_TRIGGER,
-  ATTR_OTEL_METRIC_OVERFLOW,
   FAAS_TRIGGER_OTHER,
   METRIC_AWS_LAMBDA_BILLED_DURATION,
   METRIC_AWS_LAMBDA_LOGS_DROPPED,
@@ -39,6 +37,7 @@ import {
   METRIC_FAAS_MEM_USAGE,
   METRIC_FAAS_TIMEOUTS,
 } from './semconv.js';
+import { counter, histogram, type Instrument } from './metric-instruments.js';
 import { msToHrTime } from './time.js';
 
 export type Temporality = 'cumulative' | 'delta';
@@ -65,89 +64,6 @@ export const PAYLOAD_BUCKETS_BYTES: readonly number[] = [
   20 * MIB,
 ];
 
-/** Distinct attribute sets one instrument may hold before folding into the overflow series. */
-const SERIES_LIMIT = 64;
-
-interface Series {
-  readonly attributes: Attributes;
-  /** Counter value, or histogram count. */
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  readonly buckets: number[] | undefined;
-  /** Recorded into since the last collect. */
-  dirty: boolean;
-  /** Recorded into at all since the aggregation started. */
-  used: boolean;
-}
-
-class Instrument {
-  readonly series = new Map<string, Series>();
-
-  constructor(
-    readonly descriptor: MetricDescriptor,
-    readonly boundaries: readonly number[] | undefined,
-  ) {}
-
-  /** The series for `key`, created with `attributes` (or the overflow set beyond the limit). */
-  seriesFor(key: string, attributes: Attributes): Series {
-    let s = this.series.get(key);
-    if (s !== undefined) return s;
-    // As in the OTel SDK, the overflow series counts towards the limit.
-    if (this.series.size >= SERIES_LIMIT - 1) {
-      s = this.series.get(OVERFLOW_KEY);
-      if (s !== undefined) return s;
-      key = OVERFLOW_KEY;
-      attributes = OVERFLOW_ATTRIBUTES;
-    }
-    s = {
-      attributes,
-      count: 0,
-      sum: 0,
-      min: Number.POSITIVE_INFINITY,
-      max: Number.NEGATIVE_INFINITY,
-      buckets: this.boundaries ? new Array<number>(this.boundaries.length + 1).fill(0) : undefined,
-      dirty: false,
-      used: false,
-    };
-    this.series.set(key, s);
-    return s;
-  }
-
-  add(series: Series, value: number): void {
-    series.count += value;
-    series.dirty = true;
-    series.used = true;
-  }
-
-  observe(series: Series, value: number): void {
-    const b = this.boundaries as readonly number[];
-    let i = 0;
-    while (i < b.length && value > (b[i] as number)) i++;
-    const buckets = series.buckets as number[];
-    buckets[i] = (buckets[i] as number) + 1;
-    series.count++;
-    series.sum += value;
-    if (value < series.min) series.min = value;
-    if (value > series.max) series.max = value;
-    series.dirty = true;
-    series.used = true;
-  }
-
-  reset(series: Series): void {
-    series.count = 0;
-    series.sum = 0;
-    series.min = Number.POSITIVE_INFINITY;
-    series.max = Number.NEGATIVE_INFINITY;
-    if (series.buckets) series.buckets.fill(0);
-    series.dirty = false;
-  }
-}
-
-const OVERFLOW_KEY = '\u0000overflow';
-const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ [ATTR_OTEL_METRIC_OVERFLOW]: true });
-
 const TRIGGER: Attributes = Object.freeze({ [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER });
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 // With aws.lambda.durable=true: the per-invocation series of a function running durable executions.
@@ -166,19 +82,6 @@ const DURABLE_SERIES: readonly [string, Attributes] = ['d', TRIGGER_DURABLE];
 const UNLABELLED_SERIES: readonly [string, Attributes] = ['', NO_ATTRIBUTES];
 const COLD_DURABLE: Attributes = Object.freeze({ ...COLD, [ATTR_AWS_LAMBDA_DURABLE]: true });
 const WARM_DURABLE: Attributes = Object.freeze({ ...WARM, [ATTR_AWS_LAMBDA_DURABLE]: true });
-
-function counter(name: string, unit: string, description: string): Instrument {
-  return new Instrument({ name, unit, description, valueType: ValueType.INT }, undefined);
-}
-
-function histogram(
-  name: string,
-  unit: string,
-  description: string,
-  boundaries: readonly number[],
-): Instrument {
-  return new Instrument({ name, unit, description, valueType: ValueType.DOUBLE }, boundaries);
-}
 
 export interface MetricsCollection {
   resourceMetrics: ResourceMetrics;

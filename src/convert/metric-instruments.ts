@@ -1,0 +1,103 @@
+// One instrument of the platform metrics: its descriptor, its bucket boundaries (histograms) and its
+// series, one per attribute set, up to a limit past which measurements fold into the
+// `otel.metric.overflow=true` series, as in the OpenTelemetry SDK.
+
+import { type Attributes, ValueType } from '@opentelemetry/api';
+import type { MetricDescriptor } from '@opentelemetry/sdk-metrics';
+import { ATTR_OTEL_METRIC_OVERFLOW } from './semconv.js';
+
+/** Distinct attribute sets one instrument may hold before folding into the overflow series. */
+const SERIES_LIMIT = 64;
+
+export interface Series {
+  readonly attributes: Attributes;
+  /** Counter value, or histogram count. */
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  readonly buckets: number[] | undefined;
+  /** Recorded into since the last collect. */
+  dirty: boolean;
+  /** Recorded into at all since the aggregation started. */
+  used: boolean;
+}
+
+export class Instrument {
+  readonly series = new Map<string, Series>();
+
+  constructor(
+    readonly descriptor: MetricDescriptor,
+    readonly boundaries: readonly number[] | undefined,
+  ) {}
+
+  /** The series for `key`, created with `attributes` (or the overflow set beyond the limit). */
+  seriesFor(key: string, attributes: Attributes): Series {
+    let s = this.series.get(key);
+    if (s !== undefined) return s;
+    // As in the OTel SDK, the overflow series counts towards the limit.
+    if (this.series.size >= SERIES_LIMIT - 1) {
+      s = this.series.get(OVERFLOW_KEY);
+      if (s !== undefined) return s;
+      key = OVERFLOW_KEY;
+      attributes = OVERFLOW_ATTRIBUTES;
+    }
+    s = {
+      attributes,
+      count: 0,
+      sum: 0,
+      min: Number.POSITIVE_INFINITY,
+      max: Number.NEGATIVE_INFINITY,
+      buckets: this.boundaries ? new Array<number>(this.boundaries.length + 1).fill(0) : undefined,
+      dirty: false,
+      used: false,
+    };
+    this.series.set(key, s);
+    return s;
+  }
+
+  add(series: Series, value: number): void {
+    series.count += value;
+    series.dirty = true;
+    series.used = true;
+  }
+
+  observe(series: Series, value: number): void {
+    const b = this.boundaries as readonly number[];
+    let i = 0;
+    while (i < b.length && value > (b[i] as number)) i++;
+    const buckets = series.buckets as number[];
+    buckets[i] = (buckets[i] as number) + 1;
+    series.count++;
+    series.sum += value;
+    if (value < series.min) series.min = value;
+    if (value > series.max) series.max = value;
+    series.dirty = true;
+    series.used = true;
+  }
+
+  reset(series: Series): void {
+    series.count = 0;
+    series.sum = 0;
+    series.min = Number.POSITIVE_INFINITY;
+    series.max = Number.NEGATIVE_INFINITY;
+    if (series.buckets) series.buckets.fill(0);
+    series.dirty = false;
+  }
+}
+
+const OVERFLOW_KEY = '\u0000overflow';
+const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ [ATTR_OTEL_METRIC_OVERFLOW]: true });
+
+export function counter(name: string, unit: string, description: string): Instrument {
+  return new Instrument({ name, unit, description, valueType: ValueType.INT }, undefined);
+}
+
+export function histogram(
+  name: string,
+  unit: string,
+  description: string,
+  boundaries: readonly number[],
+): Instrument {
+  return new Instrument({ name, unit, description, valueType: ValueType.DOUBLE }, boundaries);
+}
