@@ -15,8 +15,14 @@ export interface ConverterStats {
   spansUnsampled: number;
   /** Invocations the sampler dropped whose function spans came: exported after all (never an orphan). */
   invocationsKeptForFunction: number;
-  /** Spans dropped because no collect came for too long (outbox bound, no sink). */
+  /** Spans dropped because no collect came for too long (outbox bound, no sink), or failed to encode. */
   spansDropped: number;
+  /** Spans dropped because the memory budget refused to hold them (reason memory_budget). */
+  spansOverBudget: number;
+  /** Invocations the memory budget refused to hold: their spans are dropped, their metrics still count. */
+  invocationsOverBudget: number;
+  /** Bytes (estimated) held now for spans not yet encoded, counted against the memory budget. */
+  heldBytes: number;
   /** Invocation spans exported without an end record. */
   incompleteInvocations: number;
   evictedByCount: number;
@@ -44,6 +50,9 @@ export function newConverterStats(): ConverterStats {
     spansUnsampled: 0,
     invocationsKeptForFunction: 0,
     spansDropped: 0,
+    spansOverBudget: 0,
+    invocationsOverBudget: 0,
+    heldBytes: 0,
     incompleteInvocations: 0,
     evictedByCount: 0,
     evictedByAge: 0,

@@ -22,8 +22,10 @@ import type {
   TelemetryEvent,
 } from '../lambda/telemetry-events.js';
 import type { ChunkProducer, ChunkSink, TelemetryChunk } from '../model/chunk.js';
+import type { MemoryBudget } from '../pipeline/memory-budget.js';
 import { encodeMetrics } from './chunks.js';
 import { type ConverterStats, newConverterStats } from './converter-stats.js';
+import { HeldMemory } from './held-memory.js';
 import { type IdGenerator, RandomIdGenerator } from './ids.js';
 import { InvocationTracker } from './invocation-tracker.js';
 import { type InvocationDirectory, InvocationTable } from './invocations.js';
@@ -72,6 +74,11 @@ export interface PlatformConverterOptions {
   maxSpansPerChunk?: number;
   now?: () => number;
   idGenerator?: IdGenerator;
+  /**
+   * The extension's memory budget: held invocations and outbox spans count against it, and what it
+   * refuses to hold is dropped and counted (spansOverBudget, invocationsOverBudget).
+   */
+  budget?: MemoryBudget;
 }
 
 const DEFAULT_MAX_HELD_MS = 0;
@@ -90,6 +97,7 @@ export class PlatformConverter implements ChunkProducer {
   private readonly metrics: PlatformMetrics;
   private readonly counting: InvocationCounting;
   private readonly outbox: SpanOutbox;
+  private readonly memory: HeldMemory;
   private readonly invocations: InvocationTracker;
   private readonly phases: PhaseTracker;
   private readonly ids: IdGenerator;
@@ -119,7 +127,15 @@ export class PlatformConverter implements ChunkProducer {
     this.metrics = new PlatformMetrics(options.temporality ?? 'cumulative', this.now());
     this.counting = new InvocationCounting(this.metrics);
     const fail = (err: unknown): void => this.fail(err);
-    this.outbox = new SpanOutbox(maxSpansPerChunk, sink === undefined, this.resource, this.counters, fail);
+    this.memory = new HeldMemory(options.budget);
+    this.outbox = new SpanOutbox(
+      maxSpansPerChunk,
+      sink === undefined,
+      this.resource,
+      this.counters,
+      fail,
+      this.memory,
+    );
     const spans = new SpanAssembler(this.ids, this.scope, this.counting);
     const shared = {
       counters: this.counters,
@@ -141,6 +157,7 @@ export class PlatformConverter implements ChunkProducer {
       ...shared,
       table: this.table,
       phases: this.phases,
+      memory: this.memory,
       unsampledHoldMs: nonNegative(options.unsampledHoldMs, DEFAULT_UNSAMPLED_HOLD_MS),
     });
   }
@@ -149,6 +166,7 @@ export class PlatformConverter implements ChunkProducer {
   get stats(): Readonly<ConverterStats> {
     this.counters.adoptions = this.table.adoptions;
     this.counters.invocationsKeptForFunction = this.table.keptForFunction;
+    this.counters.heldBytes = this.memory.bytes;
     return this.counters;
   }
 

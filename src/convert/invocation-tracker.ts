@@ -16,6 +16,7 @@ import type {
   TracingContext,
 } from '../lambda/telemetry-events.js';
 import type { ConverterStats } from './converter-stats.js';
+import { HELD_INVOCATION_BYTES, HELD_PLATFORM_SPAN_BYTES, type HeldMemory } from './held-memory.js';
 import { type IdGenerator, isValidSpanId } from './ids.js';
 import { Invocation, type InvocationTable, TraceSource } from './invocations.js';
 import type { InvocationCounting } from './metric-counting.js';
@@ -44,6 +45,7 @@ export interface InvocationTrackerParts {
   spans: SpanAssembler;
   outbox: SpanOutbox;
   phases: PhaseTracker;
+  memory: HeldMemory;
   maxHeldMs: number;
   unsampledHoldMs: number;
   maxAgeMs: number;
@@ -300,6 +302,11 @@ export class InvocationTracker {
       counters.evictedByCount++;
       this.export(evicted, seenMs);
     }
+    if (this.parts.memory.hold(HELD_INVOCATION_BYTES)) inv.heldBytes = HELD_INVOCATION_BYTES;
+    else {
+      inv.overBudget = true;
+      counters.invocationsOverBudget++;
+    }
     return inv;
   }
 
@@ -340,12 +347,17 @@ export class InvocationTracker {
     skip?: readonly PlatformSpan[],
   ): void {
     if (!Array.isArray(spans) || spans.length === 0) return;
-    const { outbox, spans: assemble } = this.parts;
+    const { outbox, spans: assemble, memory } = this.parts;
     for (const span of spans) {
       if (!isPlatformSpan(span)) continue;
       if (skip !== undefined && findSpan(skip, span.name) !== undefined) continue;
-      if (inv.exported) outbox.push(assemble.child(inv.traceId, inv.spanId, inv.sampled, span), inv.sampled);
-      else inv.children.push(span);
+      if (inv.overBudget) outbox.refuse(inv.sampled);
+      else if (inv.exported)
+        outbox.push(assemble.child(inv.traceId, inv.spanId, inv.sampled, span), inv.sampled);
+      else if (memory.hold(HELD_PLATFORM_SPAN_BYTES)) {
+        inv.heldBytes += HELD_PLATFORM_SPAN_BYTES;
+        inv.children.push(span);
+      } else outbox.refuse(inv.sampled);
     }
   }
 
@@ -359,9 +371,14 @@ export class InvocationTracker {
     if (inv === this.firstInvocation) phases.place(inv);
     if (inv.durableExecutionArn !== undefined && !counting.isDurable) counting.markDurable();
     const sampled = inv.sampled;
-    outbox.push(spans.invocation(inv, this.parts.resource.functionName), sampled);
-    for (const child of inv.children)
-      outbox.push(spans.child(inv.traceId, inv.spanId, sampled, child), sampled);
+    this.parts.memory.free(inv.heldBytes);
+    inv.heldBytes = 0;
+    if (inv.overBudget) outbox.refuse(sampled);
+    else {
+      outbox.push(spans.invocation(inv, this.parts.resource.functionName), sampled);
+      for (const child of inv.children)
+        outbox.push(spans.child(inv.traceId, inv.spanId, sampled, child), sampled);
+    }
     inv.exported = true;
     if (!sampled) inv.dropped = true;
     const phase = inv.phase;

@@ -28,8 +28,10 @@ import type {
   TelemetryEvent,
 } from '../lambda/telemetry-events.js';
 import type { ChunkProducer, ChunkSink, TelemetryChunk } from '../model/chunk.js';
+import type { MemoryBudget } from '../pipeline/memory-budget.js';
 import { encodeLogs } from './chunks.js';
 import { addDurableExecution, executionArnOfLine } from './durable.js';
+import { HeldMemory } from './held-memory.js';
 import { cutUtf8, flattenFields, utf8Length } from './log-attributes.js';
 import { parseTextLine, severityNumberOf } from './log-lines.js';
 import { msToHrTime } from './time.js';
@@ -62,6 +64,11 @@ export interface LogConverterOptions {
   maxBatchBytes?: number;
   /** Emit START / END / REPORT summaries of platform records; default false. */
   platformLines?: boolean;
+  /**
+   * The extension's memory budget: records waiting for a batch count against it at their estimated
+   * size; a record it refuses is dropped and counted (droppedOverBudget).
+   */
+  budget?: MemoryBudget;
 }
 
 export interface LogConverterStats {
@@ -72,6 +79,8 @@ export interface LogConverterStats {
   correlated: number;
   chunks: number;
   encodeErrors: number;
+  /** Records dropped because the memory budget refused to hold them (reason memory_budget). */
+  droppedOverBudget: number;
 }
 
 export const TRUNCATED_ATTRIBUTE = 'otel.lambda.log.truncated';
@@ -122,7 +131,9 @@ export class LogConverter implements ChunkProducer {
     correlated: 0,
     chunks: 0,
     encodeErrors: 0,
+    droppedOverBudget: 0,
   };
+  private readonly memory: HeldMemory;
 
   constructor(
     options: LogConverterOptions,
@@ -135,6 +146,7 @@ export class LogConverter implements ChunkProducer {
         : { get: () => resource as Resource };
     this.directory = options.directory;
     this.platformLines = options.platformLines ?? false;
+    this.memory = new HeldMemory(options.budget);
     this.limits = {
       maxRecordBytes: options.maxRecordBytes ?? DEFAULTS.maxRecordBytes,
       maxAttributeValueBytes: options.maxAttributeValueBytes ?? DEFAULTS.maxAttributeValueBytes,
@@ -146,6 +158,11 @@ export class LogConverter implements ChunkProducer {
 
   stats(): LogConverterStats {
     return { ...this.counters };
+  }
+
+  /** Estimated bytes of the records waiting, held against the memory budget. */
+  get heldBytes(): number {
+    return this.memory.bytes;
   }
 
   /** Records waiting for collect(). */
@@ -312,13 +329,17 @@ export class LogConverter implements ChunkProducer {
       attributes,
       droppedAttributesCount: dropped,
     };
-    this.counters.records++;
     if (
       this.pending.length >= this.limits.maxBatchRecords ||
       (this.pending.length > 0 && this.pendingBytes + bytes > this.limits.maxBatchBytes)
     ) {
       this.spill();
     }
+    if (!this.memory.hold(bytes)) {
+      this.counters.droppedOverBudget++;
+      return;
+    }
+    this.counters.records++;
     this.pending.push({ record, requestId, bytes });
     this.pendingBytes += bytes;
   }
@@ -341,6 +362,8 @@ export class LogConverter implements ChunkProducer {
     }
     const batch = this.pending.splice(0, n);
     this.pendingBytes -= bytes;
+    // Encoded (or dropped), the batch is no longer ours to hold: a queue counts the chunk.
+    this.memory.free(bytes);
     if (this.pending.length === 0) this.pendingBytes = 0;
     const records: ReadableLogRecord[] = [];
     let oldest = Number.POSITIVE_INFINITY;

@@ -5,6 +5,7 @@
 import type { TelemetryChunk } from '../model/chunk.js';
 import { encodeSpans } from './chunks.js';
 import type { ConverterStats } from './converter-stats.js';
+import { type HeldMemory, OUTBOX_SPAN_BYTES } from './held-memory.js';
 import type { PlatformResource } from './resource.js';
 import type { FinishedSpan } from './spans.js';
 
@@ -25,6 +26,7 @@ export class SpanOutbox {
     private readonly resource: PlatformResource,
     private readonly counters: ConverterStats,
     private readonly fail: (err: unknown) => void,
+    private readonly memory: HeldMemory,
   ) {
     this.maxSpans = Math.max(OUTBOX_MIN_SPANS, maxSpansPerChunk * OUTBOX_CHUNKS);
   }
@@ -33,18 +35,29 @@ export class SpanOutbox {
     return this.spans.length;
   }
 
-  /** A span the sampler dropped is only counted. */
+  /** A span the sampler dropped is only counted, and so is one the memory budget cannot hold. */
   push(span: FinishedSpan, sampled: boolean): void {
     if (!sampled) {
       this.counters.spansUnsampled++;
+      return;
+    }
+    if (!this.memory.hold(OUTBOX_SPAN_BYTES)) {
+      this.counters.spansOverBudget++;
       return;
     }
     this.spans.push(span);
     if (!this.collecting && this.bounded && this.spans.length > this.maxSpans) {
       const dropped = this.spans.length - this.maxSpans;
       this.spans.splice(0, dropped);
+      this.memory.free(dropped * OUTBOX_SPAN_BYTES);
       this.counters.spansDropped += dropped;
     }
+  }
+
+  /** A span never assembled because the memory budget refused to hold its invocation. */
+  refuse(sampled: boolean, spans = 1): void {
+    if (sampled) this.counters.spansOverBudget += spans;
+    else this.counters.spansUnsampled += spans;
   }
 
   /** Everything in the outbox, encoded; a batch that fails to encode is dropped and counted. */
@@ -72,6 +85,8 @@ export class SpanOutbox {
       this.counters.spansExported += batch.length;
       chunks.push(chunk);
     }
+    // Encoded, the spans are the pipeline's to count (its queues), or dropped.
+    this.memory.free(spans.length * OUTBOX_SPAN_BYTES);
     return chunks;
   }
 }
