@@ -23,6 +23,10 @@ export interface ConverterStats {
   invocationsOverBudget: number;
   /** Bytes (estimated) held now for spans not yet encoded, counted against the memory budget. */
   heldBytes: number;
+  /** Bytes (estimated) of the metric series aggregated now, counted against the memory budget. */
+  heldMetricBytes: number;
+  /** New metric series the memory budget refused: their measurements went to the overflow series. */
+  metricSeriesOverBudget: number;
   /** Invocation spans exported without an end record. */
   incompleteInvocations: number;
   evictedByCount: number;
@@ -53,6 +57,8 @@ export function newConverterStats(): ConverterStats {
     spansOverBudget: 0,
     invocationsOverBudget: 0,
     heldBytes: 0,
+    heldMetricBytes: 0,
+    metricSeriesOverBudget: 0,
     incompleteInvocations: 0,
     evictedByCount: 0,
     evictedByAge: 0,

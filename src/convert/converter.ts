@@ -98,6 +98,7 @@ export class PlatformConverter implements ChunkProducer {
   private readonly counting: InvocationCounting;
   private readonly outbox: SpanOutbox;
   private readonly memory: HeldMemory;
+  private readonly metricMemory: HeldMemory;
   private readonly invocations: InvocationTracker;
   private readonly phases: PhaseTracker;
   private readonly ids: IdGenerator;
@@ -124,7 +125,8 @@ export class PlatformConverter implements ChunkProducer {
       Math.max(1, Math.floor(nonNegative(options.maxInvocations, DEFAULT_MAX_INVOCATIONS))),
     );
     this.resource = new PlatformResource(env, this.ids);
-    this.metrics = new PlatformMetrics(options.temporality ?? 'cumulative', this.now());
+    this.metricMemory = new HeldMemory(options.budget);
+    this.metrics = new PlatformMetrics(options.temporality ?? 'cumulative', this.now(), this.metricMemory);
     this.counting = new InvocationCounting(this.metrics);
     const fail = (err: unknown): void => this.fail(err);
     this.memory = new HeldMemory(options.budget);
@@ -167,6 +169,8 @@ export class PlatformConverter implements ChunkProducer {
     this.counters.adoptions = this.table.adoptions;
     this.counters.invocationsKeptForFunction = this.table.keptForFunction;
     this.counters.heldBytes = this.memory.bytes;
+    this.counters.heldMetricBytes = this.metricMemory.bytes;
+    this.counters.metricSeriesOverBudget = this.metrics.seriesOverBudget;
     return this.counters;
   }
 

@@ -1,6 +1,7 @@
 // One instrument of the platform metrics: its descriptor, its bucket boundaries (histograms) and its
 // series, one per attribute set, up to a limit past which measurements fold into the
-// `otel.metric.overflow=true` series, as in the OpenTelemetry SDK.
+// `otel.metric.overflow=true` series, as in the OpenTelemetry SDK. A new series also folds into the
+// overflow series when the memory budget refuses to hold it (the measurement still counts).
 
 import { type Attributes, ValueType } from '@opentelemetry/api';
 import type { MetricDescriptor } from '@opentelemetry/sdk-metrics';
@@ -8,6 +9,8 @@ import { ATTR_OTEL_METRIC_OVERFLOW } from './semconv.js';
 
 /** Distinct attribute sets one instrument may hold before folding into the overflow series. */
 const SERIES_LIMIT = 64;
+/** Estimated heap of one series besides its buckets: the object, its key and its attribute set. */
+const SERIES_BYTES = 256;
 
 export interface Series {
   readonly attributes: Attributes;
@@ -25,22 +28,38 @@ export interface Series {
 
 export class Instrument {
   readonly series = new Map<string, Series>();
+  /** Asks the memory budget to hold a new series; by default everything is held. */
+  admit: (bytes: number) => boolean = () => true;
+  /** Bytes the series held against the budget hold. */
+  heldBytes = 0;
+  /** New series the budget refused, folded into the overflow series. */
+  refusedSeries = 0;
+  private readonly seriesBytes: number;
 
   constructor(
     readonly descriptor: MetricDescriptor,
     readonly boundaries: readonly number[] | undefined,
-  ) {}
+  ) {
+    this.seriesBytes = SERIES_BYTES + 8 * (boundaries === undefined ? 0 : boundaries.length + 1);
+  }
 
   /** The series for `key`, created with `attributes` (or the overflow set beyond the limit). */
   seriesFor(key: string, attributes: Attributes): Series {
     let s = this.series.get(key);
     if (s !== undefined) return s;
     // As in the OTel SDK, the overflow series counts towards the limit.
-    if (this.series.size >= SERIES_LIMIT - 1) {
+    const full = this.series.size >= SERIES_LIMIT - 1;
+    const admitted = !full && this.admit(this.seriesBytes);
+    if (!admitted) {
+      if (!full) this.refusedSeries++;
       s = this.series.get(OVERFLOW_KEY);
       if (s !== undefined) return s;
       key = OVERFLOW_KEY;
       attributes = OVERFLOW_ATTRIBUTES;
+      // One overflow series per instrument is kept even when the budget refuses it: it is bounded.
+      if (this.admit(this.seriesBytes)) this.heldBytes += this.seriesBytes;
+    } else {
+      this.heldBytes += this.seriesBytes;
     }
     s = {
       attributes,

@@ -37,6 +37,7 @@ import {
   METRIC_FAAS_MEM_USAGE,
   METRIC_FAAS_TIMEOUTS,
 } from './semconv.js';
+import type { HeldMemory } from './held-memory.js';
 import { counter, histogram, type Instrument } from './metric-instruments.js';
 import { msToHrTime } from './time.js';
 
@@ -191,11 +192,24 @@ export class PlatformMetrics {
   /** Per-invocation series carry aws.lambda.durable=true (never the execution's ARN: unbounded). */
   private durable = false;
 
-  constructor(temporality: Temporality, startMs: number) {
+  /** `memory`: the series count against the memory budget (see Instrument.admit). */
+  constructor(
+    temporality: Temporality,
+    startMs: number,
+    private readonly memory?: HeldMemory,
+  ) {
+    if (memory !== undefined) for (const instrument of this.all) instrument.admit = (b) => memory.hold(b);
     this.temporality =
       temporality === 'delta' ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE;
     this.startMs = startMs;
     this.lastCollectMs = startMs;
+  }
+
+  /** New series the memory budget refused (folded into the overflow series). */
+  get seriesOverBudget(): number {
+    let n = 0;
+    for (const instrument of this.all) n += instrument.refusedSeries;
+    return n;
   }
 
   get isDelta(): boolean {
@@ -300,7 +314,11 @@ export class PlatformMetrics {
    * memory: what was aggregated before belongs to the snapshot, not to this environment).
    */
   restart(startMs: number): void {
-    for (const instrument of this.all) instrument.series.clear();
+    for (const instrument of this.all) {
+      instrument.series.clear();
+      this.memory?.free(instrument.heldBytes);
+      instrument.heldBytes = 0;
+    }
     this.startMs = startMs;
     this.lastCollectMs = startMs;
     this.changed = false;

@@ -10,7 +10,15 @@ import { LogConverter } from '../../src/convert/logs.js';
 import type { TelemetryEvent } from '../../src/lambda/telemetry-events.js';
 import type { TelemetryChunk } from '../../src/model/chunk.js';
 import { MemoryBudget } from '../../src/pipeline/memory-budget.js';
-import { allLogRecords, allSpans, attrs, decodeLogs, decodeTraces } from '../otlp/decode.js';
+import {
+  allLogRecords,
+  allMetrics,
+  allSpans,
+  attrs,
+  decodeLogs,
+  decodeMetrics,
+  decodeTraces,
+} from '../otlp/decode.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const ENV = { AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'fn' };
@@ -64,8 +72,8 @@ describe('platform converter under a memory budget', () => {
     assert.ok(peakHeld > budget.limitBytes / 2, `the budget was used (peak ${peakHeld})`);
     assert.ok(before.invocationsOverBudget > 0, 'some invocations were refused');
     assert.equal(before.invocations, n, 'every invocation is still tracked for its metrics');
-    // The refused invocations' phase spans were dropped as they came.
-    assert.equal(before.spansOverBudget, before.invocationsOverBudget * CHILDREN.length);
+    // The refused invocations' phase spans were dropped as they came (and some of held ones').
+    assert.ok(before.spansOverBudget >= before.invocationsOverBudget * CHILDREN.length);
 
     const chunks = conv.collect(T0 + n * 10 + 1000, true);
     const after = conv.stats;
@@ -75,7 +83,9 @@ describe('platform converter under a memory budget', () => {
     assert.equal(exported + after.spansOverBudget + after.spansDropped, n * (1 + CHILDREN.length));
     assert.ok(after.spansOverBudget >= before.invocationsOverBudget * (1 + CHILDREN.length));
     assert.equal(after.heldBytes, 0, 'encoded spans are the pipeline’s to count');
-    assert.ok(budget.snapshot().reservedBytes <= 2 * (budget.limitBytes / 64), 'the reservation shrank');
+    assert.ok(after.heldMetricBytes > 0 && after.heldMetricBytes < 8 * 1024, 'a few metric series stay');
+    const slack = 2 * (budget.limitBytes / 64);
+    assert.ok(budget.snapshot().reservedBytes <= after.heldMetricBytes + 2 * slack, 'the reservation shrank');
     // Metrics still count every invocation, held or not.
     assert.equal(after.invocations, n);
   });
@@ -126,6 +136,34 @@ describe('platform converter under a memory budget', () => {
       assert.equal(s.traceId, 'aa'.repeat(16));
       assert.ok(offered.has(String(attrs(s.attributes)['faas.invocation_id'])));
     }
+  });
+
+  it('metric series the budget refuses fold into the overflow series: no measurement is lost', () => {
+    const budget = new MemoryBudget(512 * 1024);
+    const conv = new PlatformConverter({ env: ENV, now: () => T0, budget });
+    const errors = (i: number): TelemetryEvent[] =>
+      ended(i).map((e) =>
+        e.type === 'platform.runtimeDone' ? { ...e, status: 'error', errorType: `Handler.E${i}` } : e,
+      ) as TelemetryEvent[];
+    for (let i = 0; i < 5; i++) conv.ingest(errors(i));
+    conv.collect(T0 + 1000, false);
+    // Another user now holds all but a little of the budget.
+    const other = budget.tryReserve('telemetry_api', budget.limitBytes - budget.used() - 512);
+    assert.ok(other !== undefined);
+    for (let i = 5; i < 30; i++) conv.ingest(errors(i));
+    const chunks = conv.collect(T0 + 2000, false);
+    const stats = conv.stats;
+    assert.ok(stats.metricSeriesOverBudget > 0, 'new series were refused');
+    assert.ok(budget.used() <= budget.limitBytes);
+    const errorsMetric = chunks
+      .filter((c) => c.signal === 'metrics')
+      .flatMap((c) => allMetrics(decodeMetrics(c.protobuf)))
+      .find((m) => m.name === 'faas.errors');
+    const points = errorsMetric?.sum?.dataPoints ?? [];
+    const total = points.reduce((n, p) => n + Number(p.asInt ?? 0), 0);
+    assert.equal(total, 30, 'every error counted, in its own series or the overflow one');
+    assert.ok(points.some((p) => attrs(p.attributes)['otel.metric.overflow'] === true));
+    other.release();
   });
 
   it('without a budget nothing is refused and held bytes are still reported', () => {
