@@ -22,6 +22,7 @@ import { Invocation, type InvocationTable, TraceSource } from './invocations.js'
 import type { InvocationCounting } from './metric-counting.js';
 import type { SpanOutbox } from './outbox.js';
 import type { PhaseTracker } from './phase-tracker.js';
+import { belongsToPrevious, isNewAttempt, type RecordKind } from './attempts.js';
 import { findSpan, isAmount, isId, isPlatformSpan, isTime } from './record-checks.js';
 import type { PlatformResource } from './resource.js';
 import type { PlatformSampler } from './sampler.js';
@@ -30,10 +31,6 @@ import { parseTracing } from './trace-context.js';
 
 /** An invocation past its deadline by this much without an end record never gets one. */
 const DEADLINE_GRACE_MS = 30_000;
-/** Lag allowed between an invocation's start and the extension reading its INVOKE. */
-const ATTEMPT_SLACK_MS = 1000;
-
-type RecordKind = 'invoke' | 'start' | 'runtimeDone' | 'report';
 
 export interface InvocationTrackerParts {
   counters: ConverterStats;
@@ -384,38 +381,5 @@ export class InvocationTracker {
     const phase = inv.phase;
     table.finish(inv);
     if (phase?.ended && !phase.exported) phases.export(phase, nowMs);
-  }
-}
-
-/**
- * A record older than the current attempt: its start redelivered, or an end record from before the
- * current attempt began (its INVOKE is read with the extension's clock, so allow for delivery lag;
- * Lambda retries come a minute or more apart).
- */
-function belongsToPrevious(inv: Invocation, previous: Invocation, kind: RecordKind, timeMs: number): boolean {
-  if (kind === 'invoke') return false;
-  if (kind === 'start') return timeMs === previous.startMs;
-  return timeMs < (inv.startMs ?? inv.firstSeenMs - ATTEMPT_SLACK_MS);
-}
-
-function isNewAttempt(
-  inv: Invocation,
-  kind: RecordKind,
-  timeMs: number,
-  deadlineMs: number | undefined,
-): boolean {
-  switch (kind) {
-    case 'invoke':
-      // No time on INVOKE: a different deadline, or an attempt already gone out, means another one.
-      return (
-        (inv.deadlineMs !== undefined && deadlineMs !== undefined && deadlineMs !== inv.deadlineMs) ||
-        inv.exported
-      );
-    case 'start':
-      return inv.startMs !== undefined && timeMs > inv.startMs && timeMs > (inv.endMs ?? inv.startMs);
-    case 'runtimeDone':
-      return inv.runtimeDoneMs !== undefined && timeMs > inv.runtimeDoneMs;
-    case 'report':
-      return inv.reportMs !== undefined && timeMs > inv.reportMs;
   }
 }

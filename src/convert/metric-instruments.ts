@@ -3,9 +3,38 @@
 // `otel.metric.overflow=true` series, as in the OpenTelemetry SDK. A new series also folds into the
 // overflow series when the memory budget refuses to hold it (the measurement still counts).
 
-import { type Attributes, ValueType } from '@opentelemetry/api';
-import type { MetricDescriptor } from '@opentelemetry/sdk-metrics';
+import { type Attributes, type HrTime, ValueType } from '@opentelemetry/api';
+import {
+  type AggregationTemporality,
+  type DataPoint,
+  DataPointType,
+  type Histogram,
+  type MetricData,
+  type MetricDescriptor,
+} from '@opentelemetry/sdk-metrics';
 import { ATTR_OTEL_METRIC_OVERFLOW } from './semconv.js';
+
+/** The FaaS semconv duration buckets, in seconds. */
+export const DURATION_BUCKETS_S: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+export const MIB = 1048576;
+/** Lambda memory sizes run from 128 MiB to 10,240 MiB. */
+export const MEMORY_BUCKETS_BYTES: readonly number[] = [
+  64, 128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192, 10240,
+].map((m) => m * MIB);
+/** Response sizes: up to the 6 MiB buffered limit and the 20 MiB streamed one. */
+export const PAYLOAD_BUCKETS_BYTES: readonly number[] = [
+  256,
+  1024,
+  4096,
+  16384,
+  65536,
+  262144,
+  1048576,
+  6 * MIB,
+  20 * MIB,
+];
 
 /** Distinct attribute sets one instrument may hold before folding into the overflow series. */
 const SERIES_LIMIT = 64;
@@ -102,6 +131,62 @@ export class Instrument {
     series.max = Number.NEGATIVE_INFINITY;
     if (series.buckets) series.buckets.fill(0);
     series.dirty = false;
+  }
+
+  /**
+   * The instrument's data points since the last collect (delta: the series recorded into, then
+   * reset) or since the start (cumulative: every series used); undefined when there are none.
+   */
+  collect(
+    startTime: HrTime,
+    endTime: HrTime,
+    delta: boolean,
+    temporality: AggregationTemporality,
+  ): MetricData | undefined {
+    if (this.series.size === 0) return undefined;
+    if (this.boundaries === undefined) {
+      const dataPoints: DataPoint<number>[] = [];
+      for (const s of this.series.values()) {
+        if (delta ? !s.dirty : !s.used) continue;
+        dataPoints.push({ startTime, endTime, attributes: s.attributes, value: s.count });
+        if (delta) this.reset(s);
+        else s.dirty = false;
+      }
+      if (dataPoints.length === 0) return undefined;
+      return {
+        descriptor: this.descriptor,
+        aggregationTemporality: temporality,
+        dataPointType: DataPointType.SUM,
+        dataPoints,
+        isMonotonic: true,
+      };
+    }
+    const dataPoints: DataPoint<Histogram>[] = [];
+    for (const s of this.series.values()) {
+      if (delta ? !s.dirty : !s.used) continue;
+      dataPoints.push({
+        startTime,
+        endTime,
+        attributes: s.attributes,
+        // A copy: the chunk may be turned into JSON later, after more recordings.
+        value: {
+          buckets: { boundaries: this.boundaries as number[], counts: (s.buckets as number[]).slice() },
+          count: s.count,
+          sum: s.sum,
+          min: s.min,
+          max: s.max,
+        },
+      });
+      if (delta) this.reset(s);
+      else s.dirty = false;
+    }
+    if (dataPoints.length === 0) return undefined;
+    return {
+      descriptor: this.descriptor,
+      aggregationTemporality: temporality,
+      dataPointType: DataPointType.HISTOGRAM,
+      dataPoints,
+    };
   }
 }
 

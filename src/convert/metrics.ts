@@ -6,14 +6,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import {
-  AggregationTemporality,
-  type DataPoint,
-  DataPointType,
-  type Histogram,
-  type MetricData,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import {
   ATTR_AWS_LAMBDA_DURABLE,
   ATTR_AWS_LAMBDA_INITIALIZATION_TYPE,
@@ -38,32 +31,20 @@ import {
   METRIC_FAAS_TIMEOUTS,
 } from './semconv.js';
 import type { HeldMemory } from './held-memory.js';
-import { counter, histogram, type Instrument } from './metric-instruments.js';
+import {
+  counter,
+  DURATION_BUCKETS_S,
+  histogram,
+  type Instrument,
+  MEMORY_BUCKETS_BYTES,
+  MIB,
+  PAYLOAD_BUCKETS_BYTES,
+} from './metric-instruments.js';
 import { msToHrTime } from './time.js';
 
 export type Temporality = 'cumulative' | 'delta';
 
-/** The FaaS semconv duration buckets, in seconds. */
-export const DURATION_BUCKETS_S: readonly number[] = [
-  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
-];
-const MIB = 1048576;
-/** Lambda memory sizes run from 128 MiB to 10,240 MiB. */
-export const MEMORY_BUCKETS_BYTES: readonly number[] = [
-  64, 128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192, 10240,
-].map((m) => m * MIB);
-/** Response sizes: up to the 6 MiB buffered limit and the 20 MiB streamed one. */
-export const PAYLOAD_BUCKETS_BYTES: readonly number[] = [
-  256,
-  1024,
-  4096,
-  16384,
-  65536,
-  262144,
-  1048576,
-  6 * MIB,
-  20 * MIB,
-];
+export { DURATION_BUCKETS_S, MEMORY_BUCKETS_BYTES, PAYLOAD_BUCKETS_BYTES } from './metric-instruments.js';
 
 const TRIGGER: Attributes = Object.freeze({ [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER });
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
@@ -344,56 +325,10 @@ export class PlatformMetrics {
     const metrics: MetricData[] = [];
     let points = 0;
     for (const instrument of this.all) {
-      if (instrument.series.size === 0) continue;
-      if (instrument.boundaries === undefined) {
-        const dataPoints: DataPoint<number>[] = [];
-        for (const s of instrument.series.values()) {
-          if (delta ? !s.dirty : !s.used) continue;
-          dataPoints.push({ startTime, endTime, attributes: s.attributes, value: s.count });
-          if (delta) instrument.reset(s);
-          else s.dirty = false;
-        }
-        if (dataPoints.length === 0) continue;
-        points += dataPoints.length;
-        metrics.push({
-          descriptor: instrument.descriptor,
-          aggregationTemporality: this.temporality,
-          dataPointType: DataPointType.SUM,
-          dataPoints,
-          isMonotonic: true,
-        });
-      } else {
-        const dataPoints: DataPoint<Histogram>[] = [];
-        for (const s of instrument.series.values()) {
-          if (delta ? !s.dirty : !s.used) continue;
-          dataPoints.push({
-            startTime,
-            endTime,
-            attributes: s.attributes,
-            // A copy: the chunk may be turned into JSON later, after more recordings.
-            value: {
-              buckets: {
-                boundaries: instrument.boundaries as number[],
-                counts: (s.buckets as number[]).slice(),
-              },
-              count: s.count,
-              sum: s.sum,
-              min: s.min,
-              max: s.max,
-            },
-          });
-          if (delta) instrument.reset(s);
-          else s.dirty = false;
-        }
-        if (dataPoints.length === 0) continue;
-        points += dataPoints.length;
-        metrics.push({
-          descriptor: instrument.descriptor,
-          aggregationTemporality: this.temporality,
-          dataPointType: DataPointType.HISTOGRAM,
-          dataPoints,
-        });
-      }
+      const metric = instrument.collect(startTime, endTime, delta, this.temporality);
+      if (metric === undefined) continue;
+      points += metric.dataPoints.length;
+      metrics.push(metric);
     }
     const oldestMs = Number.isFinite(this.oldestPendingMs) ? this.oldestPendingMs : nowMs;
     this.changed = false;
