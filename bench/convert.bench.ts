@@ -4,11 +4,13 @@
 // does (every few invocations), plus OTLP bytes per invocation, raw and gzip.
 //
 //   node --import tsx bench/convert.bench.ts [--invocations N] [--logs-per-invocation N] [--collect-every N]
+//     [--budget-mb N]   (held telemetry counted against a memory budget of N MiB, as in the extension)
 
 import { gzipSync } from 'node:zlib';
 import type { InvokeEvent, TelemetryEvent } from '../src/lambda/telemetry-events.js';
 import type { TelemetryChunk } from '../src/model/chunk.js';
 import { PlatformConverter } from '../src/convert/index.js';
+import { MemoryBudget } from '../src/pipeline/memory-budget.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,6 +21,7 @@ function arg(name: string, fallback: number): number {
 const INVOCATIONS = arg('invocations', 100_000);
 const LOGS_PER_INVOCATION = arg('logs-per-invocation', 2);
 const COLLECT_EVERY = arg('collect-every', 20);
+const BUDGET_MB = arg('budget-mb', 0);
 const WARMUP = Math.min(20_000, Math.floor(INVOCATIONS / 5));
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
@@ -97,6 +100,7 @@ interface Run {
   events: number;
   invocations: number;
   seconds: number;
+  cpuSeconds: number;
   protobufBytes: number;
   gzipBytes: number;
   spans: number;
@@ -112,6 +116,7 @@ function run(invocations: Invocation[], measureGzip: boolean): Run {
     },
     maxHeldMs: 0,
     now: () => T0,
+    budget: BUDGET_MB > 0 ? new MemoryBudget(BUDGET_MB * 1024 * 1024) : undefined,
   });
   conv.onRegistered({ functionName: 'orders-api', functionVersion: '$LATEST', handler: 'index.handler' });
   let events = 0;
@@ -128,6 +133,7 @@ function run(invocations: Invocation[], measureGzip: boolean): Run {
     }
   };
   const started = process.hrtime.bigint();
+  const cpuStarted = process.cpuUsage();
   for (let i = 0; i < invocations.length; i++) {
     const inv = invocations[i] as Invocation;
     conv.onInvoke(inv.invoke);
@@ -137,10 +143,21 @@ function run(invocations: Invocation[], measureGzip: boolean): Run {
   }
   account(conv.collect(T0 + invocations.length * 120 + 60_000, true));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuStarted);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const stats = conv.stats;
-  if (stats.eventErrors > 0 || stats.encodeErrors > 0)
+  if (stats.eventErrors > 0 || stats.encodeErrors > 0 || stats.spansOverBudget > 0)
     throw new Error(`converter failures: ${JSON.stringify(stats)}`);
-  return { events, invocations: invocations.length, seconds, protobufBytes, gzipBytes, spans, dataPoints };
+  return {
+    events,
+    invocations: invocations.length,
+    seconds,
+    cpuSeconds,
+    protobufBytes,
+    gzipBytes,
+    spans,
+    dataPoints,
+  };
 }
 
 const data: Invocation[] = [];
@@ -157,9 +174,13 @@ const result = {
   invocations: timed.invocations,
   telemetryEventsPerInvocation: timed.events / timed.invocations,
   collectEvery: COLLECT_EVERY,
+  budgetMb: BUDGET_MB > 0 ? BUDGET_MB : undefined,
   seconds: Number(timed.seconds.toFixed(3)),
   eventsPerSecond: Math.round(eventsPerSecond),
   invocationsPerSecond: Math.round(timed.invocations / timed.seconds),
+  // On a shared machine CPU time is the steadier figure (it includes the GC's other threads).
+  cpuSeconds: Number(timed.cpuSeconds.toFixed(3)),
+  invocationsPerCpuSecond: Math.round(timed.invocations / timed.cpuSeconds),
   spansPerInvocation: Number((timed.spans / timed.invocations).toFixed(2)),
   protobufBytesPerInvocation: Math.round(sized.protobufBytes / sized.invocations),
   gzipBytesPerInvocation: Math.round(sized.gzipBytes / sized.invocations),

@@ -329,6 +329,7 @@ class Wiring {
         maxHeldMs: config.traces.correlation_hold_ms,
         exportUnsampled: config.traces.export_unsampled,
         sampler: createSampler(config.traces.sampler, config.traces.sampler_arg),
+        budget,
       },
       forward,
     );
@@ -365,6 +366,7 @@ class Wiring {
           directory: this.converter.directory,
           maxRecordBytes: config.logs.max_record_bytes,
           platformLines: config.logs.platform_lines,
+          budget,
         },
         this.processor?.sink(this.pipeline) ?? this.pipeline,
       );

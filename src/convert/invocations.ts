@@ -78,6 +78,10 @@ export class Invocation {
   exported = false;
   /** Exported as dropped by the sampler: nothing of it reached a backend. */
   dropped = false;
+  /** Bytes this invocation holds against the memory budget (its object and phase spans). */
+  heldBytes = 0;
+  /** The memory budget refused to hold it: tracked for its metrics only, its spans are dropped. */
+  overBudget = false;
 
   constructor(
     readonly requestId: string,
@@ -161,14 +165,15 @@ export class InvocationTable implements InvocationDirectory {
 
   lookupByRequestId(requestId: string): InvocationIdentity | undefined {
     const inv = this.get(requestId);
-    if (inv === undefined) return undefined;
+    // An invocation whose span is never exported must not become the function's spans' parent.
+    if (inv === undefined || inv.overBudget) return undefined;
     inv.leased = true;
     return identityOf(inv);
   }
 
   peekByRequestId(requestId: string): InvocationIdentity | undefined {
     const inv = this.get(requestId);
-    return inv === undefined ? undefined : identityOf(inv);
+    return inv === undefined || inv.overBudget ? undefined : identityOf(inv);
   }
 
   lookupByTraceId(traceId: string): string | undefined {
@@ -185,7 +190,7 @@ export class InvocationTable implements InvocationDirectory {
 
   adoptFunctionTrace(requestId: string, trace: FunctionTrace): boolean {
     const inv = this.get(requestId);
-    if (inv === undefined || typeof trace?.traceId !== 'string') return false;
+    if (inv === undefined || inv.overBudget || typeof trace?.traceId !== 'string') return false;
     if (isDurableExecutionArn(trace.durableExecutionArn)) inv.durableExecutionArn = trace.durableExecutionArn;
     const traceId = trace.traceId.toLowerCase();
     // A dropped span never left: the function's spans must not be made its children.

@@ -17,7 +17,6 @@
 
 import type { AnyValue, Attributes, HrTime, SpanContext } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
-import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { isOwnLogRecord } from '../extension-log.js';
@@ -28,10 +27,17 @@ import type {
   StartEvent,
   TelemetryEvent,
 } from '../lambda/telemetry-events.js';
-import type { ChunkProducer, ChunkSink, OtlpJsonRequest, TelemetryChunk } from '../model/chunk.js';
+import type { ChunkProducer, ChunkSink, TelemetryChunk } from '../model/chunk.js';
+import type { MemoryBudget } from '../pipeline/memory-budget.js';
+import { encodeLogs } from './chunks.js';
 import { addDurableExecution, executionArnOfLine } from './durable.js';
+import { HeldMemory } from './held-memory.js';
+import { cutUtf8, flattenFields, utf8Length } from './log-attributes.js';
+import { parseTextLine, severityNumberOf } from './log-lines.js';
 import { msToHrTime } from './time.js';
 import { EXTENSION_NAME, EXTENSION_VERSION } from './version.js';
+
+export { ownLevelOf, parseTextLine, severityNumberOf } from './log-lines.js';
 
 /** The part of the invocation directory log correlation needs. */
 export interface LogTraceDirectory {
@@ -58,6 +64,11 @@ export interface LogConverterOptions {
   maxBatchBytes?: number;
   /** Emit START / END / REPORT summaries of platform records; default false. */
   platformLines?: boolean;
+  /**
+   * The extension's memory budget: records waiting for a batch count against it at their estimated
+   * size; a record it refuses is dropped and counted (droppedOverBudget).
+   */
+  budget?: MemoryBudget;
 }
 
 export interface LogConverterStats {
@@ -68,6 +79,8 @@ export interface LogConverterStats {
   correlated: number;
   chunks: number;
   encodeErrors: number;
+  /** Records dropped because the memory budget refused to hold them (reason memory_budget). */
+  droppedOverBudget: number;
 }
 
 export const TRUNCATED_ATTRIBUTE = 'otel.lambda.log.truncated';
@@ -90,121 +103,6 @@ const RECORD_OVERHEAD_BYTES = 96;
 const MAX_RUNNING = 64;
 const ATTRIBUTE_OVERHEAD_BYTES = 12;
 
-// SeverityNumber of the OpenTelemetry log data model (first step of each level).
-const SEVERITY: Record<string, number> = {
-  TRACE: 1,
-  DEBUG: 5,
-  INFO: 9,
-  NOTICE: 10,
-  WARN: 13,
-  WARNING: 13,
-  ERROR: 17,
-  CRITICAL: 21,
-  FATAL: 21,
-};
-
-const ISO_TIME = String.raw`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z`;
-const LEVEL = 'TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL';
-// Node.js runtime console format.
-const NODE_LINE = new RegExp(`^(${ISO_TIME})\\t([^\\t]*)\\t(${LEVEL})\\t`, 's');
-// Python runtime logging format.
-const PYTHON_LINE = new RegExp(`^\\[(${LEVEL})\\]\\t(${ISO_TIME})\\t([^\\t]*)\\t`, 's');
-// A level token opening the line: "[WARN] x", "ERROR: x", "INFO x".
-const LEADING_LEVEL = new RegExp(`^\\[?(${LEVEL})\\]?(?::|\\s|$)\\s*`, 'i');
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-interface ParsedLine {
-  body: string;
-  level?: string;
-  requestId?: string;
-  timeMs?: number;
-}
-
-/** Lines longer than this are not read as JSON for their level (the cost of a parse per line). */
-const MAX_JSON_LEVEL_LINE = 64 * 1024;
-/** pino's numeric levels. */
-const NUMERIC_LEVELS: ReadonlyArray<[number, string]> = [
-  [60, 'FATAL'],
-  [50, 'ERROR'],
-  [40, 'WARN'],
-  [30, 'INFO'],
-  [20, 'DEBUG'],
-  [10, 'TRACE'],
-];
-
-/**
- * The level a line's body names itself: a leading level word (`DEBUG …`, `[WARN] …`, `ERROR: …`)
- * or, for a JSON object, its `level` (a name, or pino's number).
- */
-export function ownLevelOf(body: string): string | undefined {
-  const m = LEADING_LEVEL.exec(body);
-  if (m) return (m[1] as string).toUpperCase();
-  if (body.length > MAX_JSON_LEVEL_LINE || body[0] !== '{' || !body.trimEnd().endsWith('}')) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const level = (parsed as Record<string, unknown>).level;
-  if (typeof level === 'string') {
-    const upper = level.trim().toUpperCase();
-    return SEVERITY[upper] === undefined ? undefined : upper;
-  }
-  if (typeof level === 'number') return NUMERIC_LEVELS.find(([n]) => level >= n)?.[1];
-  return undefined;
-}
-
-/**
- * Lifts the runtime's prefix (time, request id, level) off a text line. The runtime's INFO (what
- * console.log and print get) gives way to the level the line names itself.
- */
-export function parseTextLine(line: string): ParsedLine {
-  let m = NODE_LINE.exec(line);
-  if (m) {
-    const body = line.slice(m[0].length);
-    return {
-      body,
-      level: m[3] === 'INFO' ? (ownLevelOf(body) ?? 'INFO') : m[3],
-      requestId: UUID.test(m[2] ?? '') ? m[2] : undefined,
-      timeMs: Date.parse(m[1] as string),
-    };
-  }
-  m = PYTHON_LINE.exec(line);
-  if (m) {
-    const body = line.slice(m[0].length);
-    return {
-      body,
-      level: m[1] === 'INFO' ? (ownLevelOf(body) ?? 'INFO') : m[1],
-      requestId: UUID.test(m[3] ?? '') ? m[3] : undefined,
-      timeMs: Date.parse(m[2] as string),
-    };
-  }
-  const level = ownLevelOf(line);
-  return level === undefined ? { body: line } : { body: line, level };
-}
-
-/** SeverityNumber for a level name; undefined when the name is not a known level. */
-export function severityNumberOf(level: string | undefined): number | undefined {
-  return level === undefined ? undefined : SEVERITY[level.trim().toUpperCase()];
-}
-
-function utf8Length(text: string): number {
-  return Buffer.byteLength(text, 'utf8');
-}
-
-/** Cuts `text` to at most `maxBytes` UTF-8 bytes, on a character boundary. */
-function cutUtf8(text: string, maxBytes: number): string {
-  if (text.length <= maxBytes / 3) return text;
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= maxBytes) return text;
-  let end = maxBytes;
-  // Step back over continuation bytes (10xxxxxx) so no character is split.
-  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end).toString('utf8');
-}
-
 interface PendingRecord {
   record: MutableLogRecord;
   requestId: string | undefined;
@@ -213,26 +111,6 @@ interface PendingRecord {
 
 interface MutableLogRecord extends ReadableLogRecord {
   spanContext?: SpanContext;
-}
-
-class LogChunk implements TelemetryChunk {
-  readonly signal = 'logs' as const;
-  readonly bytes: number;
-
-  constructor(
-    readonly items: number,
-    readonly createdAtMs: number,
-    readonly protobuf: Uint8Array,
-    private readonly records: ReadableLogRecord[],
-  ) {
-    this.bytes = protobuf.byteLength;
-  }
-
-  json(): OtlpJsonRequest {
-    const encoded = JsonLogsSerializer.serializeRequest(this.records);
-    if (encoded === undefined) throw new Error('OTLP/JSON encoding of a logs chunk failed');
-    return JSON.parse(new TextDecoder().decode(encoded)) as OtlpJsonRequest;
-  }
 }
 
 export class LogConverter implements ChunkProducer {
@@ -253,7 +131,9 @@ export class LogConverter implements ChunkProducer {
     correlated: 0,
     chunks: 0,
     encodeErrors: 0,
+    droppedOverBudget: 0,
   };
+  private readonly memory: HeldMemory;
 
   constructor(
     options: LogConverterOptions,
@@ -266,6 +146,7 @@ export class LogConverter implements ChunkProducer {
         : { get: () => resource as Resource };
     this.directory = options.directory;
     this.platformLines = options.platformLines ?? false;
+    this.memory = new HeldMemory(options.budget);
     this.limits = {
       maxRecordBytes: options.maxRecordBytes ?? DEFAULTS.maxRecordBytes,
       maxAttributeValueBytes: options.maxAttributeValueBytes ?? DEFAULTS.maxAttributeValueBytes,
@@ -277,6 +158,11 @@ export class LogConverter implements ChunkProducer {
 
   stats(): LogConverterStats {
     return { ...this.counters };
+  }
+
+  /** Estimated bytes of the records waiting, held against the memory budget. */
+  get heldBytes(): number {
+    return this.memory.bytes;
   }
 
   /** Records waiting for collect(). */
@@ -415,7 +301,7 @@ export class LogConverter implements ChunkProducer {
       count++;
     };
     if (requestId !== undefined) put(INVOCATION_ID_ATTRIBUTE, requestId);
-    if (fields) this.flattenFields(fields, put);
+    if (fields) flattenFields(fields, put);
 
     let body = rawBody;
     const bodyBytes = utf8Length(body);
@@ -443,34 +329,19 @@ export class LogConverter implements ChunkProducer {
       attributes,
       droppedAttributesCount: dropped,
     };
-    this.counters.records++;
     if (
       this.pending.length >= this.limits.maxBatchRecords ||
       (this.pending.length > 0 && this.pendingBytes + bytes > this.limits.maxBatchBytes)
     ) {
       this.spill();
     }
+    if (!this.memory.hold(bytes)) {
+      this.counters.droppedOverBudget++;
+      return;
+    }
+    this.counters.records++;
     this.pending.push({ record, requestId, bytes });
     this.pendingBytes += bytes;
-  }
-
-  /**
-   * JSON fields as attributes, one level deep: {a: 1, b: {c: 2}} gives a=1 and b.c=2; deeper values
-   * and mixed arrays become JSON text.
-   */
-  private flattenFields(fields: Record<string, unknown>, put: (key: string, value: AnyValue) => void): void {
-    for (const key of Object.keys(fields)) {
-      const value = fields[key];
-      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-        for (const inner of Object.keys(value)) {
-          const attr = attributeValue((value as Record<string, unknown>)[inner]);
-          if (attr !== undefined) put(`${key}.${inner}`, attr);
-        }
-      } else {
-        const attr = attributeValue(value);
-        if (attr !== undefined) put(key, attr);
-      }
-    }
   }
 
   /** Hands one batch to the sink now (the pending list is full). */
@@ -491,6 +362,8 @@ export class LogConverter implements ChunkProducer {
     }
     const batch = this.pending.splice(0, n);
     this.pendingBytes -= bytes;
+    // Encoded (or dropped), the batch is no longer ours to hold: a queue counts the chunk.
+    this.memory.free(bytes);
     if (this.pending.length === 0) this.pendingBytes = 0;
     const records: ReadableLogRecord[] = [];
     let oldest = Number.POSITIVE_INFINITY;
@@ -514,50 +387,17 @@ export class LogConverter implements ChunkProducer {
       records.push(record);
     }
     if (records.length === 0) return undefined;
-    let protobuf: Uint8Array | undefined;
+    let chunk: TelemetryChunk | undefined;
     try {
-      protobuf = ProtobufLogsSerializer.serializeRequest(records);
+      chunk = encodeLogs(records, oldest);
     } catch {
-      protobuf = undefined;
+      chunk = undefined;
     }
-    if (protobuf === undefined) {
+    if (chunk === undefined) {
       this.counters.encodeErrors++;
       return undefined;
     }
     this.counters.chunks++;
-    return new LogChunk(records.length, oldest, protobuf, records);
-  }
-}
-
-/** A JSON value as an attribute value; undefined for null/undefined. */
-function attributeValue(value: unknown): AnyValue | undefined {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      return Number.isFinite(value) ? value : String(value);
-    case 'bigint':
-      return value.toString();
-    case 'object': {
-      if (value === null) return undefined;
-      if (Array.isArray(value)) {
-        const first = value[0];
-        const kind = typeof first;
-        if (
-          (kind === 'string' || kind === 'number' || kind === 'boolean') &&
-          value.every((v) => typeof v === kind && (kind !== 'number' || Number.isFinite(v)))
-        ) {
-          return value as AnyValue;
-        }
-      }
-      try {
-        return JSON.stringify(value);
-      } catch {
-        return String(value);
-      }
-    }
-    default:
-      return undefined;
+    return chunk;
   }
 }

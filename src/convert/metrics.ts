@@ -3,25 +3,16 @@
 // bucket histograms; attributes are low-cardinality only (no request ids), with a per-instrument
 // series limit folding the excess into `otel.metric.overflow=true`.
 
-import { type Attributes, ValueType } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import {
-  AggregationTemporality,
-  type DataPoint,
-  DataPointType,
-  type Histogram,
-  type MetricData,
-  type MetricDescriptor,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import {
   ATTR_AWS_LAMBDA_DURABLE,
   ATTR_AWS_LAMBDA_INITIALIZATION_TYPE,
   ATTR_ERROR_TYPE,
   ATTR_FAAS_COLDSTART,
   ATTR_FAAS_TRIGGER,
-  ATTR_OTEL_METRIC_OVERFLOW,
   FAAS_TRIGGER_OTHER,
   METRIC_AWS_LAMBDA_BILLED_DURATION,
   METRIC_AWS_LAMBDA_LOGS_DROPPED,
@@ -39,114 +30,21 @@ import {
   METRIC_FAAS_MEM_USAGE,
   METRIC_FAAS_TIMEOUTS,
 } from './semconv.js';
+import type { HeldMemory } from './held-memory.js';
+import {
+  counter,
+  DURATION_BUCKETS_S,
+  histogram,
+  type Instrument,
+  MEMORY_BUCKETS_BYTES,
+  MIB,
+  PAYLOAD_BUCKETS_BYTES,
+} from './metric-instruments.js';
 import { msToHrTime } from './time.js';
 
 export type Temporality = 'cumulative' | 'delta';
 
-/** The FaaS semconv duration buckets, in seconds. */
-export const DURATION_BUCKETS_S: readonly number[] = [
-  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
-];
-const MIB = 1048576;
-/** Lambda memory sizes run from 128 MiB to 10,240 MiB. */
-export const MEMORY_BUCKETS_BYTES: readonly number[] = [
-  64, 128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192, 10240,
-].map((m) => m * MIB);
-/** Response sizes: up to the 6 MiB buffered limit and the 20 MiB streamed one. */
-export const PAYLOAD_BUCKETS_BYTES: readonly number[] = [
-  256,
-  1024,
-  4096,
-  16384,
-  65536,
-  262144,
-  1048576,
-  6 * MIB,
-  20 * MIB,
-];
-
-/** Distinct attribute sets one instrument may hold before folding into the overflow series. */
-const SERIES_LIMIT = 64;
-
-interface Series {
-  readonly attributes: Attributes;
-  /** Counter value, or histogram count. */
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  readonly buckets: number[] | undefined;
-  /** Recorded into since the last collect. */
-  dirty: boolean;
-  /** Recorded into at all since the aggregation started. */
-  used: boolean;
-}
-
-class Instrument {
-  readonly series = new Map<string, Series>();
-
-  constructor(
-    readonly descriptor: MetricDescriptor,
-    readonly boundaries: readonly number[] | undefined,
-  ) {}
-
-  /** The series for `key`, created with `attributes` (or the overflow set beyond the limit). */
-  seriesFor(key: string, attributes: Attributes): Series {
-    let s = this.series.get(key);
-    if (s !== undefined) return s;
-    // As in the OTel SDK, the overflow series counts towards the limit.
-    if (this.series.size >= SERIES_LIMIT - 1) {
-      s = this.series.get(OVERFLOW_KEY);
-      if (s !== undefined) return s;
-      key = OVERFLOW_KEY;
-      attributes = OVERFLOW_ATTRIBUTES;
-    }
-    s = {
-      attributes,
-      count: 0,
-      sum: 0,
-      min: Number.POSITIVE_INFINITY,
-      max: Number.NEGATIVE_INFINITY,
-      buckets: this.boundaries ? new Array<number>(this.boundaries.length + 1).fill(0) : undefined,
-      dirty: false,
-      used: false,
-    };
-    this.series.set(key, s);
-    return s;
-  }
-
-  add(series: Series, value: number): void {
-    series.count += value;
-    series.dirty = true;
-    series.used = true;
-  }
-
-  observe(series: Series, value: number): void {
-    const b = this.boundaries as readonly number[];
-    let i = 0;
-    while (i < b.length && value > (b[i] as number)) i++;
-    const buckets = series.buckets as number[];
-    buckets[i] = (buckets[i] as number) + 1;
-    series.count++;
-    series.sum += value;
-    if (value < series.min) series.min = value;
-    if (value > series.max) series.max = value;
-    series.dirty = true;
-    series.used = true;
-  }
-
-  reset(series: Series): void {
-    series.count = 0;
-    series.sum = 0;
-    series.min = Number.POSITIVE_INFINITY;
-    series.max = Number.NEGATIVE_INFINITY;
-    if (series.buckets) series.buckets.fill(0);
-    series.dirty = false;
-  }
-}
-
-const OVERFLOW_KEY = '\u0000overflow';
-const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ [ATTR_OTEL_METRIC_OVERFLOW]: true });
+export { DURATION_BUCKETS_S, MEMORY_BUCKETS_BYTES, PAYLOAD_BUCKETS_BYTES } from './metric-instruments.js';
 
 const TRIGGER: Attributes = Object.freeze({ [ATTR_FAAS_TRIGGER]: FAAS_TRIGGER_OTHER });
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
@@ -166,19 +64,6 @@ const DURABLE_SERIES: readonly [string, Attributes] = ['d', TRIGGER_DURABLE];
 const UNLABELLED_SERIES: readonly [string, Attributes] = ['', NO_ATTRIBUTES];
 const COLD_DURABLE: Attributes = Object.freeze({ ...COLD, [ATTR_AWS_LAMBDA_DURABLE]: true });
 const WARM_DURABLE: Attributes = Object.freeze({ ...WARM, [ATTR_AWS_LAMBDA_DURABLE]: true });
-
-function counter(name: string, unit: string, description: string): Instrument {
-  return new Instrument({ name, unit, description, valueType: ValueType.INT }, undefined);
-}
-
-function histogram(
-  name: string,
-  unit: string,
-  description: string,
-  boundaries: readonly number[],
-): Instrument {
-  return new Instrument({ name, unit, description, valueType: ValueType.DOUBLE }, boundaries);
-}
 
 export interface MetricsCollection {
   resourceMetrics: ResourceMetrics;
@@ -288,11 +173,24 @@ export class PlatformMetrics {
   /** Per-invocation series carry aws.lambda.durable=true (never the execution's ARN: unbounded). */
   private durable = false;
 
-  constructor(temporality: Temporality, startMs: number) {
+  /** `memory`: the series count against the memory budget (see Instrument.admit). */
+  constructor(
+    temporality: Temporality,
+    startMs: number,
+    private readonly memory?: HeldMemory,
+  ) {
+    if (memory !== undefined) for (const instrument of this.all) instrument.admit = (b) => memory.hold(b);
     this.temporality =
       temporality === 'delta' ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE;
     this.startMs = startMs;
     this.lastCollectMs = startMs;
+  }
+
+  /** New series the memory budget refused (folded into the overflow series). */
+  get seriesOverBudget(): number {
+    let n = 0;
+    for (const instrument of this.all) n += instrument.refusedSeries;
+    return n;
   }
 
   get isDelta(): boolean {
@@ -397,7 +295,11 @@ export class PlatformMetrics {
    * memory: what was aggregated before belongs to the snapshot, not to this environment).
    */
   restart(startMs: number): void {
-    for (const instrument of this.all) instrument.series.clear();
+    for (const instrument of this.all) {
+      instrument.series.clear();
+      this.memory?.free(instrument.heldBytes);
+      instrument.heldBytes = 0;
+    }
     this.startMs = startMs;
     this.lastCollectMs = startMs;
     this.changed = false;
@@ -423,56 +325,10 @@ export class PlatformMetrics {
     const metrics: MetricData[] = [];
     let points = 0;
     for (const instrument of this.all) {
-      if (instrument.series.size === 0) continue;
-      if (instrument.boundaries === undefined) {
-        const dataPoints: DataPoint<number>[] = [];
-        for (const s of instrument.series.values()) {
-          if (delta ? !s.dirty : !s.used) continue;
-          dataPoints.push({ startTime, endTime, attributes: s.attributes, value: s.count });
-          if (delta) instrument.reset(s);
-          else s.dirty = false;
-        }
-        if (dataPoints.length === 0) continue;
-        points += dataPoints.length;
-        metrics.push({
-          descriptor: instrument.descriptor,
-          aggregationTemporality: this.temporality,
-          dataPointType: DataPointType.SUM,
-          dataPoints,
-          isMonotonic: true,
-        });
-      } else {
-        const dataPoints: DataPoint<Histogram>[] = [];
-        for (const s of instrument.series.values()) {
-          if (delta ? !s.dirty : !s.used) continue;
-          dataPoints.push({
-            startTime,
-            endTime,
-            attributes: s.attributes,
-            // A copy: the chunk may be turned into JSON later, after more recordings.
-            value: {
-              buckets: {
-                boundaries: instrument.boundaries as number[],
-                counts: (s.buckets as number[]).slice(),
-              },
-              count: s.count,
-              sum: s.sum,
-              min: s.min,
-              max: s.max,
-            },
-          });
-          if (delta) instrument.reset(s);
-          else s.dirty = false;
-        }
-        if (dataPoints.length === 0) continue;
-        points += dataPoints.length;
-        metrics.push({
-          descriptor: instrument.descriptor,
-          aggregationTemporality: this.temporality,
-          dataPointType: DataPointType.HISTOGRAM,
-          dataPoints,
-        });
-      }
+      const metric = instrument.collect(startTime, endTime, delta, this.temporality);
+      if (metric === undefined) continue;
+      points += metric.dataPoints.length;
+      metrics.push(metric);
     }
     const oldestMs = Number.isFinite(this.oldestPendingMs) ? this.oldestPendingMs : nowMs;
     this.changed = false;

@@ -1,9 +1,10 @@
-// What became of the platform spans, for self-telemetry and the shutdown line: exported, or dropped
-// by the sampler. Without it a user whose sampler (or Lambda's `Sampled=0` under a parent-based
-// sampler) drops every span would see nothing and nothing saying why.
+// What became of the platform spans, for self-telemetry and the shutdown line: exported, dropped by
+// the sampler, or dropped (the memory budget refused to hold them, the outbox overflowed, encoding
+// failed). Without it a user whose sampler (or Lambda's `Sampled=0` under a parent-based sampler)
+// drops every span would see nothing and nothing saying why.
 
 import type { ObservedCounter } from '../pipeline/self-telemetry.js';
-import type { ConverterStats } from './converter.js';
+import type { ConverterStats } from './converter-stats.js';
 
 const SPANS = [
   'otel_lambda_extension.platform.spans',
@@ -18,6 +19,14 @@ export function platformSpanCounters(stats: Readonly<ConverterStats>): ObservedC
     out.push({ name, description, unit, attributes: { outcome: 'exported' }, value: stats.spansExported });
   if (stats.spansUnsampled > 0)
     out.push({ name, description, unit, attributes: { outcome: 'unsampled' }, value: stats.spansUnsampled });
+  if (stats.spansOverBudget > 0) {
+    const attributes = { outcome: 'dropped', reason: 'memory_budget' };
+    out.push({ name, description, unit, attributes, value: stats.spansOverBudget });
+  }
+  if (stats.spansDropped > 0) {
+    const attributes = { outcome: 'dropped', reason: 'outbox_full_or_encoding' };
+    out.push({ name, description, unit, attributes, value: stats.spansDropped });
+  }
   return out;
 }
 

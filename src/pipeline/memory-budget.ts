@@ -54,16 +54,22 @@ export function budgetBytes(settings: MemoryBudgetSettings): number {
   return Math.max(MIN_BUDGET_BYTES, Math.min(settings.maxBytes ?? DEFAULT_MAX_BUDGET_BYTES, derived));
 }
 
-export type BudgetUser = 'receiver' | 'telemetry_api';
+/** `converter`: telemetry the converters hold between collects (invocations, log records, metric series). */
+export type BudgetUser = 'receiver' | 'telemetry_api' | 'converter';
 
 /** Memory held for one piece of work until released; it may grow (a body longer than announced). */
 export interface Reservation {
   readonly bytes: number;
   /** Grows to `bytes` in total; false (and unchanged) when that does not fit. */
   grow(bytes: number): boolean;
+  /** Gives back what is above `bytes` in total (what was held was handed on). */
+  shrink(bytes: number): void;
   /** Gives the memory back; idempotent. */
   release(): void;
 }
+
+/** Refusals by user; the converters' appear once they refused (the converters count their drops too). */
+export type Refusals = Record<'receiver' | 'telemetry_api', number> & { converter?: number };
 
 export interface MemoryBudgetSnapshot {
   limitBytes: number;
@@ -72,13 +78,13 @@ export interface MemoryBudgetSnapshot {
   /** Highest reserved + queued seen. */
   highWaterBytes: number;
   /** Reservations refused, by user. */
-  refused: Record<BudgetUser, number>;
+  refused: Refusals;
 }
 
 export class MemoryBudget {
   private reserved = 0;
   private highWater = 0;
-  private readonly refusals: Record<BudgetUser, number> = { receiver: 0, telemetry_api: 0 };
+  private readonly refusals: Refusals = { receiver: 0, telemetry_api: 0 };
   private queued: () => number = () => 0;
 
   constructor(readonly limitBytes: number) {}
@@ -102,7 +108,7 @@ export class MemoryBudget {
   tryReserve(user: BudgetUser, bytes: number): Reservation | undefined {
     const amount = Math.max(0, Math.ceil(bytes));
     if (!this.fits(user, amount)) {
-      this.refusals[user]++;
+      this.refusals[user] = (this.refusals[user] ?? 0) + 1;
       return undefined;
     }
     this.take(amount);
@@ -118,12 +124,18 @@ export class MemoryBudget {
         const extra = Math.ceil(total) - held;
         if (extra <= 0) return true;
         if (!budget.fits(user, extra)) {
-          budget.refusals[user]++;
+          budget.refusals[user] = (budget.refusals[user] ?? 0) + 1;
           return false;
         }
         budget.take(extra);
         held += extra;
         return true;
+      },
+      shrink(total: number): void {
+        const target = Math.max(0, Math.ceil(total));
+        if (released || target >= held) return;
+        budget.reserved -= held - target;
+        held = target;
       },
       release(): void {
         if (released) return;
