@@ -18,7 +18,7 @@ import {
   decodeLogs,
   decodeMetrics,
   decodeTraces,
-} from '../otlp/decode.js';
+} from '../../tools/otlp/decode.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const ENV = { AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'fn' };
