@@ -25,7 +25,7 @@ import {
   type ReceiverLogLevel,
 } from './otlp-receiver.js';
 import { loadOtlpSchema } from './otlp-schema.js';
-import { encodeRpcStatus } from './rpc-status.js';
+import { encodeRpcStatus } from '../model/otlp-wire.js';
 
 type Http2 = typeof import('node:http2');
 type Zlib = typeof import('node:zlib');
