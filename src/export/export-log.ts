@@ -20,10 +20,3 @@ export function logOnce(
   if (log.once) log.once(key, level, message);
   else log[level](message);
 }
-
-export const silentLog: ExportLog = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-};

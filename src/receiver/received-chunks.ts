@@ -49,7 +49,7 @@ interface RecordSpan {
  * Top-level field-1 records of an encoded request, in order. Other top-level fields (none exist in
  * OTLP v1) are skipped.
  */
-export function topLevelRecords(bytes: Uint8Array): RecordSpan[] {
+function topLevelRecords(bytes: Uint8Array): RecordSpan[] {
   const records: RecordSpan[] = [];
   for (const f of wireFields(bytes, 0, bytes.length)) {
     if (f.tag === RECORD_TAG) records.push({ start: f.start, end: f.end });
