@@ -3,13 +3,9 @@
 // for every function log line, so it avoids per-record closures, regexes and Date parsing.
 
 import { type ExtensionLogger, log as defaultLog } from '../extension-log.js';
-import type {
-  LogLineEvent,
-  PlatformSpan,
-  TelemetryEvent,
-  TracingContext,
-  UnknownEvent,
-} from './telemetry-events.js';
+import { parseIsoTimeMs } from './iso-time.js';
+import { decodeLogLine } from './telemetry-log-line.js';
+import type { PlatformSpan, TelemetryEvent, TracingContext, UnknownEvent } from './telemetry-events.js';
 import {
   type FieldKind,
   PLATFORM_RECORDS,
@@ -65,6 +61,8 @@ function bump(map: Record<string, number>, key: string): string {
   return k;
 }
 
+export { parseIsoTimeMs } from './iso-time.js';
+
 type Rec = Record<string, unknown>;
 
 function isObject(v: unknown): v is Rec {
@@ -74,86 +72,6 @@ function isObject(v: unknown): v is Rec {
 function isNum(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
-
-// ---------------------------------------------------------------------------------------------------
-// ISO-8601 to epoch ms, keeping sub-millisecond digits. Consecutive records almost always share the
-// same second, so the date/time part is cached for one entry.
-
-let cachedSecondPrefix = '';
-let cachedSecondMs = 0;
-
-function digit(s: string, i: number): number {
-  const c = s.charCodeAt(i) - 48;
-  return c >= 0 && c <= 9 ? c : Number.NaN;
-}
-
-function two(s: string, i: number): number {
-  return digit(s, i) * 10 + digit(s, i + 1);
-}
-
-/** Epoch milliseconds (fractional below 1 ms) or NaN when the text is not a date-time. */
-export function parseIsoTimeMs(s: string): number {
-  const n = s.length;
-  if (
-    n >= 20 &&
-    s.charCodeAt(4) === 45 && // -
-    s.charCodeAt(7) === 45 &&
-    s.charCodeAt(10) === 84 && // T
-    s.charCodeAt(13) === 58 && // :
-    s.charCodeAt(16) === 58
-  ) {
-    let base: number;
-    if (cachedSecondPrefix !== '' && s.startsWith(cachedSecondPrefix)) {
-      base = cachedSecondMs;
-    } else {
-      const year = two(s, 0) * 100 + two(s, 2);
-      const month = two(s, 5);
-      const day = two(s, 8);
-      const hour = two(s, 11);
-      const minute = two(s, 14);
-      const second = two(s, 17);
-      if (
-        !(month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60)
-      ) {
-        return Date.parse(s);
-      }
-      base = Date.UTC(year, month - 1, day, hour, minute, second);
-      if (year < 100) base = new Date(base).setUTCFullYear(year);
-      cachedSecondPrefix = s.slice(0, 19);
-      cachedSecondMs = base;
-    }
-    let i = 19;
-    let fraction = 0;
-    if (s.charCodeAt(i) === 46 /* . */) {
-      i++;
-      const start = i;
-      let units = 0;
-      let digits = 0;
-      for (; i < n; i++) {
-        const d = s.charCodeAt(i) - 48;
-        if (d < 0 || d > 9) break;
-        // Beyond nanoseconds the digits cannot change an epoch-ms double.
-        if (digits < 9) {
-          units = units * 10 + d;
-          digits++;
-        }
-      }
-      if (i === start) return Number.NaN;
-      fraction = digits === 3 ? units : units / 10 ** (digits - 3);
-    }
-    const z = s.charCodeAt(i);
-    if (z === 90 /* Z */ && i + 1 === n) return base + fraction;
-    if ((z === 43 /* + */ || z === 45) /* - */ && i + 6 === n && s.charCodeAt(i + 3) === 58) {
-      const offset = (two(s, i + 1) * 60 + two(s, i + 4)) * 60000;
-      if (Number.isNaN(offset)) return Number.NaN;
-      return base + fraction + (z === 43 ? -offset : offset);
-    }
-  }
-  // Anything unusual (no seconds, lowercase, basic format, no zone): the engine's parser decides.
-  return Date.parse(s);
-}
-
-// ---------------------------------------------------------------------------------------------------
 
 /** One field of a record description, ready for the decoder. */
 interface FieldReader {
@@ -272,7 +190,7 @@ export class TelemetryParser {
     let event: TelemetryEvent | undefined;
     this.fault = '';
     if (type === 'function' || type === 'extension') {
-      event = this.logLine(type, timeMs, record);
+      event = decodeLogLine(type, timeMs, record);
     } else {
       const reader = RECORD_READERS.get(type);
       if (reader === undefined) return this.unknown(type, timeMs, record);
@@ -451,64 +369,6 @@ export class TelemetryParser {
     }
     return out;
   }
-
-  // -------------------------------------------------------------------------------------------------
-  // Log lines: text, or the JSON log format, whose keys are open-ended.
-
-  private logLine(type: 'function' | 'extension', timeMs: number, record: unknown): LogLineEvent | undefined {
-    if (typeof record === 'string') {
-      // JSON log format delivered as text (AWS's emulator, schema 2022-07-01): read like the object.
-      const object = lambdaJsonRecord(record);
-      if (object === undefined) return { type, timeMs, message: record, structured: false };
-      record = object;
-    }
-    if (!isObject(record)) return this.fail('record');
-    const event: LogLineEvent = { type, timeMs, message: '', structured: true };
-    let fields: Rec | undefined;
-    for (const key in record) {
-      const v = record[key];
-      switch (key) {
-        case 'message':
-          event.message = typeof v === 'string' ? v : stringifyMessage(v);
-          continue;
-        case 'level':
-          if (typeof v === 'string') {
-            event.level = v;
-            continue;
-          }
-          break;
-        case 'requestId':
-          if (typeof v === 'string') {
-            event.requestId = v;
-            continue;
-          }
-          break;
-        case 'timestamp':
-          if (typeof v === 'string') {
-            const ms = parseIsoTimeMs(v);
-            if (!Number.isNaN(ms)) {
-              event.recordTimeMs = ms;
-              continue;
-            }
-          }
-          break;
-      }
-      // Unrecognised (or oddly typed well-known) keys stay as fields: nothing is silently lost.
-      fields ??= {};
-      if (key === '__proto__') {
-        Object.defineProperty(fields, key, {
-          value: v,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      } else {
-        fields[key] = v;
-      }
-    }
-    if (fields !== undefined) event.fields = fields;
-    return event;
-  }
 }
 
 function tracingContext(v: unknown): TracingContext | undefined {
@@ -525,39 +385,7 @@ function stringArray(v: unknown): string[] | undefined {
   return v as string[];
 }
 
-function stringifyMessage(v: unknown): string {
-  if (v === undefined) return '';
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
-}
-
 function describeJsonType(v: unknown): string {
   if (v === null) return 'null';
   return typeof v === 'object' ? 'object' : typeof v;
-}
-
-/** Longer strings are not tried as JSON records (one parse per line is the cost). */
-const MAX_JSON_RECORD_CHARS = 1024 * 1024;
-
-/**
- * A string holding one JSON-format log record (`{"timestamp", "level", "requestId", "message", …}`),
- * as an object; undefined for any other line. A JSON line without `message` stays text: it is the
- * function's own output (a text-format line), not a record Lambda's JSON format made.
- */
-function lambdaJsonRecord(text: string): Record<string, unknown> | undefined {
-  if (text.length < 2 || text.length > MAX_JSON_RECORD_CHARS) return undefined;
-  const first = text.charCodeAt(0) === 0x7b ? 0 : text.search(/\S/);
-  if (first < 0 || text[first] !== '{' || !text.trimEnd().endsWith('}')) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const o = parsed as Record<string, unknown>;
-  return 'message' in o && ('level' in o || 'timestamp' in o) ? o : undefined;
 }
