@@ -2,29 +2,26 @@
 // and its ARN in the durable SDK's log lines (JSON objects with `executionArn`).
 
 import type { Attributes } from '@opentelemetry/api';
+import { isDurableExecutionArn, parseExecutionArn } from '../durable/execution-arn.js';
 import {
   ATTR_AWS_LAMBDA_DURABLE_EXECUTION_ARN,
   ATTR_AWS_LAMBDA_DURABLE_EXECUTION_ID,
   ATTR_AWS_LAMBDA_DURABLE_EXECUTION_NAME,
 } from './semconv.js';
 
-// arn:…:function:<name>:<qualifier>/durable-execution/<execution name>/<execution id>
-const DURABLE_EXECUTION_ARN = /\/durable-execution\/([^/]+)\/([^/]+)$/;
 /** The durable SDK's own log lines are short JSON objects; longer lines are not parsed for it. */
 const MAX_SDK_LINE_CHARS = 16 * 1024;
-const MAX_ARN_CHARS = 1024;
 
 /** The execution's ARN, and its name and id when the ARN has the documented shape. */
 export function addDurableExecution(a: Attributes, arn: string): void {
   a[ATTR_AWS_LAMBDA_DURABLE_EXECUTION_ARN] = arn;
-  const m = DURABLE_EXECUTION_ARN.exec(arn);
-  if (m === null) return;
-  a[ATTR_AWS_LAMBDA_DURABLE_EXECUTION_NAME] = m[1] as string;
-  a[ATTR_AWS_LAMBDA_DURABLE_EXECUTION_ID] = m[2] as string;
+  const { name, id } = parseExecutionArn(arn);
+  if (name !== undefined) a[ATTR_AWS_LAMBDA_DURABLE_EXECUTION_NAME] = name;
+  if (id !== undefined) a[ATTR_AWS_LAMBDA_DURABLE_EXECUTION_ID] = id;
 }
 
 function arnValue(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' && value.length <= MAX_ARN_CHARS ? value : undefined;
+  return isDurableExecutionArn(value) ? value : undefined;
 }
 
 /**

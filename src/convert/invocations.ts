@@ -6,6 +6,7 @@
 // invocation span before that span is exported. An invocation is `active` while its span is held,
 // then `finished` (span exported) until its report came; both maps are bounded.
 
+import { isDurableExecutionArn } from '../durable/execution-arn.js';
 import type { PlatformSpan } from '../lambda/telemetry-events.js';
 import type { EnvironmentPhase } from './phases.js';
 import type {
@@ -223,11 +224,4 @@ function identityOf(inv: Invocation): InvocationIdentity {
   if (inv.parentSpanId !== undefined) identity.parentSpanId = inv.parentSpanId;
   if (inv.durableExecutionArn !== undefined) identity.durableExecutionArn = inv.durableExecutionArn;
   return identity;
-}
-
-/** Bound on what is kept from a function-supplied ARN (execution ARNs are far shorter). */
-const MAX_DURABLE_ARN_CHARS = 1024;
-
-export function isDurableExecutionArn(value: unknown): value is string {
-  return typeof value === 'string' && value !== '' && value.length <= MAX_DURABLE_ARN_CHARS;
 }

@@ -1,30 +1,43 @@
-// Attribute and metric names the converter writes. Semantic-convention names are spelled out here
-// (not imported from @opentelemetry/semantic-conventions' incubating entry) so the bundle carries
-// only the strings used; Lambda figures semconv lacks use the `aws.lambda.` prefix.
+// Attribute and metric names the converter writes. Those the semantic conventions define come from
+// @opentelemetry/semantic-conventions (its stable entry, and its incubating entry for the cloud and
+// FaaS names, which are still in development there); esbuild keeps only the strings used, a few
+// hundred bytes. The rest are spelled out: names semconv has dropped but backends still read, and
+// Lambda figures semconv lacks, under the `aws.lambda.` prefix.
 
-export const ATTR_CLOUD_PROVIDER = 'cloud.provider';
-export const ATTR_CLOUD_PLATFORM = 'cloud.platform';
-export const ATTR_CLOUD_REGION = 'cloud.region';
-export const ATTR_CLOUD_ACCOUNT_ID = 'cloud.account.id';
-export const ATTR_CLOUD_RESOURCE_ID = 'cloud.resource_id';
+export {
+  ATTR_ERROR_TYPE,
+  ATTR_SERVICE_NAME,
+  ATTR_TELEMETRY_DISTRO_NAME,
+  ATTR_TELEMETRY_DISTRO_VERSION,
+} from '@opentelemetry/semantic-conventions';
+export {
+  ATTR_AWS_LAMBDA_INVOKED_ARN,
+  ATTR_AWS_LOG_GROUP_NAMES,
+  ATTR_CLOUD_ACCOUNT_ID,
+  ATTR_CLOUD_PLATFORM,
+  ATTR_CLOUD_PROVIDER,
+  ATTR_CLOUD_REGION,
+  ATTR_CLOUD_RESOURCE_ID,
+  ATTR_FAAS_COLDSTART,
+  ATTR_FAAS_INSTANCE,
+  ATTR_FAAS_INVOCATION_ID,
+  ATTR_FAAS_MAX_MEMORY,
+  ATTR_FAAS_NAME,
+  ATTR_FAAS_TRIGGER,
+  ATTR_FAAS_VERSION,
+  METRIC_FAAS_COLDSTARTS,
+  METRIC_FAAS_ERRORS,
+  METRIC_FAAS_INIT_DURATION,
+  METRIC_FAAS_INVOCATIONS,
+  METRIC_FAAS_INVOKE_DURATION,
+  METRIC_FAAS_MEM_USAGE,
+  METRIC_FAAS_TIMEOUTS,
+} from '@opentelemetry/semantic-conventions/incubating';
+
+/** Dropped from semconv (cloud.resource_id replaced it); kept for the backends that read it. */
 export const ATTR_FAAS_ID = 'faas.id';
-export const ATTR_FAAS_NAME = 'faas.name';
-export const ATTR_FAAS_VERSION = 'faas.version';
-export const ATTR_FAAS_INSTANCE = 'faas.instance';
-export const ATTR_FAAS_MAX_MEMORY = 'faas.max_memory';
-export const ATTR_AWS_LOG_GROUP_NAMES = 'aws.log.group.names';
-export const ATTR_SERVICE_NAME = 'service.name';
-export const ATTR_TELEMETRY_DISTRO_NAME = 'telemetry.distro.name';
-export const ATTR_TELEMETRY_DISTRO_VERSION = 'telemetry.distro.version';
-
-export const ATTR_FAAS_TRIGGER = 'faas.trigger';
-export const ATTR_FAAS_COLDSTART = 'faas.coldstart';
-/** The name most backends and older semconv releases know. */
+/** The name most backends and older semconv releases know; both it and faas.invocation.id are written. */
 export const ATTR_FAAS_INVOCATION_ID_LEGACY = 'faas.invocation_id';
-/** The name since semconv renamed it; both are written during the transition. */
-export const ATTR_FAAS_INVOCATION_ID = 'faas.invocation.id';
-export const ATTR_AWS_LAMBDA_INVOKED_ARN = 'aws.lambda.invoked_arn';
-export const ATTR_ERROR_TYPE = 'error.type';
 
 export const ATTR_AWS_LAMBDA_INITIALIZATION_TYPE = 'aws.lambda.initialization_type';
 export const ATTR_AWS_LAMBDA_PHASE = 'aws.lambda.phase';
@@ -41,13 +54,6 @@ export const ATTR_OTEL_METRIC_OVERFLOW = 'otel.metric.overflow';
 
 export const FAAS_TRIGGER_OTHER = 'other';
 
-export const METRIC_FAAS_INVOCATIONS = 'faas.invocations';
-export const METRIC_FAAS_ERRORS = 'faas.errors';
-export const METRIC_FAAS_TIMEOUTS = 'faas.timeouts';
-export const METRIC_FAAS_COLDSTARTS = 'faas.coldstarts';
-export const METRIC_FAAS_INVOKE_DURATION = 'faas.invoke_duration';
-export const METRIC_FAAS_INIT_DURATION = 'faas.init_duration';
-export const METRIC_FAAS_MEM_USAGE = 'faas.mem_usage';
 export const METRIC_AWS_LAMBDA_BILLED_DURATION = 'aws.lambda.billed_duration';
 export const METRIC_AWS_LAMBDA_RESTORE_DURATION = 'aws.lambda.restore_duration';
 export const METRIC_AWS_LAMBDA_POST_RUNTIME_DURATION = 'aws.lambda.post_runtime_duration';

@@ -10,8 +10,6 @@ export type FlushStrategy =
   /** Never in the invocation's path: background flushes every intervalMs while the environment runs. */
   | { readonly kind: 'continuous'; readonly intervalMs: number };
 
-export type FlushStrategyKind = FlushStrategy['kind'];
-
 export const DEFAULT_FLUSH_STRATEGY: FlushStrategy = { kind: 'adaptive' };
 
 /** Longest delay a Node timer honours; larger values fire immediately. */

@@ -185,8 +185,6 @@ export type TelemetryEvent =
   | LogLineEvent
   | UnknownEvent;
 
-export type TelemetryEventType = TelemetryEvent['type'];
-
 /** What the Extensions API hands the extension on `/event/next`. */
 export interface InvokeEvent {
   eventType: 'INVOKE';

@@ -4,8 +4,7 @@
 // OTLP/JSON form is the same slice of the chunk's.
 
 import { JSON_REQUEST_KEY, type OtlpJsonRequest, type Signal, type TelemetryChunk } from '../model/chunk.js';
-
-const LENGTH_DELIMITED = 2;
+import { fieldTag, lengthDelimited, readVarint, WIRE_LENGTH, wireFields } from '../model/otlp-wire.js';
 
 interface Scope {
   /** The scope's fields other than its items, as encoded. */
@@ -19,63 +18,21 @@ interface Resource {
   readonly scopes: Scope[];
 }
 
-function readVarint(bytes: Uint8Array, pos: number, end: number): [number, number] {
-  let value = 0;
-  for (let shift = 0; shift < 64; shift += 7) {
-    if (pos >= end) throw new RangeError('truncated varint');
-    const b = bytes[pos++] as number;
-    value += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return [value, pos];
-  }
-  throw new RangeError('varint too long');
-}
-
-/** Fields of the message in [start, end): tag, value start, field start and end. */
-function* fields(bytes: Uint8Array, start: number, end: number) {
-  let pos = start;
-  while (pos < end) {
-    const fieldStart = pos;
-    const [tag, afterTag] = readVarint(bytes, pos, end);
-    let valueStart = afterTag;
-    switch (tag & 7) {
-      case 0:
-        pos = readVarint(bytes, afterTag, end)[1];
-        break;
-      case 1:
-        pos = afterTag + 8;
-        break;
-      case 5:
-        pos = afterTag + 4;
-        break;
-      case LENGTH_DELIMITED: {
-        const [length, afterLength] = readVarint(bytes, afterTag, end);
-        valueStart = afterLength;
-        pos = afterLength + length;
-        break;
-      }
-      default:
-        throw new RangeError(`wire type ${tag & 7}`);
-    }
-    if (pos > end) throw new RangeError('field runs past its message');
-    yield { tag, fieldStart, valueStart, end: pos };
-  }
-}
-
-const isField = (tag: number, number: number) => tag === number * 8 + LENGTH_DELIMITED;
+const isField = (tag: number, number: number) => tag === fieldTag(number, WIRE_LENGTH);
 
 function parse(bytes: Uint8Array): Resource[] {
   const resources: Resource[] = [];
-  for (const r of fields(bytes, 0, bytes.length)) {
+  for (const r of wireFields(bytes, 0, bytes.length)) {
     if (!isField(r.tag, 1)) continue;
     const resource: Resource = { header: [], scopes: [] };
-    for (const s of fields(bytes, r.valueStart, r.end)) {
+    for (const s of wireFields(bytes, r.valueStart, r.end)) {
       if (!isField(s.tag, 2)) {
-        resource.header.push(bytes.subarray(s.fieldStart, s.end));
+        resource.header.push(bytes.subarray(s.start, s.end));
         continue;
       }
       const scope: Scope = { header: [], items: [] };
-      for (const i of fields(bytes, s.valueStart, s.end)) {
-        (isField(i.tag, 2) ? scope.items : scope.header).push(bytes.subarray(i.fieldStart, i.end));
+      for (const i of wireFields(bytes, s.valueStart, s.end)) {
+        (isField(i.tag, 2) ? scope.items : scope.header).push(bytes.subarray(i.start, i.end));
       }
       resource.scopes.push(scope);
     }
@@ -84,27 +41,12 @@ function parse(bytes: Uint8Array): Resource[] {
   return resources;
 }
 
-function varint(value: number): Uint8Array {
-  const out: number[] = [];
-  while (value > 0x7f) {
-    out.push((value & 0x7f) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
-  return Uint8Array.from(out);
-}
-
-function field(number: number, parts: Uint8Array[]): Uint8Array[] {
-  const length = parts.reduce((n, p) => n + p.byteLength, 0);
-  return [varint(number * 8 + LENGTH_DELIMITED), varint(length), ...parts];
-}
-
 /** Data points of one encoded Metric (gauge 5, sum 7, histogram 9, exponential histogram 10, summary 11). */
 function metricPoints(metric: Uint8Array): number {
   let points = 0;
-  for (const f of fields(metric, 0, metric.length)) {
+  for (const f of wireFields(metric, 0, metric.length)) {
     if ([5, 7, 9, 10, 11].some((n) => isField(f.tag, n))) {
-      for (const p of fields(metric, f.valueStart, f.end)) if (isField(p.tag, 1)) points++;
+      for (const p of wireFields(metric, f.valueStart, f.end)) if (isField(p.tag, 1)) points++;
     }
   }
   return points;
@@ -208,9 +150,9 @@ export function splitChunkInHalves(chunk: TelemetryChunk): [TelemetryChunk, Tele
           items += chunk.signal === 'metrics' ? metricPoints(itemValue(item)) : 1;
           i++;
         }
-        resourceParts.push(...field(2, scopeParts));
+        resourceParts.push(...lengthDelimited(2, scopeParts));
       }
-      parts.push(...field(1, resourceParts));
+      parts.push(...lengthDelimited(1, resourceParts));
     }
     return new HalfChunk(chunk.signal, items, chunk.createdAtMs, Buffer.concat(parts), chunk, range);
   };

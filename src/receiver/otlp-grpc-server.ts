@@ -25,7 +25,7 @@ import {
 } from './otlp-receiver.js';
 import { loadOtlpSchema } from './otlp-schema.js';
 import { type Log, NO_LOG } from '../model/log.js';
-import { encodeRpcStatus } from './rpc-status.js';
+import { encodeRpcStatus } from '../model/otlp-wire.js';
 
 type Http2 = typeof import('node:http2');
 type Zlib = typeof import('node:zlib');

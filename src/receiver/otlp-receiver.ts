@@ -20,7 +20,7 @@ import { type Log, logOnce, NO_LOG } from '../model/log.js';
 import { type MemoryBudget, RECEIVE_COST_PER_BYTE, type Reservation } from '../pipeline/memory-budget.js';
 import type { OtlpSchema } from './otlp-schema.js';
 import { loadOtlpSchema } from './otlp-schema.js';
-import { encodeRpcStatus } from './rpc-status.js';
+import { encodeRpcStatus } from '../model/otlp-wire.js';
 import { messageFromOtlpJson, messageToOtlpJson } from './otlp-json.js';
 import type { WireResourceSpans } from './otlp-messages.js';
 import type { ChunkLimits } from './received-chunks.js';

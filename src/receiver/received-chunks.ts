@@ -6,6 +6,7 @@
 import type { Message, Type } from 'protobufjs';
 import type { OtlpJsonRequest, Signal, TelemetryChunk } from '../model/chunk.js';
 import { JSON_REQUEST_KEY } from '../model/chunk.js';
+import { fieldTag, WIRE_LENGTH, wireFields } from '../model/otlp-wire.js';
 import { messageToOtlpJson } from './otlp-json.js';
 
 export interface ChunkLimits {
@@ -44,49 +45,19 @@ interface RecordSpan {
   end: number;
 }
 
-function readVarint(bytes: Uint8Array, pos: number): [value: number, next: number] {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    if (pos >= bytes.length) throw new RangeError('truncated varint');
-    const b = bytes[pos++] as number;
-    value += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return [value, pos];
-    shift += 7;
-    if (shift > 49) throw new RangeError('varint too long');
-  }
-}
-
 /**
  * Top-level field-1 records of an encoded request, in order. Other top-level fields (none exist in
  * OTLP v1) are skipped.
  */
-export function topLevelRecords(bytes: Uint8Array): RecordSpan[] {
+function topLevelRecords(bytes: Uint8Array): RecordSpan[] {
   const records: RecordSpan[] = [];
-  let pos = 0;
-  while (pos < bytes.length) {
-    const start = pos;
-    const [tag, afterTag] = readVarint(bytes, pos);
-    const wireType = tag % 8;
-    let next: number;
-    if (wireType === 2) {
-      const [length, afterLength] = readVarint(bytes, afterTag);
-      next = afterLength + length;
-    } else if (wireType === 0) {
-      next = readVarint(bytes, afterTag)[1];
-    } else if (wireType === 1) {
-      next = afterTag + 8;
-    } else if (wireType === 5) {
-      next = afterTag + 4;
-    } else {
-      throw new RangeError(`unexpected wire type ${wireType} at top level`);
-    }
-    if (next > bytes.length) throw new RangeError('record runs past the end of the request');
-    if (tag === (1 << 3) + 2) records.push({ start, end: next });
-    pos = next;
+  for (const f of wireFields(bytes, 0, bytes.length)) {
+    if (f.tag === RECORD_TAG) records.push({ start: f.start, end: f.end });
   }
   return records;
 }
+
+const RECORD_TAG = fieldTag(1, WIRE_LENGTH);
 
 interface ResourceShape {
   scopes: string;

@@ -10,14 +10,10 @@
 
 import { isUtf8 } from 'node:buffer';
 import type { Type } from 'protobufjs';
+import { encodeVarint, WIRE_FIXED32, WIRE_FIXED64, WIRE_LENGTH, WIRE_VARINT } from '../model/otlp-wire.js';
 
 /** Why an item was cut out; self-telemetry counts dropped items by these reasons. */
 export type WireProblem = 'malformed_protobuf' | 'invalid_utf8' | 'nested_too_deep';
-
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LENGTH = 2;
-const WIRE_FIXED32 = 5;
 
 /** AnyValue nests (arrays, key-value lists); the Collector's own decoder stops at 10,000. */
 export const MAX_WIRE_DEPTH = 100;
@@ -90,7 +86,10 @@ const MALFORMED = new Malformed('malformed_protobuf');
 const BAD_UTF8 = new Malformed('invalid_utf8');
 const TOO_DEEP = new Malformed('nested_too_deep');
 
-/** Cursor over one buffer; throws MALFORMED on truncation. */
+/**
+ * Cursor over one buffer; throws MALFORMED on truncation. Its own varint rather than otlp-wire's: this
+ * walks every field of every request, so it reads one-byte varints inline and allocates nothing.
+ */
 class Reader {
   pos = 0;
   constructor(readonly bytes: Uint8Array) {}
@@ -357,14 +356,4 @@ function cutOut(bytes: Uint8Array, cuts: readonly { start: number; end: number }
   };
   parts.push(...copy(0, bytes.length, 0));
   return Buffer.concat(parts);
-}
-
-function encodeVarint(value: number): Uint8Array {
-  const out: number[] = [];
-  while (value > 0x7f) {
-    out.push((value & 0x7f) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
-  return Uint8Array.from(out);
 }

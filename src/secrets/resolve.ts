@@ -50,13 +50,6 @@ function storeLabel(ref: SecretReference): string {
   return ref.store === 'ssm' ? 'Parameter Store' : 'Secrets Manager';
 }
 
-/** True when the configuration needs a lookup: callers skip loading this module's work otherwise. */
-export function needsSecretResolution(loaded: LoadedConfig): boolean {
-  const dd = loaded.config.datadog;
-  if (dd.api_key === undefined && dd.api_key_secret_arn !== undefined) return true;
-  return stringsWithReferences(loaded.config).length > 0;
-}
-
 export async function resolveSecrets(
   loaded: LoadedConfig,
   options: ResolveSecretsOptions,
