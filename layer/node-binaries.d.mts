@@ -48,3 +48,16 @@ export function symbolVersionsBeyond(
   limits: Readonly<Record<string, string>>,
 ): string[];
 export function compareVersions(a: string, b: string): -1 | 0 | 1;
+export function fetchNpmPackageFile(options: {
+  /** name@version */
+  pkg: string;
+  integrity: string;
+  /** The file inside the tarball, e.g. package/bin/node. */
+  member: string;
+  sha256: string;
+  /** Where it is cached. */
+  path: string;
+  /** Prefix of log lines and errors. */
+  label: string;
+  log: (line: string) => void;
+}): Promise<Buffer>;

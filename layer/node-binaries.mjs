@@ -215,44 +215,55 @@ function sha256(bytes) {
 }
 
 async function download(arch, spec, path, log) {
-  const pkg = `${spec.npmPackage}@${NODE_VERSION}`;
+  return fetchNpmPackageFile({
+    pkg: `${spec.npmPackage}@${NODE_VERSION}`,
+    integrity: spec.integrity,
+    member: 'package/bin/node',
+    sha256: spec.sha256,
+    path,
+    label: `node-binaries: ${arch}`,
+    log,
+  });
+}
+
+/**
+ * One file of a pinned npm package, fetched with `npm pack` (the npm client, so the user's registry
+ * settings apply), checked against the tarball's integrity and the file's own sha256, and moved into
+ * `path` with mode 0755. Returns the file's bytes.
+ */
+export async function fetchNpmPackageFile({ pkg, integrity, member, sha256: want, path, label, log }) {
   await mkdir(dirname(path), { recursive: true });
   await removeAbandonedFetches(dirname(path));
   // A scratch directory beside the target: the final rename stays on one file system and is atomic,
   // so an interrupted fetch never leaves a partial executable in the cache.
   const work = await mkdtemp(join(dirname(path), '.fetch-'));
   try {
-    log(`node-binaries: fetching ${pkg} (${arch}) with npm pack`);
+    log(`${label}: fetching ${pkg} with npm pack`);
     const packed = await run(
       'npm',
       ['pack', pkg, '--json', '--ignore-scripts', '--pack-destination', work],
       work,
     );
     const info = JSON.parse(packed.slice(packed.indexOf('[')))[0];
-    if (info?.integrity !== spec.integrity) {
-      throw new Error(
-        `${pkg} tarball integrity ${info?.integrity} does not match the pinned ${spec.integrity}`,
-      );
+    if (info?.integrity !== integrity) {
+      throw new Error(`${pkg} tarball integrity ${info?.integrity} does not match the pinned ${integrity}`);
     }
     const tarball = join(work, info.filename);
     const tgzHash = `sha512-${createHash('sha512')
       .update(await readFile(tarball))
       .digest('base64')}`;
-    if (tgzHash !== spec.integrity)
-      throw new Error(`${pkg} tarball on disk has ${tgzHash}, expected ${spec.integrity}`);
-    await run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node'], work);
-    const extracted = join(work, 'package', 'bin', 'node');
+    if (tgzHash !== integrity)
+      throw new Error(`${pkg} tarball on disk has ${tgzHash}, expected ${integrity}`);
+    await run('tar', ['-xzf', tarball, '-C', work, member], work);
+    const extracted = join(work, member);
     const bytes = await readFile(extracted);
-    if (sha256(bytes) !== spec.sha256)
-      throw new Error(`${pkg} bin/node does not match the pinned sha256 ${spec.sha256}`);
+    if (sha256(bytes) !== want) throw new Error(`${pkg} ${member} does not match the pinned sha256 ${want}`);
     await chmod(extracted, 0o755);
     await rename(extracted, path);
-    log(`node-binaries: cached ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)`);
+    log(`${label}: cached ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)`);
     return bytes;
   } catch (err) {
-    throw new Error(
-      `node-binaries: could not fetch ${pkg}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw new Error(`${label}: could not fetch ${pkg}: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
