@@ -7,7 +7,7 @@
 //   node layer/build-executable.mjs [x86_64|arm64 ...]   → build/executable/<arch>/otel-lambda-extension
 
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,9 @@ export async function buildExecutable(arch, { log = () => {} } = {}) {
   const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8'));
   const out = executablePath(arch);
   await mkdir(join(out, '..'), { recursive: true });
-  // An empty install cache: a Bun that wanted to download anything would fail here, visibly.
+  // An empty install cache of its own: without --compile-executable-path Bun would download the
+  // target's executable from registry.npmjs.org into it (ignoring BUN_CONFIG_REGISTRY and
+  // NPM_CONFIG_REGISTRY), behind our pins; the cache must still be empty afterwards.
   const scratch = await mkdtemp(join(tmpdir(), 'bun-compile-'));
   try {
     await run(
@@ -52,6 +54,9 @@ export async function buildExecutable(arch, { log = () => {} } = {}) {
       ],
       { ...process.env, BUN_INSTALL_CACHE_DIR: join(scratch, 'cache'), BUN_INSTALL: scratch },
     );
+    const fetched = await readdir(join(scratch, 'cache')).catch(() => []);
+    if (fetched.length > 0)
+      throw new Error(`bun build downloaded ${fetched.join(', ')} instead of using the pinned Bun`);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
