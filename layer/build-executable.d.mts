@@ -1,5 +1,5 @@
 // Types of build-executable.mjs (plain JavaScript so the layer builds with `node` alone).
-import type { LambdaArchitecture } from './node-binaries.mjs';
+import type { LambdaArchitecture } from './executable-checks.mjs';
 
 export const EXECUTABLE_DIR: string;
 export function executablePath(arch: LambdaArchitecture): string;

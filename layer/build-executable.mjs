@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUN_BINARIES, fetchBunBinary, hostArchitecture } from './bun-binaries.mjs';
 import { EXTENSION_NAME, REPO_ROOT } from './layer-files.mjs';
-import { checkElfIdentity } from './node-binaries.mjs';
+import { checkElfIdentity } from './executable-checks.mjs';
 
 export const EXECUTABLE_DIR = join(REPO_ROOT, 'build', 'executable');
 

@@ -37,7 +37,7 @@ import {
 import { hasFixedTimestamp, readZip, readZipEntry, writeZip } from './layer-zip.mjs';
 import { BUN_BINARIES, BUN_VERSION, hostArchitecture } from './bun-binaries.mjs';
 import { buildExecutable } from './build-executable.mjs';
-import { checkElfIdentity } from './node-binaries.mjs';
+import { checkElfIdentity } from './executable-checks.mjs';
 
 /** Node.js-runtime flavour target; above it the build warns. */
 const NODEJS_ZIP_TARGET = 1024 * 1024;

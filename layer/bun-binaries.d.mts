@@ -1,5 +1,5 @@
 // Types of bun-binaries.mjs (plain JavaScript so the layer builds with `node` alone).
-import type { LambdaArchitecture } from './node-binaries.mjs';
+import type { LambdaArchitecture } from './executable-checks.mjs';
 
 export interface BunBinarySpec {
   readonly npmPackage: string;

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkElfIdentity, EM_AARCH64, EM_X86_64, fetchNpmPackageFile } from './node-binaries.mjs';
+import { checkElfIdentity, EM_AARCH64, EM_X86_64, fetchNpmPackageFile } from './executable-checks.mjs';
 
 // Bump the four hashes with the version: `npm view @oven/bun-linux-x64@X dist.integrity`, then the
 // sha256 of package/bin/bun.

@@ -37,7 +37,7 @@ import {
   elfVersionNeeds,
   readElfHeader,
   symbolVersionsBeyond,
-} from '../../layer/node-binaries.mjs';
+} from '../../layer/executable-checks.mjs';
 import { LambdaSimulator } from '../simulator/index.js';
 
 const hostArch = process.arch === 'arm64' ? 'arm64' : 'x86_64';

@@ -11,7 +11,7 @@ import {
   fetchBunBinary,
   hostArchitecture,
 } from '../../layer/bun-binaries.mjs';
-import { EM_AARCH64, EM_X86_64 } from '../../layer/node-binaries.mjs';
+import { EM_AARCH64, EM_X86_64 } from '../../layer/executable-checks.mjs';
 
 test('one pinned package per Lambda architecture, with its compile target and ELF machine', () => {
   assert.match(BUN_VERSION, /^\d+\.\d+\.\d+$/);
