@@ -317,7 +317,9 @@ async function runAgainst(
     const exited = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined>(
       (resolve) => {
         const timer = setTimeout(() => resolve(undefined), boundMs);
-        proc.on('exit', (code, signal) => {
+        // 'close', not 'exit': the launcher and the executable share the pipes, and the last lines
+        // may still be in them when the launcher's exit is reported.
+        proc.on('close', (code, signal) => {
           clearTimeout(timer);
           resolve({ code, signal });
         });
