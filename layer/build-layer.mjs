@@ -2,16 +2,21 @@
 // first when it is missing.
 //
 //   node layer/build-layer.mjs
-//       build/layer/: the unpacked Node.js-runtime layer (launcher, bundle, config.yaml), as Lambda
-//       unpacks it into /opt. The local simulator starts the extension from here. No network.
+//       build/layer/: the layer of this machine's architecture unpacked as Lambda unpacks it into /opt
+//       (launcher, compiled executable, fallback bundle, config.yaml). The local simulator and the
+//       end-to-end tests start the extension from here. The pinned Bun is fetched once into the
+//       cache (npm pack); after that no network.
+//   node layer/build-layer.mjs --flavour nodejs
+//       build/layer/ as the Node.js-runtime flavour instead (no executable); with --zip too, one
+//       flavour given is also the unpacked one.
 //   node layer/build-layer.mjs --zip
-//       also dist/otel-lambda-extension-nodejs.zip (Node.js runtimes, any architecture),
-//       dist/otel-lambda-extension-x86_64.zip and -arm64.zip (every runtime: with a Node executable),
-//       and dist/sizes.json. The Node executables are fetched once into the cache (npm pack).
-//   Options: --layer-dir DIR (instead of build/layer), and with --zip: --flavour nodejs,x86_64,arm64
-//   (a subset), --out DIR (instead of dist), --node-cache DIR (instead of .cache/node-binaries).
+//       also dist/otel-lambda-extension-x86_64.zip and -arm64.zip (every runtime: the compiled
+//       executable), dist/otel-lambda-extension-nodejs.zip (Node.js runtimes, any architecture), and
+//       dist/sizes.json.
+//   Options: --layer-dir DIR (instead of build/layer); with --zip: --flavour x86_64,arm64,nodejs
+//   (a subset), --out DIR (instead of dist).
 //
-// Every zip is read back and checked (entries, modes, CRC-32, the Node executable's ELF header) before
+// Every zip is read back and checked (entries, modes, CRC-32, the executable's ELF header) before
 // its size is reported.
 
 import { spawnSync } from 'node:child_process';
@@ -30,25 +35,21 @@ import {
   zipFileName,
 } from './layer-files.mjs';
 import { hasFixedTimestamp, readZip, readZipEntry, writeZip } from './layer-zip.mjs';
-import {
-  checkElfIdentity,
-  DEFAULT_NODE_CACHE,
-  elfVersionNeeds,
-  fetchNodeBinary,
-  highestSymbolVersions,
-  NODE_BINARIES,
-  NODE_VERSION,
-} from './node-binaries.mjs';
+import { BUN_BINARIES, BUN_VERSION, hostArchitecture } from './bun-binaries.mjs';
+import { buildExecutable } from './build-executable.mjs';
+import { checkElfIdentity } from './executable-checks.mjs';
 
 /** Node.js-runtime flavour target; above it the build warns. */
 const NODEJS_ZIP_TARGET = 1024 * 1024;
+/** Our own bound for an architecture flavour, unzipped: room for the function and its other layers. */
+const EXECUTABLE_UNZIPPED_TARGET = 120 * 1024 * 1024;
 /** Lambda's limit for a layer zip uploaded directly (larger ones go through S3). */
 const DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024;
 /** Lambda's limit for a function and all its layers, unzipped. */
 const UNZIPPED_LIMIT = 250 * 1024 * 1024;
 
 const USAGE =
-  'usage: node layer/build-layer.mjs [--layer-dir DIR] [--zip [--flavour nodejs,x86_64,arm64] [--out DIR] [--node-cache DIR]]';
+  'usage: node layer/build-layer.mjs [--layer-dir DIR] [--flavour FLAVOUR] [--zip [--flavour x86_64,arm64,nodejs] [--out DIR]]';
 
 let args;
 try {
@@ -58,7 +59,6 @@ try {
       'layer-dir': { type: 'string' },
       flavour: { type: 'string', multiple: true },
       out: { type: 'string' },
-      'node-cache': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -80,10 +80,14 @@ for (const flavour of flavours) {
     process.exit(2);
   }
 }
-if (!args.zip && (args.flavour || args.out || args['node-cache'])) {
-  console.error(`layer: --flavour, --out and --node-cache apply to --zip only\n${USAGE}`);
+if (!args.zip && (args.out || (args.flavour !== undefined && flavours.length !== 1))) {
+  console.error(`layer: --out and several flavours apply to --zip only\n${USAGE}`);
   process.exit(2);
 }
+// The unpacked layer: the flavour asked for when one is, else this machine's architecture (the
+// Node.js-runtime flavour where no pinned Bun runs).
+const dirFlavour =
+  (args.flavour !== undefined && flavours.length === 1 && flavours[0]) || hostArchitecture() || 'nodejs';
 
 const show = (path) => relative(process.cwd(), path) || '.';
 
@@ -95,36 +99,43 @@ try {
   const sources = await readLayerSources();
   if (sources.config === undefined) console.warn('layer: warning: layer/config.yaml is missing; not shipped');
 
+  const executables = new Map();
+  const executableFor = async (flavour) => {
+    const arch = LAYER_FLAVOURS[flavour].executable;
+    if (arch === undefined) return undefined;
+    if (!executables.has(arch)) {
+      executables.set(arch, (await buildExecutable(arch, { log: (l) => console.error(l) })).bytes);
+    }
+    return executables.get(arch);
+  };
+
   const layerDir = resolve(args['layer-dir'] ?? join(REPO_ROOT, 'build', 'layer'));
-  await writeLayerDir(layerDir, layerEntries(sources));
+  const executable = await executableFor(dirFlavour);
+  await writeLayerDir(layerDir, layerEntries({ ...sources, executable }));
   console.log(
-    `layer: ${show(layerDir)}/ (${LAYER_PATHS.launcher}, ${LAYER_PATHS.bundle} ${kib(sources.bundle.length)}` +
-      `${sources.config ? `, ${LAYER_PATHS.config}` : ''})`,
+    `layer: ${show(layerDir)}/ (${dirFlavour}: ${LAYER_PATHS.launcher}` +
+      `${executable ? `, ${LAYER_PATHS.executable} ${mib(executable.length)}` : ''}` +
+      `, ${LAYER_PATHS.bundle} ${kib(sources.bundle.length)}${sources.config ? `, ${LAYER_PATHS.config}` : ''})`,
   );
 
-  if (args.zip) await buildZips(sources);
+  if (args.zip) await buildZips(sources, executableFor);
 } catch (err) {
   console.error(`layer: ${err instanceof Error ? err.message : err}`);
   process.exit(1);
 }
 
-async function buildZips(sources) {
+async function buildZips(sources, executableFor) {
   const outDir = resolve(args.out ?? join(REPO_ROOT, 'dist'));
-  const cacheRoot = resolve(args['node-cache'] ?? DEFAULT_NODE_CACHE);
-  const log = (line) => console.error(line);
   const zips = [];
-  const nodeNeeds = {};
+  const bunArches = [];
   for (const flavour of ALL_FLAVOURS.filter((f) => flavours.includes(f))) {
     const spec = LAYER_FLAVOURS[flavour];
-    let nodeBinary;
-    if (spec.nodeBinary !== undefined) {
-      nodeBinary = (await fetchNodeBinary(spec.nodeBinary, { cacheRoot, log })).bytes;
-      nodeNeeds[spec.nodeBinary] = highestSymbolVersions(elfVersionNeeds(nodeBinary));
-    }
-    const entries = layerEntries({ ...sources, nodeBinary });
+    const executable = await executableFor(flavour);
+    if (spec.executable !== undefined) bunArches.push(spec.executable);
+    const entries = layerEntries({ ...sources, executable });
     const file = join(outDir, zipFileName(flavour));
     const written = await writeZip(file, entries);
-    const verified = await verifyZip(file, entries, spec.nodeBinary);
+    const verified = await verifyZip(file, entries, spec.executable);
     zips.push({
       file: zipFileName(flavour),
       flavour,
@@ -140,13 +151,10 @@ async function buildZips(sources) {
   const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8'));
   const sizes = {
     version: pkg.version,
-    node: {
-      version: NODE_VERSION,
-      packages: Object.fromEntries(
-        Object.keys(nodeNeeds).map((a) => [a, `${NODE_BINARIES[a].npmPackage}@${NODE_VERSION}`]),
-      ),
-      // Highest symbol versions the executables need (Amazon Linux 2023 has glibc 2.34, GLIBCXX_3.4.29).
-      needs: nodeNeeds,
+    // What the executables are compiled with (their base is Bun's own executable for the architecture).
+    bun: {
+      version: BUN_VERSION,
+      packages: Object.fromEntries(bunArches.map((a) => [a, `${BUN_BINARIES[a].npmPackage}@${BUN_VERSION}`])),
     },
     zips,
   };
@@ -163,14 +171,16 @@ async function buildZips(sources) {
         `layer: warning: ${z.file} is above Lambda's 50 MiB direct upload limit; publish it through S3`,
       );
     }
-    if (z.unpackedBytes > UNZIPPED_LIMIT / 2) {
+    if (z.unpackedBytes > EXECUTABLE_UNZIPPED_TARGET) {
+      console.warn(`layer: warning: ${z.file} unpacks to ${mib(z.unpackedBytes)}, above the 120 MiB target`);
+    } else if (z.unpackedBytes > UNZIPPED_LIMIT / 2) {
       console.warn(`layer: warning: ${z.file} unpacks to ${mib(z.unpackedBytes)} of Lambda's 250 MiB`);
     }
   }
 }
 
 /** Reads a written zip back and checks it holds exactly the entries, with their modes and content. */
-async function verifyZip(file, entries, nodeArch) {
+async function verifyZip(file, entries, executableArch) {
   const bytes = await readFile(file);
   const stored = readZip(bytes);
   const expected = [...entries].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
@@ -188,9 +198,9 @@ async function verifyZip(file, entries, nodeArch) {
     }
     const data = readZipEntry(bytes, entry);
     if (!data.equals(want.data)) throw new Error(`${file}: ${entry.name} content differs from its source`);
-    if (entry.name === LAYER_PATHS.nodeBinary) {
-      if (nodeArch === undefined) throw new Error(`${file} must not hold a Node executable`);
-      checkElfIdentity(nodeArch, data);
+    if (entry.name === LAYER_PATHS.executable) {
+      if (executableArch === undefined) throw new Error(`${file} must not hold an executable`);
+      checkElfIdentity(executableArch, data);
     }
     unpackedBytes += entry.size;
     report.push({

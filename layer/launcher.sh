@@ -1,34 +1,26 @@
 #!/bin/sh
-# Lambda starts every file in /opt/extensions/ at init. This launcher starts the Node.js extension
-# that lives in ../otel-lambda-extension/ relative to its own directory, so the layout works from /opt
-# or from any other directory (local simulators).
-set -eu
+# Lambda starts every file in /opt/extensions/ at init. This launcher starts the extension that lives in
+# ../otel-lambda-extension/ relative to its own directory, so the layout works from /opt or from any
+# other directory (local simulators):
+#   - the compiled executable (bin/otel-lambda-extension, the architecture flavours), and if it cannot
+#     start (a CPU or C library it does not support, a layer of the wrong architecture), the bundle on a
+#     Node.js it finds;
+#   - in the Node.js-runtime flavour (no executable), the bundle on the runtime's Node.js.
+set -u
 
 # Parameter expansion rather than dirname/basename: no extra processes on the cold-start path.
 case $0 in
   */*) self_dir=${0%/*} ;;
   *) self_dir=. ;;
 esac
-self_dir=$(CDPATH='' cd -- "$self_dir" && pwd -P)
+self_dir=$(CDPATH='' cd -- "$self_dir" && pwd -P) || exit 1
 name=${0##*/}
 home_dir=${self_dir%/*}/otel-lambda-extension
+executable=$home_dir/bin/otel-lambda-extension
 
-# LAMBDA_OTEL_RUNTIME_NODE is a testing knob only: it stands in for /var/lang/bin/node so tests can
-# exercise the Node.js-runtime path off Lambda.
-runtime_node=${LAMBDA_OTEL_RUNTIME_NODE:-/var/lang/bin/node}
-if [ -x "$runtime_node" ]; then
-  node_bin=$runtime_node # Node.js managed runtimes
-elif [ -x "$home_dir/bin/node" ]; then
-  node_bin="$home_dir/bin/node" # a Node shipped inside the layer (other runtimes)
-elif command -v node >/dev/null 2>&1; then
-  node_bin=$(command -v node)
-else
-  echo "[otel-lambda-extension] ERROR no Node.js found ($runtime_node, $home_dir/bin/node, PATH); extension not started" >&2
-  exit 1
-fi
-
+debug=false
 case ${LAMBDA_OTEL_LOG_LEVEL:-} in
-  [Dd][Ee][Bb][Uu][Gg]) echo "[otel-lambda-extension] DEBUG launcher: starting $home_dir/index.mjs with $node_bin" ;;
+  [Dd][Ee][Bb][Uu][Gg]) debug=true ;;
 esac
 
 # The function's NODE_OPTIONS (e.g. --require of an auto-instrumentation) must not load into the
@@ -36,6 +28,50 @@ esac
 unset NODE_OPTIONS
 LAMBDA_OTEL_EXTENSION_NAME=$name
 export LAMBDA_OTEL_EXTENSION_NAME
+
+if [ -x "$executable" ]; then
+  $debug && echo "[otel-lambda-extension] DEBUG launcher: starting $executable"
+  # Not exec: if the executable cannot start, this shell is still here to start the bundle on Node.
+  # Signals sent to the extension's pid (SIGTERM when a runtime tears down) are passed on.
+  "$executable" &
+  child=$!
+  trap 'kill -TERM "$child" 2>/dev/null' TERM
+  trap 'kill -INT "$child" 2>/dev/null' INT
+  while :; do
+    wait "$child"
+    status=$?
+    # A trapped signal interrupts wait (status > 128) while the executable still runs: wait again.
+    kill -0 "$child" 2>/dev/null || break
+  done
+  trap - TERM INT
+  # Only statuses that mean "could not start" fall back: the shell could not run the file (126: wrong
+  # architecture or format; 127: missing dynamic loader or C library, or symbols the C library lacks),
+  # or the executable died on an instruction or memory access it does not support (SIGILL, SIGBUS,
+  # SIGSEGV, SIGABRT). The extension's own exit codes (0, or 1 after an error it reported) are final.
+  case $status in
+    126 | 127 | 132 | 134 | 135 | 139) ;;
+    *) exit "$status" ;;
+  esac
+  fallback="the executable $executable could not start (exit status $status)"
+fi
+
+# LAMBDA_OTEL_RUNTIME_NODE is a testing knob only: it stands in for /var/lang/bin/node so tests can
+# exercise the Node.js-runtime path off Lambda.
+runtime_node=${LAMBDA_OTEL_RUNTIME_NODE:-/var/lang/bin/node}
+if [ -x "$runtime_node" ]; then
+  node_bin=$runtime_node # Node.js managed runtimes
+elif command -v node >/dev/null 2>&1; then
+  node_bin=$(command -v node)
+else
+  echo "[otel-lambda-extension] ERROR ${fallback:+$fallback and }no Node.js found ($runtime_node, PATH); extension not started" >&2
+  exit 1
+fi
+
+if [ -n "${fallback:-}" ]; then
+  echo "[otel-lambda-extension] WARN $fallback; starting the bundle on $node_bin instead" >&2
+elif $debug; then
+  echo "[otel-lambda-extension] DEBUG launcher: starting $home_dir/index.mjs with $node_bin"
+fi
 
 # No V8 options here: most of them (e.g. --max-semi-space-size, --max-old-space-size) make Node
 # compile its built-in modules without their embedded code cache, about 15 ms more start-up CPU.

@@ -6,7 +6,8 @@ export type LayerFlavour = 'nodejs' | 'x86_64' | 'arm64';
 export interface LayerFlavourSpec {
   readonly architectures: string[];
   readonly runtimes: string[] | 'all';
-  readonly nodeBinary: 'x86_64' | 'arm64' | undefined;
+  /** The architecture of the compiled executable the flavour ships; none in the nodejs flavour. */
+  readonly executable: 'x86_64' | 'arm64' | undefined;
 }
 
 export interface LayerSources {
@@ -15,13 +16,14 @@ export interface LayerSources {
   /** Parts of the bundle loaded on first use (chunk-*.mjs next to index.mjs). */
   chunks?: { name: string; data: Buffer }[];
   config?: Buffer | undefined;
-  nodeBinary?: Buffer | undefined;
+  /** The compiled executable (architecture flavours). */
+  executable?: Buffer | undefined;
 }
 
 export const EXTENSION_NAME: 'otel-lambda-extension';
 export const REPO_ROOT: string;
 export const LAYER_FLAVOURS: Readonly<Record<LayerFlavour, LayerFlavourSpec>>;
-export const LAYER_PATHS: Readonly<{ launcher: string; bundle: string; config: string; nodeBinary: string }>;
+export const LAYER_PATHS: Readonly<{ launcher: string; bundle: string; config: string; executable: string }>;
 export function zipFileName(flavour: LayerFlavour): string;
 export function readLayerSources(root?: string): Promise<LayerSources>;
 export function layerEntries(sources: LayerSources): ZipInput[];

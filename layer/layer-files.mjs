@@ -1,9 +1,10 @@
 // What goes into the layer, laid out as Lambda unpacks it into /opt:
 //   extensions/otel-lambda-extension     the launcher (Lambda starts every file in /opt/extensions)
-//   otel-lambda-extension/index.mjs      the bundle's entry
+//   otel-lambda-extension/bin/otel-lambda-extension   the compiled executable (architecture flavours)
+//   otel-lambda-extension/index.mjs      the bundle's entry (Node: the nodejs flavour, and the
+//                                        architecture flavours' fallback)
 //   otel-lambda-extension/chunk-*.mjs    parts of the bundle loaded on first use
 //   otel-lambda-extension/config.yaml    the commented default configuration
-//   otel-lambda-extension/bin/node       a Node.js executable (architecture flavours only)
 
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -12,22 +13,25 @@ import { fileURLToPath } from 'node:url';
 export const EXTENSION_NAME = 'otel-lambda-extension';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The flavours: one for Node.js runtimes (any architecture), one per architecture for all runtimes. */
+/**
+ * The flavours: one per architecture for every runtime (the compiled executable, the default), and a
+ * small one for Node.js runtimes (any architecture) that runs the bundle on the function's Node.
+ */
 export const LAYER_FLAVOURS = Object.freeze({
+  x86_64: Object.freeze({ architectures: ['x86_64'], runtimes: 'all', executable: 'x86_64' }),
+  arm64: Object.freeze({ architectures: ['arm64'], runtimes: 'all', executable: 'arm64' }),
   nodejs: Object.freeze({
     architectures: ['x86_64', 'arm64'],
     runtimes: ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'],
-    nodeBinary: undefined,
+    executable: undefined,
   }),
-  x86_64: Object.freeze({ architectures: ['x86_64'], runtimes: 'all', nodeBinary: 'x86_64' }),
-  arm64: Object.freeze({ architectures: ['arm64'], runtimes: 'all', nodeBinary: 'arm64' }),
 });
 
 export const LAYER_PATHS = Object.freeze({
   launcher: `extensions/${EXTENSION_NAME}`,
   bundle: `${EXTENSION_NAME}/index.mjs`,
   config: `${EXTENSION_NAME}/config.yaml`,
-  nodeBinary: `${EXTENSION_NAME}/bin/node`,
+  executable: `${EXTENSION_NAME}/bin/${EXTENSION_NAME}`,
 });
 
 export function zipFileName(flavour) {
@@ -53,8 +57,8 @@ export async function readLayerSources(root = REPO_ROOT) {
   };
 }
 
-/** The layer's files ({ name, data, mode }); the Node executable only when one is given. */
-export function layerEntries({ launcher, bundle, chunks = [], config, nodeBinary }) {
+/** The layer's files ({ name, data, mode }); the compiled executable only when one is given. */
+export function layerEntries({ launcher, bundle, chunks = [], config, executable }) {
   const entries = [
     { name: LAYER_PATHS.launcher, data: launcher, mode: 0o755 },
     { name: LAYER_PATHS.bundle, data: bundle, mode: 0o644 },
@@ -62,7 +66,7 @@ export function layerEntries({ launcher, bundle, chunks = [], config, nodeBinary
   for (const chunk of chunks)
     entries.push({ name: `${EXTENSION_NAME}/${chunk.name}`, data: chunk.data, mode: 0o644 });
   if (config !== undefined) entries.push({ name: LAYER_PATHS.config, data: config, mode: 0o644 });
-  if (nodeBinary !== undefined) entries.push({ name: LAYER_PATHS.nodeBinary, data: nodeBinary, mode: 0o755 });
+  if (executable !== undefined) entries.push({ name: LAYER_PATHS.executable, data: executable, mode: 0o755 });
   return entries;
 }
 

@@ -2,9 +2,10 @@
 // Lambda extension given by path — a layer directory (Lambda's /opt, holding extensions/<name>) or a
 // single executable, which is wrapped into a throw-away opt directory under its own name.
 
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { LAYER_PATHS } from '../../layer/layer-files.mjs';
 import { ensureLayer, LAYER_DIR } from '../../test/support/e2e-harness.js';
 import { findExtensions } from '../../tools/simulator/environment.js';
 
@@ -51,6 +52,10 @@ export function resolveExtension(path: string | undefined): ExtensionUnderTest {
   if (!st) throw new Error(`--extension ${path}: no such file or directory`);
   if (st.isDirectory()) {
     const names = extensionNames(full);
+    // Another build of this project's layer (another flavour, e.g. `make layer-nodejs`): its own knobs apply.
+    if (existsSync(join(full, LAYER_PATHS.launcher)) && existsSync(join(full, LAYER_PATHS.bundle))) {
+      return { kind: 'layer-dir', path: full, optDir: full, names, isProject: true, dispose: noop };
+    }
     if (names.length === 0) {
       throw new Error(
         `--extension ${path}: a layer directory must hold at least one executable file in extensions/ (as Lambda's /opt)`,

@@ -579,30 +579,6 @@ async function otherSections(
         one(size.unzippedBytes),
       ),
     );
-    for (const flavour of size.withNode ?? []) {
-      figures.push(
-        makeFigure(
-          {
-            id: `layer.${flavour.flavour}.zipBytes`,
-            section: 'layer',
-            label: `${flavour.flavour} flavour (with Node) zipped`,
-            unit: 'bytes',
-            better: 'lower',
-          },
-          one(flavour.zipBytes),
-        ),
-        makeFigure(
-          {
-            id: `layer.${flavour.flavour}.unzippedBytes`,
-            section: 'layer',
-            label: `${flavour.flavour} flavour (with Node) unzipped`,
-            unit: 'bytes',
-            better: 'lower',
-          },
-          one(flavour.unzippedBytes),
-        ),
-      );
-    }
   }
 }
 

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type OtlpSink, startOtlpSink } from '../../tools/otlp/sink.js';
 import {
@@ -23,7 +24,7 @@ import {
   plainValue,
   type TracesRequest,
 } from '../../tools/otlp/decode.js';
-import { BUNDLE, ensureLayer, extensionEnvironment, freeLoopbackPort } from '../support/e2e-harness.js';
+import { ensureLayer, extensionEnvironment, freeLoopbackPort, LAYER_DIR } from '../support/e2e-harness.js';
 
 let sink: OtlpSink;
 
@@ -37,6 +38,7 @@ after(async () => {
 });
 
 const EXTENSION_NAME = 'otel-lambda-extension';
+const LAUNCHER = join(LAYER_DIR, 'extensions', EXTENSION_NAME);
 
 // ---------------------------------------------------------------------------------------------------
 // Telemetry pushes straight to the listener
@@ -255,7 +257,7 @@ interface Run {
   call(route: ApiCall['route']): ApiCall;
 }
 
-/** Runs the bundle against a scripted fake API until it exits (killed after `boundMs`). */
+/** Runs the shipped layer's launcher (so the compiled executable) against a scripted fake API until it exits (killed after `boundMs`). */
 async function runAgainst(
   script: Script,
   extraEnv: Record<string, string> = {},
@@ -300,7 +302,8 @@ async function runAgainst(
       LAMBDA_OTEL_LOG_LEVEL: 'info',
       ...extraEnv,
     };
-    const proc = spawn(process.execPath, [BUNDLE], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own: the launcher waits on the executable, and both are killed at the end.
+    const proc = spawn(LAUNCHER, [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child = proc;
     for (const stream of [proc.stdout, proc.stderr]) {
       let rest = '';
@@ -314,7 +317,9 @@ async function runAgainst(
     const exited = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined>(
       (resolve) => {
         const timer = setTimeout(() => resolve(undefined), boundMs);
-        proc.on('exit', (code, signal) => {
+        // 'close', not 'exit': the launcher and the executable share the pipes, and the last lines
+        // may still be in them when the launcher's exit is reported.
+        proc.on('close', (code, signal) => {
           clearTimeout(timer);
           resolve({ code, signal });
         });
@@ -337,7 +342,13 @@ async function runAgainst(
       },
     };
   } finally {
-    child?.kill('SIGKILL');
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     for (const s of sockets) s.destroy();
     await new Promise((resolve) => server.close(resolve));
   }

@@ -1,17 +1,19 @@
 // The all-runtimes layer zip for this machine's architecture, built by `node layer/build-layer.mjs
 // --zip`, unpacked as Lambda unpacks it into /opt and run in the Lambda simulator:
-//   1. Node.js runtimes: the runtime's /var/lang/bin/node (stood in for by LAMBDA_OTEL_RUNTIME_NODE)
-//      runs the extension even though the layer ships its own Node;
-//   2. other runtimes: the Node shipped in the layer (the pinned release, not the Node running the
-//      tests, which is also on PATH) runs it, and the extension registers and follows the lifecycle;
+//   1. the compiled executable runs the extension (even where a runtime Node exists), which registers
+//      and follows the lifecycle;
+//   2. an executable that cannot start — the other architecture's build (exec format error) or one
+//      that dies on SIGILL as on a CPU it does not support — makes the launcher say so and start the
+//      shipped bundle on the Node it finds, and the function runs as before;
 //   3. the other architecture's executable, which cannot run here, is checked by its ELF header.
-// The Node executables are fetched into .cache/node-binaries/ on first use (~50 MB each, from the npm
-// registry), in before() with a generous timeout; later runs reuse the cache.
+// The pinned Bun executables are fetched into .cache/bun-binaries/ on first use (~52 MB each, from the
+// npm registry), in before() with a generous timeout; later runs reuse the cache.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  copyFileSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -24,6 +26,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { buildExecutable } from '../../layer/build-executable.mjs';
 import { EXTENSION_NAME, LAYER_PATHS, REPO_ROOT, zipFileName } from '../../layer/layer-files.mjs';
 import { readZip, unpackZip } from '../../layer/layer-zip.mjs';
 import {
@@ -32,11 +35,9 @@ import {
   EM_AARCH64,
   EM_X86_64,
   elfVersionNeeds,
-  fetchNodeBinary,
-  NODE_VERSION,
   readElfHeader,
   symbolVersionsBeyond,
-} from '../../layer/node-binaries.mjs';
+} from '../../layer/executable-checks.mjs';
 import { LambdaSimulator } from '../../tools/simulator/index.js';
 
 const hostArch = process.arch === 'arm64' ? 'arm64' : 'x86_64';
@@ -46,15 +47,15 @@ const HANDLER = join(REPO_ROOT, 'test/fixtures/functions/echo.mjs');
 const work = realpathSync(mkdtempSync(join(tmpdir(), 'layer-e2e-')));
 const opt = join(work, 'opt');
 const dist = join(work, 'dist');
-let other: Buffer;
+const executable = join(opt, LAYER_PATHS.executable);
+let other: { path: string; bytes: Buffer };
 let buildOutput = '';
 
 before(
   async () => {
     const log = (line: string) => process.stderr.write(`${line}\n`);
-    // A fresh machine fetches both executables here (a few seconds on a good link); cached, ~1 s.
-    await fetchNodeBinary(hostArch, { log });
-    other = (await fetchNodeBinary(otherArch, { log })).bytes;
+    // A fresh machine fetches both Bun executables here (a few seconds on a good link); cached, ~2 s.
+    other = await buildExecutable(otherArch, { log });
     const args = ['--layer-dir', join(work, 'layer'), '--zip', '--flavour', hostArch, '--out', dist];
     const built = spawnSync(process.execPath, [join(REPO_ROOT, 'layer/build-layer.mjs'), ...args], {
       encoding: 'utf8',
@@ -68,7 +69,13 @@ before(
 
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** Runs one cold start, one invocation and a shutdown; returns what the extension process was. */
+/** The processes whose parent is `pid` (the launcher's child, when it does not exec). */
+function childrenOf(pid: number): number[] {
+  const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return text === '' ? [] : text.split(' ').map(Number);
+}
+
+/** Runs one cold start, one invocation and a shutdown; returns what ran the extension and its logs. */
 async function lifecycle(env: Record<string, string>) {
   const sim = new LambdaSimulator({
     optDir: opt,
@@ -81,8 +88,10 @@ async function lifecycle(env: Record<string, string>) {
     assert.equal(init.status, 'success', JSON.stringify(init));
     const pid = sim.pids().extensions[EXTENSION_NAME];
     assert.ok(pid, 'the extension process is alive after init');
-    // The launcher execs node, so the extension's pid is the node process itself.
-    const exe = readlinkSync(`/proc/${pid}/exe`);
+    // The launcher waits on the executable (it may have to fall back), or execs node.
+    const children = childrenOf(pid);
+    const running = children.length === 1 ? (children[0] as number) : pid;
+    const exe = readlinkSync(`/proc/${running}/exe`);
     const registered = sim.timeline.of('register').filter((r) => r.name === EXTENSION_NAME);
     assert.deepEqual(
       registered.map((r) => [r.status, r.events]),
@@ -100,65 +109,83 @@ async function lifecycle(env: Record<string, string>) {
   }
 }
 
-test('the zip unpacks to the launcher, bundle, config and an executable Node', () => {
+/** A stand-in for /var/lang/bin/node: records how it was started, then becomes the Node running this. */
+function recordingNode(name: string): { path: string; record: string } {
+  const record = join(work, `${name}.log`);
+  const path = join(work, name);
+  writeFileSync(
+    path,
+    `#!/bin/sh\necho "$0 $*" >> ${JSON.stringify(record)}\nexec ${JSON.stringify(process.execPath)} "$@"\n`,
+  );
+  chmodSync(path, 0o755);
+  return { path, record };
+}
+
+test('the zip unpacks to the launcher, the executable, the fallback bundle and the config', () => {
   const names = readZip(readFileSync(join(dist, zipFileName(hostArch)))).map((e) => e.name);
-  assert.ok(names.includes(LAYER_PATHS.nodeBinary) && names.includes(LAYER_PATHS.launcher), names.join());
+  for (const name of [LAYER_PATHS.launcher, LAYER_PATHS.executable, LAYER_PATHS.bundle, LAYER_PATHS.config])
+    assert.ok(names.includes(name), `${name} in ${names.join()}`);
   assert.equal(statSync(join(opt, LAYER_PATHS.launcher)).mode & 0o777, 0o755);
-  assert.equal(statSync(join(opt, LAYER_PATHS.nodeBinary)).mode & 0o777, 0o755);
+  assert.equal(statSync(executable).mode & 0o777, 0o755);
+  checkElfIdentity(hostArch, readFileSync(executable));
   const chunks = readdirSync(join(REPO_ROOT, 'build', EXTENSION_NAME)).filter((f) =>
     /^chunk-.*\.mjs$/.test(f),
   );
   for (const chunk of chunks) assert.ok(names.includes(`${EXTENSION_NAME}/${chunk}`), chunk);
-  // launcher, index.mjs, config.yaml, node and the bundle's chunks
+  // launcher, executable, index.mjs, config.yaml and the bundle's chunks
   assert.match(
     buildOutput,
     new RegExp(`${zipFileName(hostArch)}\\s+\\d+\\.\\d MiB\\s+\\d+\\.\\d MiB\\s+${4 + chunks.length}\\n`),
   );
 });
 
-test('on a Node.js runtime the runtime node runs the extension, not the shipped one', async () => {
-  // Stands in for /var/lang/bin/node: records how it was started, then becomes the Node running this.
-  const record = join(work, 'runtime-node.log');
-  const runtimeNode = join(work, 'var-lang-bin-node');
-  writeFileSync(
-    runtimeNode,
-    `#!/bin/sh\necho "$0 $*" >> ${JSON.stringify(record)}\nexec ${JSON.stringify(process.execPath)} "$@"\n`,
-  );
-  chmodSync(runtimeNode, 0o755);
+test('the compiled executable runs the extension, even on a Node.js runtime', async () => {
+  const node = recordingNode('runtime-node');
+  const { exe, logs } = await lifecycle({ LAMBDA_OTEL_RUNTIME_NODE: node.path });
+  assert.equal(exe, executable);
+  assert.equal(spawnSync('cat', [node.record]).status, 1, 'the runtime node never ran');
+  assert.ok(logs.includes(`[otel-lambda-extension] DEBUG launcher: starting ${executable}`), logs.join('\n'));
+  assert.ok(!logs.some((l) => /could not start|no Node\.js found/.test(l)), logs.join('\n'));
+});
 
-  const { exe, logs } = await lifecycle({ LAMBDA_OTEL_RUNTIME_NODE: runtimeNode });
-  assert.equal(readFileSync(record, 'utf8'), `${runtimeNode} ${join(opt, LAYER_PATHS.bundle)}\n`);
+test('an executable of the other architecture: the launcher says so and the bundle runs on Node', async () => {
+  copyFileSync(other.path, executable);
+  const node = recordingNode('fallback-node-arch');
+  const { exe, logs } = await lifecycle({ LAMBDA_OTEL_RUNTIME_NODE: node.path });
+  assert.equal(readFileSync(node.record, 'utf8'), `${node.path} ${join(opt, LAYER_PATHS.bundle)}\n`);
   assert.equal(exe, realpathSync(process.execPath));
   assert.ok(
     logs.includes(
-      `[otel-lambda-extension] DEBUG launcher: starting ${join(opt, EXTENSION_NAME)}/index.mjs with ${runtimeNode}`,
+      `[otel-lambda-extension] WARN the executable ${executable} could not start (exit status 126); ` +
+        `starting the bundle on ${node.path} instead`,
     ),
+    logs.join('\n'),
   );
 });
 
-test('on other runtimes the Node shipped in the layer runs the extension', async () => {
-  const shipped = join(opt, LAYER_PATHS.nodeBinary);
+test('an executable that dies on SIGILL (a CPU it does not support): Node on PATH runs the bundle', async () => {
+  writeFileSync(executable, '#!/bin/sh\nkill -ILL $$\n', { mode: 0o755 });
+  // No runtime node: the simulator's PATH starts with the Node running this.
   const { exe, logs } = await lifecycle({ LAMBDA_OTEL_RUNTIME_NODE: join(work, 'no-runtime-node') });
-  assert.equal(exe, shipped);
-  const version = spawnSync(exe, ['--version'], { encoding: 'utf8' }).stdout.trim();
-  assert.equal(version, `v${NODE_VERSION}`);
-  assert.notEqual(version, process.version, 'the shipped Node is not the one on PATH');
+  assert.equal(exe, realpathSync(process.execPath));
   assert.ok(
-    logs.some((l) => l.endsWith(`with ${shipped}`)),
+    logs.some((l) =>
+      /WARN the executable .* could not start \(exit status 132\); starting the bundle on /.test(l),
+    ),
     logs.join('\n'),
   );
 });
 
 test(`the ${otherArch} executable is a 64-bit little-endian ELF for its machine that runs on Amazon Linux 2023`, () => {
-  assert.deepEqual(readElfHeader(other), {
+  assert.deepEqual(readElfHeader(other.bytes), {
     bits: 64,
     endianness: 'little',
     type: 2,
     machine: otherArch === 'arm64' ? EM_AARCH64 : EM_X86_64,
   });
-  checkElfIdentity(otherArch, other);
-  assert.throws(() => checkElfIdentity(hostArch, other), /expected 64-bit little-endian machine/);
-  const needs = elfVersionNeeds(other);
+  checkElfIdentity(otherArch, other.bytes);
+  assert.throws(() => checkElfIdentity(hostArch, other.bytes), /expected 64-bit little-endian machine/);
+  const needs = elfVersionNeeds(other.bytes);
   assert.ok(needs.some((n) => n.file === 'libc.so.6'));
   assert.deepEqual(symbolVersionsBeyond(needs, AL2023_SYMBOL_VERSIONS), []);
 });

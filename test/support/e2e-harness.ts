@@ -1,5 +1,6 @@
-// Shared set-up for end-to-end tests: the extension from the built layer, inside the Lambda
-// simulator, exporting to a real OpenTelemetry Collector (or any endpoint a test gives).
+// Shared set-up for end-to-end tests: the extension from the built layer (the compiled executable for
+// this machine's architecture), inside the Lambda simulator, exporting to a real OpenTelemetry
+// Collector (or any endpoint a test gives).
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,8 @@ import type { SimulatorOptions } from '../../tools/simulator/types.js';
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const LAYER_DIR = join(REPO_ROOT, 'build/layer');
 export const BUNDLE = join(LAYER_DIR, 'otel-lambda-extension/index.mjs');
+/** The compiled executable build/layer ships on x86_64 and arm64 machines (what the tests run). */
+export const EXECUTABLE = join(LAYER_DIR, 'otel-lambda-extension/bin/otel-lambda-extension');
 export const FUNCTIONS_DIR = join(REPO_ROOT, 'test/fixtures/functions');
 /** Preloaded into instrumented fixture functions (--import): the OpenTelemetry JS SDK set-up. */
 export const SETUP_MODULE = join(FUNCTIONS_DIR, 'otel-setup.mjs');
@@ -22,20 +25,26 @@ export const FUNCTION_SCOPE = 'otel-fixture';
 /** `bytes` random bytes as hex (trace and span ids, unique markers). */
 export const randomHex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
+/** Whether this machine's layer is the compiled executable (a pinned Bun exists for its architecture). */
+const HOST_HAS_EXECUTABLE = process.arch === 'x64' || process.arch === 'arm64';
+
 /**
- * The layer the simulator starts the extension from. `make test` builds it first; a test file run on
- * its own builds it when it is missing or older than the sources' newest change.
+ * The layer the simulator starts the extension from: what ships for this machine's architecture,
+ * the compiled executable (the launcher falls back to the bundle on Node only if it cannot start).
+ * `make test` builds it first; a test file run on its own builds it when it is missing, is another
+ * flavour, or is older than the sources' newest change.
  */
 export function ensureLayer(): string {
-  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < newestSourceMtime()) {
+  const artifact = HOST_HAS_EXECUTABLE ? EXECUTABLE : BUNDLE;
+  if (!existsSync(artifact) || statSync(artifact).mtimeMs < newestSourceMtime(artifact)) {
     execFileSync(process.execPath, ['build.mjs'], { cwd: REPO_ROOT, stdio: 'ignore' });
     execFileSync(process.execPath, ['layer/build-layer.mjs'], { cwd: REPO_ROOT, stdio: 'ignore' });
   }
   return LAYER_DIR;
 }
 
-function newestSourceMtime(): number {
-  const out = execFileSync('find', ['src', 'layer', '-newer', BUNDLE, '-type', 'f', '-print', '-quit'], {
+function newestSourceMtime(artifact: string): number {
+  const out = execFileSync('find', ['src', 'layer', '-newer', artifact, '-type', 'f', '-print', '-quit'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
   });

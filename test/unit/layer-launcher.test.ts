@@ -1,7 +1,9 @@
-// The layer's launcher (layer/launcher.sh) picks the Node that runs the extension: the runtime's
-// /var/lang/bin/node (LAMBDA_OTEL_RUNTIME_NODE stands in for it here), else the one shipped in the
-// layer, else node on PATH, else it fails loudly. Stand-in `node` scripts record how they were started,
-// under every POSIX shell installed (Lambda's /bin/sh is bash; Debian's is dash).
+// The layer's launcher (layer/launcher.sh) starts the compiled executable when the layer ships one;
+// when it cannot start (the shell cannot run it, or it dies on SIGILL/SIGBUS/SIGSEGV/SIGABRT) or the
+// layer ships none, the bundle on a Node: the runtime's /var/lang/bin/node (LAMBDA_OTEL_RUNTIME_NODE
+// stands in for it here), else node on PATH, else it fails loudly. Stand-in `node` and executable
+// scripts record how they were started, under every POSIX shell installed (Lambda's /bin/sh is bash;
+// Debian's is dash).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -35,14 +37,32 @@ function fakeNode(path: string, label: string): string {
   return path;
 }
 
-/** A layer directory: extensions/<name> (the launcher) and otel-lambda-extension/ (maybe with bin/node). */
+/**
+ * A stand-in compiled executable: prints who it is and the environment the launcher set, then ends as
+ * FAKE_END says: an exit status (default 0) or `kill SIG` (dies on that signal, as on an unsupported CPU).
+ */
+function fakeExecutable(path: string): string {
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(
+    path,
+    `#!/bin/sh
+printf '%s\\n' executable "$@" "NODE_OPTIONS=\${NODE_OPTIONS-unset}" "NAME=$LAMBDA_OTEL_EXTENSION_NAME"
+` +
+      `case \${FAKE_END:-0} in kill*) kill -\${FAKE_END#kill } $$ ;; *) exit "\${FAKE_END:-0}" ;; esac
+`,
+  );
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** A layer directory: extensions/<name> (the launcher) and otel-lambda-extension/ (maybe with the executable). */
 function layer(name: string, { shipped }: { shipped: boolean }): string {
   const dir = join(work, name);
   mkdirSync(join(dir, 'extensions'), { recursive: true });
   mkdirSync(join(dir, 'otel-lambda-extension'), { recursive: true });
   copyFileSync(LAUNCHER, join(dir, 'extensions', 'otel-lambda-extension'));
   chmodSync(join(dir, 'extensions', 'otel-lambda-extension'), 0o755);
-  if (shipped) fakeNode(join(dir, 'otel-lambda-extension', 'bin', 'node'), 'shipped');
+  if (shipped) fakeExecutable(join(dir, 'otel-lambda-extension', 'bin', 'otel-lambda-extension'));
   return dir;
 }
 
@@ -79,25 +99,103 @@ for (const shell of shells) {
     const nodeOnly = layer(`nodejs-${label}`, { shipped: false });
     const bundle = (dir: string) => join(dir, 'otel-lambda-extension', 'index.mjs');
 
-    test("the runtime's node comes first, even when the layer ships one", () => {
+    test('the shipped executable runs the extension, even on a Node.js runtime', () => {
       const r = launch(shell, full, { LAMBDA_OTEL_RUNTIME_NODE: runtimeNode, PATH: pathDir });
       assert.equal(r.status, 0, r.stderr);
-      assert.deepEqual(r.lines, [
-        'runtime',
-        bundle(full),
-        'NODE_OPTIONS=unset',
-        'NAME=otel-lambda-extension',
-      ]);
+      assert.deepEqual(r.lines, ['executable', 'NODE_OPTIONS=unset', 'NAME=otel-lambda-extension']);
+      assert.equal(r.stderr, '');
     });
 
-    test('without a runtime node the shipped one wins over PATH', () => {
-      const r = launch(shell, full, {
+    test("the executable's own exit status is final: no Node runs after it", () => {
+      for (const end of ['1', '2', '137']) {
+        const r = launch(shell, full, {
+          LAMBDA_OTEL_RUNTIME_NODE: runtimeNode,
+          PATH: pathDir,
+          FAKE_END: end,
+        });
+        assert.equal(r.status, Number(end), r.stderr);
+        assert.deepEqual(r.lines[0], 'executable');
+        assert.ok(!r.lines.includes('runtime'), r.lines.join());
+      }
+    });
+
+    for (const [end, status] of [
+      ['126', 126],
+      ['127', 127],
+      ['kill ILL', 132],
+      ['kill ABRT', 134],
+      ['kill BUS', 135],
+      ['kill SEGV', 139],
+    ] as const) {
+      test(`an executable that cannot start (${end}) falls back to the runtime's node and says so`, () => {
+        const r = launch(shell, full, {
+          LAMBDA_OTEL_RUNTIME_NODE: runtimeNode,
+          PATH: pathDir,
+          FAKE_END: end,
+        });
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.lines.slice(-4), [
+          'runtime',
+          bundle(full),
+          'NODE_OPTIONS=unset',
+          'NAME=otel-lambda-extension',
+        ]);
+        const executable = join(full, 'otel-lambda-extension', 'bin', 'otel-lambda-extension');
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `\\[otel-lambda-extension\\] WARN the executable ${executable} could not start \\(exit status ${status}\\); ` +
+              `starting the bundle on ${runtimeNode} instead\\n$`,
+          ),
+        );
+      });
+    }
+
+    test('an executable of another architecture falls back to node on PATH', () => {
+      const dir = layer(`foreign-${label}`, { shipped: false });
+      const executable = join(dir, 'otel-lambda-extension', 'bin', 'otel-lambda-extension');
+      mkdirSync(join(executable, '..'));
+      // An ELF header for a machine this kernel does not run (s390, 22): execve says ENOEXEC.
+      const elf = Buffer.alloc(64);
+      elf.write('\x7fELF', 0, 'latin1');
+      elf.set([2, 1, 1], 4);
+      elf.writeUInt16LE(2, 16);
+      elf.writeUInt16LE(process.arch === 's390x' ? 62 : 22, 18);
+      writeFileSync(executable, elf, { mode: 0o755 });
+      const r = launch(shell, dir, {
         LAMBDA_OTEL_RUNTIME_NODE: join(work, 'missing', 'node'),
         PATH: pathDir,
       });
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.lines[0], 'shipped');
-      assert.equal(r.lines[1], bundle(full));
+      assert.deepEqual(r.lines.slice(0, 2), ['path', bundle(dir)]);
+      assert.match(
+        r.stderr,
+        /WARN the executable .* could not start \(exit status 126\); starting the bundle on /,
+      );
+    });
+
+    test('an executable that cannot start and no Node at all: one clear line, exit 1', () => {
+      const r = launch(shell, full, {
+        LAMBDA_OTEL_RUNTIME_NODE: join(work, 'missing', 'node'),
+        PATH: emptyPath,
+        FAKE_END: '127',
+      });
+      assert.equal(r.status, 1);
+      assert.match(
+        r.stderr,
+        /\[otel-lambda-extension\] ERROR the executable .* could not start \(exit status 127\) and no Node\.js found .*extension not started\n$/,
+      );
+    });
+
+    test("without an executable (Node.js-runtime flavour) the runtime's node comes first", () => {
+      const r = launch(shell, nodeOnly, { LAMBDA_OTEL_RUNTIME_NODE: runtimeNode, PATH: pathDir });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.lines, [
+        'runtime',
+        bundle(nodeOnly),
+        'NODE_OPTIONS=unset',
+        'NAME=otel-lambda-extension',
+      ]);
     });
 
     test('with neither, node on PATH runs the extension', () => {
@@ -118,8 +216,17 @@ for (const shell of shells) {
       assert.match(r.stderr, /^\[otel-lambda-extension\] ERROR no Node\.js found .*extension not started\n$/);
     });
 
+    test('debug names the executable it starts', () => {
+      const r = launch(shell, full, { LAMBDA_OTEL_LOG_LEVEL: 'debug', PATH: pathDir });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(
+        r.lines[0],
+        `[otel-lambda-extension] DEBUG launcher: starting ${join(full, 'otel-lambda-extension', 'bin', 'otel-lambda-extension')}`,
+      );
+    });
+
     test('LAMBDA_OTEL_NODE_OPTIONS reach node as arguments; debug names the chosen node', () => {
-      const r = launch(shell, full, {
+      const r = launch(shell, nodeOnly, {
         LAMBDA_OTEL_RUNTIME_NODE: runtimeNode,
         LAMBDA_OTEL_NODE_OPTIONS: '--max-old-space-size=64 --no-warnings',
         LAMBDA_OTEL_LOG_LEVEL: 'DEBUG',
@@ -127,11 +234,11 @@ for (const shell of shells) {
       });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.lines, [
-        `[otel-lambda-extension] DEBUG launcher: starting ${join(full, 'otel-lambda-extension')}/index.mjs with ${runtimeNode}`,
+        `[otel-lambda-extension] DEBUG launcher: starting ${join(nodeOnly, 'otel-lambda-extension')}/index.mjs with ${runtimeNode}`,
         'runtime',
         '--max-old-space-size=64',
         '--no-warnings',
-        bundle(full),
+        bundle(nodeOnly),
         'NODE_OPTIONS=unset',
         'NAME=otel-lambda-extension',
       ]);
@@ -147,7 +254,7 @@ for (const shell of shells) {
         encoding: 'utf8',
       });
       assert.equal(relative.status, 0, relative.stderr);
-      assert.deepEqual(relative.stdout.split('\n').slice(0, 2), ['shipped', bundle(full)]);
+      assert.deepEqual(relative.stdout.split('\n').slice(0, 1), ['executable']);
       // Lambda names the extension after the launcher's file name.
       copyFileSync(LAUNCHER, join(full, 'extensions', 'renamed'));
       const renamed = spawnSync(shell, [join(link, 'extensions', 'renamed')], { env, encoding: 'utf8' });

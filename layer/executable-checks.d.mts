@@ -1,15 +1,6 @@
-// Types of node-binaries.mjs (plain JavaScript so the layer builds with `node` alone).
+// Types of executable-checks.mjs (plain JavaScript so the layer builds with `node` alone).
 
 export type LambdaArchitecture = 'x86_64' | 'arm64';
-
-export interface NodeBinarySpec {
-  readonly npmPackage: string;
-  /** npm SRI of the package tarball. */
-  readonly integrity: string;
-  /** sha256 (hex) of bin/node. */
-  readonly sha256: string;
-  readonly elfMachine: number;
-}
 
 export interface ElfHeader {
   bits: 32 | 64;
@@ -25,20 +16,11 @@ export interface ElfVersionNeed {
   versions: string[];
 }
 
-export const NODE_VERSION: string;
-export const DEFAULT_NODE_CACHE: string;
 export const EM_X86_64: 62;
 export const EM_AARCH64: 183;
-export const NODE_BINARIES: Readonly<Record<LambdaArchitecture, NodeBinarySpec>>;
 export const LAMBDA_ARCHITECTURES: readonly LambdaArchitecture[];
 export const AL2023_SYMBOL_VERSIONS: Readonly<Record<string, string>>;
 
-export function nodeBinaryPath(arch: LambdaArchitecture, cacheRoot?: string): string;
-export function fetchNodeBinary(
-  arch: LambdaArchitecture,
-  options?: { cacheRoot?: string; log?: (line: string) => void },
-): Promise<{ path: string; bytes: Buffer }>;
-export function checkNodeBinary(arch: LambdaArchitecture, bytes: Buffer): void;
 export function checkElfIdentity(arch: LambdaArchitecture, bytes: Buffer): void;
 export function readElfHeader(bytes: Buffer): ElfHeader;
 export function elfVersionNeeds(bytes: Buffer): ElfVersionNeed[];
@@ -48,3 +30,16 @@ export function symbolVersionsBeyond(
   limits: Readonly<Record<string, string>>,
 ): string[];
 export function compareVersions(a: string, b: string): -1 | 0 | 1;
+export function fetchNpmPackageFile(options: {
+  /** name@version */
+  pkg: string;
+  integrity: string;
+  /** The file inside the tarball, e.g. package/bin/node. */
+  member: string;
+  sha256: string;
+  /** Where it is cached. */
+  path: string;
+  /** Prefix of log lines and errors. */
+  label: string;
+  log: (line: string) => void;
+}): Promise<Buffer>;
