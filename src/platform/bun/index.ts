@@ -1,0 +1,22 @@
+// The port on Bun: Bun.serve, Bun.gzipSync, Bun's garbage collector hint; streaming decompression
+// through Bun's node:zlib.
+
+import { zlibDecompressor } from '../node/compression.js';
+import type { Platform } from '../port.js';
+import { systemClock, systemScheduler } from '../system-time.js';
+import type { BunApi } from './bun-api.js';
+import { serveBun } from './http-server.js';
+
+export function bunPlatform(bun: BunApi): Platform {
+  return {
+    name: 'bun',
+    clock: systemClock,
+    scheduler: systemScheduler,
+    serve: (handler, options) => serveBun(bun, handler, options),
+    compression: {
+      gzip: async (data, level) => bun.gzipSync(data, level === undefined ? undefined : { level }),
+      decompressor: zlibDecompressor,
+    },
+    reclaimDiscarded: () => bun.gc(false),
+  };
+}

@@ -1,0 +1,20 @@
+// The port on Node.js: node:http, node:zlib, the process's clock and unref'd timers.
+
+import type { Platform } from '../port.js';
+import { systemClock, systemScheduler } from '../system-time.js';
+import { nodeCompression } from './compression.js';
+import { reclaimDiscarded } from './reclaim.js';
+
+export function nodePlatform(): Platform {
+  return {
+    name: 'node',
+    clock: systemClock,
+    scheduler: systemScheduler,
+    async serve(handler, options) {
+      const { serveNode } = await import('./http-server.js');
+      return serveNode(handler, options, reclaimDiscarded);
+    },
+    compression: nodeCompression,
+    reclaimDiscarded,
+  };
+}
