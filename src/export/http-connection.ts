@@ -13,7 +13,15 @@ import type { Agent as HttpAgent, IncomingHttpHeaders, ClientRequest, IncomingMe
 import http from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { EXTENSION_NAME, EXTENSION_VERSION } from '../convert/version.js';
+import type { Scheduler } from '../model/time.js';
 import { THAW_GRACE_MS, THAW_LATE_MS } from './deadline.js';
+
+const REAL_TIMERS: Scheduler = {
+  setTimeout(callback, delayMs) {
+    const timer = setTimeout(callback, Math.max(0, delayMs));
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
 
 export interface HttpResponse {
   status: number;
@@ -49,6 +57,8 @@ export interface ConnectionPoolOptions {
   freeSocketTimeoutMs?: number;
   maxSockets?: number;
   now?: () => number;
+  /** Timers for request timeouts (default real ones). */
+  scheduler?: Scheduler;
 }
 
 class TimeoutError extends Error {
@@ -67,8 +77,10 @@ export class HttpConnectionPool {
   private readonly freeSocketTimeoutMs: number;
   private readonly maxSockets: number;
   private readonly now: () => number;
+  private readonly scheduler: Scheduler;
 
   constructor(options: ConnectionPoolOptions = {}) {
+    this.scheduler = options.scheduler ?? REAL_TIMERS;
     this.freeSocketTimeoutMs = options.freeSocketTimeoutMs ?? 4_000;
     this.maxSockets = options.maxSockets ?? 8;
     this.now = options.now ?? Date.now;
@@ -163,7 +175,7 @@ export class HttpConnectionPool {
       const finish = (value: Parameters<typeof resolve>[0]): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.cancel();
         request.signal.removeEventListener('abort', onAbort);
         resolve(value);
       };
@@ -181,12 +193,12 @@ export class HttpConnectionPool {
       const dueMs = this.now() + timeoutMs;
       const onTimeout = (): void => {
         if (this.now() - dueMs > THAW_LATE_MS && timer === firstTimer) {
-          timer = setTimeout(onTimeout, THAW_GRACE_MS);
+          timer = this.scheduler.setTimeout(onTimeout, THAW_GRACE_MS);
           return;
         }
         cut(new TimeoutError(`no answer within ${timeoutMs} ms`));
       };
-      const firstTimer = setTimeout(onTimeout, timeoutMs);
+      const firstTimer = this.scheduler.setTimeout(onTimeout, timeoutMs);
       let timer = firstTimer;
 
       req = transport.request(

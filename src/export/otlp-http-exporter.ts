@@ -15,6 +15,7 @@
 import type { Signal, TelemetryChunk } from '../model/chunk.js';
 import { splitChunkInHalves } from '../pipeline/chunk-split.js';
 import { redactUrl } from '../extension-log.js';
+import type { Scheduler } from '../model/time.js';
 import { type DeadlineBudget, sleep } from './deadline.js';
 import type { DestinationConfig, SignalTarget } from './destination.js';
 import { type ExportLog, logOnce } from './export-log.js';
@@ -81,6 +82,8 @@ export interface ExporterOptions {
   freeSocketTimeoutMs?: number;
   random?: () => number;
   now?: () => number;
+  /** Timers for backoff waits and request timeouts (default real ones): virtual time in tests. */
+  scheduler?: Scheduler;
   /** Where SigV4 credentials are read from (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -153,7 +156,11 @@ export class OtlpHttpExporter {
     this.minAttemptMs = options.minAttemptMs ?? 50;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
-    this.pool = new HttpConnectionPool({ freeSocketTimeoutMs: options.freeSocketTimeoutMs, now: this.now });
+    this.pool = new HttpConnectionPool({
+      freeSocketTimeoutMs: options.freeSocketTimeoutMs,
+      now: this.now,
+      ...(options.scheduler && { scheduler: options.scheduler }),
+    });
     for (const [signal, target] of Object.entries(destination.signals) as [Signal, SignalTarget][]) {
       this.urls.set(signal, new URL(target.url));
       if (target.sigv4) this.signers.set(signal, new SigV4Signer(target.sigv4, { env: options.env }));
@@ -287,7 +294,7 @@ export class OtlpHttpExporter {
       if (waitMs > 0) {
         // The server asked for a pause (Retry-After) that is still running.
         if (this.now() + waitMs + this.minAttemptMs > budget.usableEndMs) return this.giveUp(gate, false);
-        if (!(await sleep(waitMs, budget.signal))) return this.giveUp(gate, true);
+        if (!(await sleep(waitMs, budget.signal, this.options.scheduler))) return this.giveUp(gate, true);
       }
       if (budget.remainingMs() < this.minAttemptMs) return this.giveUp(gate, true);
 
@@ -404,7 +411,7 @@ export class OtlpHttpExporter {
       }
       this.options.log.debug(`export to ${this.name} (${signal}): ${cause}; retrying in ${delayMs} ms`);
       out.retries++;
-      if (!(await sleep(delayMs, budget.signal))) return this.giveUp(gate, true);
+      if (!(await sleep(delayMs, budget.signal, this.options.scheduler))) return this.giveUp(gate, true);
     }
   }
 
