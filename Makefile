@@ -7,7 +7,7 @@ TEST_CONCURRENCY ?= 2
 NODE_TEST := node --import tsx --test --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=180000
 TEST_FILES = $(shell find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 
-.PHONY: all install build layer dist cli collector pyenv emulator actionlint test unit e2e typecheck lint format demo bench bench-peers clean
+.PHONY: all install build layer dist cli collector pyenv emulator actionlint bun test unit e2e typecheck lint format demo bench bench-peers clean
 
 all: layer
 
@@ -44,6 +44,10 @@ emulator:
 	bash test/emulator/build.sh >/dev/null
 	bash test/emulator/install-runtime-client.sh >/dev/null
 
+# Bun (npm @oven/bun-linux-<arch>, pinned), for the tests of the runtime port's Bun implementation.
+bun:
+	bash test/tools/bun.sh >/dev/null
+
 # The GitHub Actions workflows, checked by actionlint (Go module, cached under .cache).
 actionlint:
 	bash test/tools/actionlint.sh
@@ -58,10 +62,10 @@ format: install
 	npx biome check --write .
 
 # Unit tests need nothing built; end-to-end tests run the built layer and the real Collector.
-test: install typecheck lint actionlint layer collector pyenv emulator
+test: install typecheck lint actionlint layer collector pyenv emulator bun
 	$(NODE_TEST) $(TEST_FILES)
 
-unit: install
+unit: install bun
 	$(NODE_TEST) $(shell find test/unit -name '*.test.ts' | sort)
 
 e2e: layer collector pyenv emulator

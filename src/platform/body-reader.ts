@@ -116,6 +116,8 @@ export function readBody(body: RequestBody, options: ReadBodyOptions): Promise<B
           return;
         }
         startDiscarding();
+        // The piece that did not fit is dropped too, counted like the rest.
+        discard(chunk);
         return;
       }
       parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
