@@ -16,11 +16,13 @@ import type { Signal, TelemetryChunk } from '../model/chunk.js';
 import { splitChunkInHalves } from '../pipeline/chunk-split.js';
 import { redactUrl } from '../extension-log.js';
 import type { Scheduler } from '../model/time.js';
-import { type DeadlineBudget, sleep } from './deadline.js';
+import { type DeadlineBudget, sleep, THAW_GRACE_MS, THAW_LATE_MS } from './deadline.js';
 import type { DestinationConfig, SignalTarget } from './destination.js';
 import { type ExportLog, logOnce } from './export-log.js';
 import { readPartialSuccess } from './export-response.js';
-import { HttpConnectionPool, type HttpResponse, type PostResult } from './http-connection.js';
+import { platform } from '../platform/index.js';
+import type { ExportClient, HttpResponse, PostResult } from '../platform/port.js';
+import { EXTENSION_NAME, EXTENSION_VERSION } from '../convert/version.js';
 import { encodeRequestBody, type RequestBody } from './request-body.js';
 import type { RequestLimiter } from './request-limiter.js';
 import { SigV4Signer } from './sigv4-signer.js';
@@ -135,7 +137,7 @@ function describeErrorBody(response: HttpResponse): string {
 
 export class OtlpHttpExporter {
   readonly name: string;
-  private readonly pool: HttpConnectionPool;
+  private readonly pool: ExportClient;
   private readonly urls = new Map<Signal, URL>();
   /** Retry-After holds a signal back until this epoch ms, across flushes. */
   private readonly notBeforeMs = new Map<Signal, number>();
@@ -156,7 +158,10 @@ export class OtlpHttpExporter {
     this.minAttemptMs = options.minAttemptMs ?? 50;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
-    this.pool = new HttpConnectionPool({
+    this.pool = platform().exportClient({
+      userAgent: `${EXTENSION_NAME}/${EXTENSION_VERSION}`,
+      thawLateMs: THAW_LATE_MS,
+      thawGraceMs: THAW_GRACE_MS,
       freeSocketTimeoutMs: options.freeSocketTimeoutMs,
       now: this.now,
       ...(options.scheduler && { scheduler: options.scheduler }),

@@ -97,11 +97,60 @@ export interface Compression {
   decompressor(coding: ContentCoding): Decompressor;
 }
 
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** At most MAX_EXPORT_RESPONSE_BYTES; enough for an Export*ServiceResponse or an error message. */
+  body: Buffer;
+}
+
+export const MAX_EXPORT_RESPONSE_BYTES = 64 * 1024;
+
+export type PostResult =
+  | { kind: 'response'; response: HttpResponse; staleRetries: number }
+  | { kind: 'network-error'; error: Error; code: string; staleRetries: number }
+  | { kind: 'timeout'; staleRetries: number }
+  | { kind: 'aborted'; staleRetries: number };
+
+export interface PostRequest {
+  url: URL;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+export interface ExportClientOptions {
+  userAgent: string;
+  /** Free connections are closed after this long unused (default 4 s, under most servers' idle timeouts). */
+  freeSocketTimeoutMs?: number;
+  maxSockets?: number;
+  now?: () => number;
+  /** Timers for request timeouts (default real ones). */
+  scheduler?: Scheduler;
+  /** A timeout this late means the environment was frozen meanwhile... */
+  thawLateMs: number;
+  /** ...and the request gets this long more: its answer is often already on its way. */
+  thawGraceMs: number;
+}
+
+/**
+ * Sends export requests over kept-alive connections that survive the environment's freeze: stale
+ * connections are dropped or retried once, timeouts right after a thaw give the answer a grace.
+ */
+export interface ExportClient {
+  /** Never rejects. */
+  post(request: PostRequest): Promise<PostResult>;
+  closeIdleConnections(): void;
+  destroy(): void;
+}
+
 export interface Platform {
   readonly name: 'node' | 'bun';
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   serve(handler: RequestHandler, options: ServeOptions): Promise<HttpServer>;
+  exportClient(options: ExportClientOptions): ExportClient;
   readonly compression: Compression;
   /**
    * Called by body readers for every few MB of body they discard unread: lets the runtime free the

@@ -82,8 +82,46 @@ async function receiverChecks() {
     'content-type': 'application/json',
     'content-encoding': 'gzip',
   });
+  // The export client of the same port, sending to this receiver.
+  const client = platform().exportClient({ userAgent: 'port-check', thawLateMs: 1000, thawGraceMs: 500 });
+  const exported = await client.post({
+    url: new URL(`${base}/v1/traces`),
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(json),
+    timeoutMs: 5000,
+    signal: new AbortController().signal,
+  });
+  const exportStatus = exported.kind === 'response' ? exported.response.status : exported.kind;
+  const refusedExport = await client.post({
+    url: new URL(`${base}/v1/nothing`),
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(json),
+    timeoutMs: 5000,
+    signal: new AbortController().signal,
+  });
+  const refusedBody =
+    refusedExport.kind === 'response' ? refusedExport.response.body.length > 0 : refusedExport.kind;
+  client.destroy();
   await receiver.stop();
-  return { jsonStatus, gzipStatus, notFound, badType, badGzip, items, refused: receiver.stats().refused };
+  const closed = await client.post({
+    url: new URL(`${base}/v1/traces`),
+    headers: {},
+    body: Buffer.from(json),
+    timeoutMs: 5000,
+    signal: new AbortController().signal,
+  });
+  return {
+    jsonStatus,
+    gzipStatus,
+    notFound,
+    badType,
+    badGzip,
+    exportStatus,
+    refusedBody,
+    exportToClosedPort: closed.kind,
+    items,
+    refused: receiver.stats().refused,
+  };
 }
 
 const result = {

@@ -181,6 +181,9 @@ describe('Bun implementation', () => {
       ],
       [200, 200, 404, 415, 400],
     );
-    assert.equal(onBun.receiver.items, 2);
+    assert.equal(onBun.receiver.exportStatus, 200, 'the export client delivered');
+    assert.equal(onBun.receiver.refusedBody, true, 'an error answer comes with its body');
+    assert.equal(onBun.receiver.exportToClosedPort, 'network-error');
+    assert.equal(onBun.receiver.items, 3);
   });
 });

@@ -5,6 +5,7 @@ import { zlibDecompressor } from '../node/compression.js';
 import type { Platform } from '../port.js';
 import { systemClock, systemScheduler } from '../system-time.js';
 import type { BunApi } from './bun-api.js';
+import { FetchExportClient } from './export-client.js';
 import { serveBun } from './http-server.js';
 
 export function bunPlatform(bun: BunApi): Platform {
@@ -13,6 +14,7 @@ export function bunPlatform(bun: BunApi): Platform {
     clock: systemClock,
     scheduler: systemScheduler,
     serve: (handler, options) => serveBun(bun, handler, options),
+    exportClient: (options) => new FetchExportClient(options),
     compression: {
       gzip: async (data, level) => bun.gzipSync(data, level === undefined ? undefined : { level }),
       decompressor: zlibDecompressor,

@@ -3,6 +3,7 @@
 import type { Platform } from '../port.js';
 import { systemClock, systemScheduler } from '../system-time.js';
 import { nodeCompression } from './compression.js';
+import { HttpConnectionPool } from './export-client.js';
 import { reclaimDiscarded } from './reclaim.js';
 
 export function nodePlatform(): Platform {
@@ -14,6 +15,7 @@ export function nodePlatform(): Platform {
       const { serveNode } = await import('./http-server.js');
       return serveNode(handler, options, reclaimDiscarded);
     },
+    exportClient: (options) => new HttpConnectionPool(options),
     compression: nodeCompression,
     reclaimDiscarded,
   };
