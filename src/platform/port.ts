@@ -145,12 +145,55 @@ export interface ExportClient {
   destroy(): void;
 }
 
+/** A request to a local HTTP API (Lambda's Runtime API host: Extensions and Telemetry APIs). */
+export interface ApiRequest {
+  method: 'GET' | 'POST' | 'PUT';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Whole-request bound in ms; undefined means none (the blocking /event/next must have none). */
+  timeoutMs?: number;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** No complete answer: connection refused or reset, timeout (ETIMEDOUT), oversized (ETOOLARGE). */
+export class TransportError extends Error {
+  override name = 'TransportError';
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** One kept-alive connection's worth of client for a local API; rejects with TransportError. */
+export interface ApiClient {
+  request(request: ApiRequest): Promise<ApiResponse>;
+  /** Drops pooled connections (including a pending long poll). */
+  close(): void;
+}
+
+export interface ApiClientOptions {
+  host: string;
+  port: number;
+  /** Larger answers fail with ETOOLARGE. */
+  maxResponseBytes: number;
+}
+
 export interface Platform {
   readonly name: 'node' | 'bun';
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   serve(handler: RequestHandler, options: ServeOptions): Promise<HttpServer>;
   exportClient(options: ExportClientOptions): ExportClient;
+  apiClient(options: ApiClientOptions): ApiClient;
   readonly compression: Compression;
   /**
    * Called by body readers for every few MB of body they discard unread: lets the runtime free the

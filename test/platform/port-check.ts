@@ -3,6 +3,7 @@
 // test/unit/platform-bun.test.ts under Bun (and under Node, for the same answers).
 
 import { gzipSync } from 'node:zlib';
+import { RuntimeHttp, RuntimeTransportError } from '../../src/lambda/runtime-http.js';
 import { startTelemetryListener } from '../../src/lambda/telemetry-listener.js';
 import type { TelemetryChunk } from '../../src/model/chunk.js';
 import { MemoryBudget } from '../../src/pipeline/memory-budget.js';
@@ -102,7 +103,17 @@ async function receiverChecks() {
   const refusedBody =
     refusedExport.kind === 'response' ? refusedExport.response.body.length > 0 : refusedExport.kind;
   client.destroy();
+  // The local API client (Lambda's Runtime API), against the same server.
+  const api = new RuntimeHttp(`127.0.0.1:${port}`);
+  const apiAnswer = await api.request({ method: 'GET', path: '/v1/traces', timeoutMs: 5000 });
+  api.close();
   await receiver.stop();
+  const apiClosedCode = await new RuntimeHttp(`127.0.0.1:${port}`)
+    .request({ method: 'GET', path: '/', timeoutMs: 5000 })
+    .then(
+      () => 'answered',
+      (err: unknown) => (err instanceof RuntimeTransportError ? err.code : String(err)),
+    );
   const closed = await client.post({
     url: new URL(`${base}/v1/traces`),
     headers: {},
@@ -119,6 +130,9 @@ async function receiverChecks() {
     exportStatus,
     refusedBody,
     exportToClosedPort: closed.kind,
+    apiStatus: apiAnswer.status,
+    apiAllow: apiAnswer.headers['allow'],
+    apiClosedCode,
     items,
     refused: receiver.stats().refused,
   };

@@ -185,5 +185,9 @@ describe('Bun implementation', () => {
     assert.equal(onBun.receiver.refusedBody, true, 'an error answer comes with its body');
     assert.equal(onBun.receiver.exportToClosedPort, 'network-error');
     assert.equal(onBun.receiver.items, 3);
+    assert.deepEqual(
+      [onBun.receiver.apiStatus, onBun.receiver.apiAllow, onBun.receiver.apiClosedCode],
+      [405, 'POST', 'ECONNREFUSED'],
+    );
   });
 });

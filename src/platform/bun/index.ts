@@ -5,6 +5,7 @@ import { zlibDecompressor } from '../node/compression.js';
 import type { Platform } from '../port.js';
 import { systemClock, systemScheduler } from '../system-time.js';
 import type { BunApi } from './bun-api.js';
+import { FetchApiClient } from './api-client.js';
 import { FetchExportClient } from './export-client.js';
 import { serveBun } from './http-server.js';
 
@@ -15,6 +16,7 @@ export function bunPlatform(bun: BunApi): Platform {
     scheduler: systemScheduler,
     serve: (handler, options) => serveBun(bun, handler, options),
     exportClient: (options) => new FetchExportClient(options),
+    apiClient: (options) => new FetchApiClient(options),
     compression: {
       gzip: async (data, level) => bun.gzipSync(data, level === undefined ? undefined : { level }),
       decompressor: zlibDecompressor,

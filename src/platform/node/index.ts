@@ -3,6 +3,7 @@
 import type { Platform } from '../port.js';
 import { systemClock, systemScheduler } from '../system-time.js';
 import { nodeCompression } from './compression.js';
+import { NodeApiClient } from './api-client.js';
 import { HttpConnectionPool } from './export-client.js';
 import { reclaimDiscarded } from './reclaim.js';
 
@@ -16,6 +17,7 @@ export function nodePlatform(): Platform {
       return serveNode(handler, options, reclaimDiscarded);
     },
     exportClient: (options) => new HttpConnectionPool(options),
+    apiClient: (options) => new NodeApiClient(options),
     compression: nodeCompression,
     reclaimDiscarded,
   };
