@@ -176,7 +176,7 @@ export async function startTelemetryListener(options: TelemetryListenerOptions):
       budget: bodyBudget,
       overBudget: 'discard',
       onDiscarded: (chunk) => records.count(chunk),
-      reclaim: () => runtime.reclaimDiscarded(),
+      reclaim: (bytes) => runtime.reclaimDiscarded(bytes),
     });
     switch (outcome.kind) {
       case 'too-large':

@@ -33,8 +33,8 @@ export interface ReadBodyOptions {
   overBudget: 'refuse' | 'discard';
   /** Sees every piece of a discarded body (to count what was lost) before it is dropped. */
   onDiscarded?: (chunk: Uint8Array) => void;
-  /** Asks the runtime to free discarded pieces now (Platform.reclaimDiscarded). */
-  reclaim?: () => void;
+  /** Told of every discarded piece's size (Platform.reclaimDiscarded), which frees them promptly. */
+  reclaim?: (bytes: number) => void;
 }
 
 export type BodyOutcome =
@@ -47,9 +47,6 @@ export type BodyOutcome =
   | { kind: 'discarded'; bytes: number }
   | { kind: 'bad-encoding'; message: string }
   | { kind: 'aborted'; message: string };
-
-/** Discarded bytes between two reclaim() calls. */
-const RECLAIM_EVERY_BYTES = 2 * 1024 * 1024;
 
 export function readBody(body: RequestBody, options: ReadBodyOptions): Promise<BodyOutcome> {
   const { maxBytes, decompressor, budget, onDiscarded, reclaim } = options;
@@ -72,7 +69,6 @@ export function readBody(body: RequestBody, options: ReadBodyOptions): Promise<B
     const parts: Buffer[] = [];
     let raw = 0;
     let decoded = 0;
-    let sinceReclaim = 0;
     let settled = false;
     let stop: (() => void) | undefined;
     const settle = (outcome: BodyOutcome): void => {
@@ -89,11 +85,7 @@ export function readBody(body: RequestBody, options: ReadBodyOptions): Promise<B
     };
     const discard = (chunk: Uint8Array): void => {
       onDiscarded?.(chunk);
-      sinceReclaim += chunk.length;
-      if (sinceReclaim >= RECLAIM_EVERY_BYTES) {
-        sinceReclaim = 0;
-        reclaim?.();
-      }
+      reclaim?.(chunk.length);
     };
     const startDiscarding = (): void => {
       discarding = true;

@@ -196,9 +196,9 @@ export interface Platform {
   apiClient(options: ApiClientOptions): ApiClient;
   readonly compression: Compression;
   /**
-   * Called by body readers for every few MB of body they discard unread: lets the runtime free the
-   * discarded pieces now instead of at its next full collection (a flood of dropped pushes would
-   * otherwise pile up as garbage far past the memory budget).
+   * Told of every body piece discarded unread, by size: past a few MB in total (across every
+   * request) the runtime frees them now instead of at its next full collection (a flood of dropped
+   * pushes would otherwise pile up as garbage far past the memory budget).
    */
-  reclaimDiscarded(): void;
+  reclaimDiscarded(bytes: number): void;
 }

@@ -9,6 +9,10 @@ import { FetchApiClient } from './api-client.js';
 import { FetchExportClient } from './export-client.js';
 import { serveBun } from './http-server.js';
 
+/** Discarded bytes, across every request, between two collection hints. */
+const RECLAIM_EVERY_BYTES = 2 * 1024 * 1024;
+let discarded = 0;
+
 export function bunPlatform(bun: BunApi): Platform {
   return {
     name: 'bun',
@@ -21,6 +25,11 @@ export function bunPlatform(bun: BunApi): Platform {
       gzip: async (data, level) => bun.gzipSync(data, level === undefined ? undefined : { level }),
       decompressor: zlibDecompressor,
     },
-    reclaimDiscarded: () => bun.gc(false),
+    reclaimDiscarded: (bytes) => {
+      discarded += bytes;
+      if (discarded < RECLAIM_EVERY_BYTES) return;
+      discarded = 0;
+      bun.gc(false);
+    },
   };
 }

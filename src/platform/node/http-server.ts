@@ -24,7 +24,6 @@ function loadHttp(): NodeHttp {
 
 /** Past this much unread body after an early answer, the connection is cut rather than drained. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
-const RECLAIM_EVERY_BYTES = 2 * 1024 * 1024;
 
 class NodeRequestBody implements RequestBody {
   readonly declaredLength: number | undefined;
@@ -81,7 +80,7 @@ function toRequest(req: Req): IncomingRequest {
 export async function serveNode(
   handler: RequestHandler,
   options: ServeOptions,
-  reclaim: () => void,
+  reclaim: (bytes: number) => void,
 ): Promise<HttpServer> {
   const http = loadHttp();
   let inFlight = 0;
@@ -122,14 +121,9 @@ export async function serveNode(
     // the drain bound the connection is cut.
     res.write(body);
     let drainedBytes = 0;
-    let sinceReclaim = 0;
     req.on('data', (chunk: Buffer) => {
       drainedBytes += chunk.length;
-      sinceReclaim += chunk.length;
-      if (sinceReclaim >= RECLAIM_EVERY_BYTES) {
-        sinceReclaim = 0;
-        reclaim();
-      }
+      reclaim(chunk.length);
       if (drainedBytes > MAX_DRAIN_BYTES) req.socket.destroy();
     });
     req.on('end', () => res.end());

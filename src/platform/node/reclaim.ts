@@ -10,8 +10,14 @@ import { createRequire } from 'node:module';
 type Collect = (options?: { type: 'minor' | 'major' }) => void;
 
 let collect: Collect | null | undefined;
+/** Discarded bytes, across every request, between two collections. */
+const RECLAIM_EVERY_BYTES = 2 * 1024 * 1024;
+let discarded = 0;
 
-export function reclaimDiscarded(): void {
+export function reclaimDiscarded(bytes: number): void {
+  discarded += bytes;
+  if (discarded < RECLAIM_EVERY_BYTES) return;
+  discarded = 0;
   if (collect === undefined) {
     try {
       const require = createRequire(import.meta.url);
