@@ -79,7 +79,7 @@ test: install typecheck lint actionlint layer collector bun-binaries pyenv emula
 	$(NODE_TEST) $(TEST_FILES)
 
 # The simulator's contract tests run real processes but need nothing built.
-unit: install
+unit: install bun-binaries
 	$(NODE_TEST) $(shell find test/unit test/simulator -name '*.test.ts' | sort)
 
 e2e: layer collector bun-binaries pyenv emulator

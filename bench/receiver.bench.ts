@@ -41,6 +41,7 @@ async function runCase(
 ) {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const before = counted();
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
   let requests = 0;
@@ -55,9 +56,12 @@ async function runCase(
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
   const spans = counted() - before;
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
+  // Per CPU-second (sender included, it runs in this process): steadier than wall time on a busy machine.
   console.log(
     `${name.padEnd(16)} ${(spans / seconds).toFixed(0).padStart(9)} spans/s  ${(requests / seconds).toFixed(0).padStart(6)} req/s  ` +
-      `(${body.byteLength} B/request, ${spans} spans in ${seconds.toFixed(1)} s)`,
+      `${(spans / cpuSeconds).toFixed(0).padStart(9)} spans/CPU-s  (${body.byteLength} B/request, ${spans} spans in ${seconds.toFixed(1)} s)`,
   );
 }
 

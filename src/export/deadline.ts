@@ -3,6 +3,15 @@
 // would run past it.
 
 import { setMaxListeners } from 'node:events';
+import type { Scheduler, TimerHandle } from '../model/time.js';
+
+/** Plain timers; a flush's own waits keep the process alive like any request in flight. */
+const REAL_TIMERS: Scheduler = {
+  setTimeout(callback, delayMs) {
+    const timer = setTimeout(callback, Math.max(0, delayMs));
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A deadline timer this late means the environment was frozen meanwhile. */
@@ -17,7 +26,7 @@ export const THAW_GRACE_MS = 500;
 export class DeadlineBudget {
   private endMs: number;
   private readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private thawGraceGiven = false;
 
   /**
@@ -28,6 +37,7 @@ export class DeadlineBudget {
     deadlineMs: number,
     readonly marginMs: number,
     private readonly now: () => number = Date.now,
+    private readonly scheduler: Scheduler = REAL_TIMERS,
   ) {
     this.endMs = deadlineMs - marginMs;
     // Every attempt, wait and queued request of a flush listens to this one signal.
@@ -63,12 +73,12 @@ export class DeadlineBudget {
 
   /** Stops the timer; call when the work is over. */
   dispose(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 
   private arm(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     if (this.controller.signal.aborted) return;
     const left = this.remainingMs();
@@ -77,8 +87,8 @@ export class DeadlineBudget {
       return;
     }
     // setTimeout overflows past ~24.8 days; a far deadline re-arms instead.
-    if (left > MAX_TIMER_MS) this.timer = setTimeout(() => this.arm(), MAX_TIMER_MS);
-    else this.timer = setTimeout(() => this.fire(), left);
+    if (left > MAX_TIMER_MS) this.timer = this.scheduler.setTimeout(() => this.arm(), MAX_TIMER_MS);
+    else this.timer = this.scheduler.setTimeout(() => this.fire(), left);
   }
 
   private fire(): void {
@@ -86,7 +96,7 @@ export class DeadlineBudget {
     const late = this.now() - this.endMs;
     if (late > THAW_LATE_MS && !this.thawGraceGiven) {
       this.thawGraceGiven = true;
-      this.timer = setTimeout(() => this.controller.abort(), THAW_GRACE_MS);
+      this.timer = this.scheduler.setTimeout(() => this.controller.abort(), THAW_GRACE_MS);
       return;
     }
     this.controller.abort();
@@ -94,15 +104,15 @@ export class DeadlineBudget {
 }
 
 /** Waits `ms`, or less when `signal` aborts first. Resolves true when the full wait elapsed. */
-export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+export function sleep(ms: number, signal: AbortSignal, scheduler: Scheduler = REAL_TIMERS): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   if (ms <= 0) return Promise.resolve(true);
   return new Promise((resolve) => {
     const onAbort = (): void => {
-      clearTimeout(timer);
+      timer.cancel();
       resolve(false);
     };
-    const timer = setTimeout(() => {
+    const timer = scheduler.setTimeout(() => {
       signal.removeEventListener('abort', onAbort);
       resolve(true);
     }, ms);

@@ -15,11 +15,14 @@
 import type { Signal, TelemetryChunk } from '../model/chunk.js';
 import { splitChunkInHalves } from '../pipeline/chunk-split.js';
 import { redactUrl } from '../extension-log.js';
-import { type DeadlineBudget, sleep } from './deadline.js';
+import type { Scheduler } from '../model/time.js';
+import { type DeadlineBudget, sleep, THAW_GRACE_MS, THAW_LATE_MS } from './deadline.js';
 import type { DestinationConfig, SignalTarget } from './destination.js';
 import { type Log, logOnce } from '../model/log.js';
 import { readPartialSuccess } from './export-response.js';
-import { HttpConnectionPool, type HttpResponse, type PostResult } from './http-connection.js';
+import { platform } from '../platform/index.js';
+import type { ExportClient, HttpResponse, PostResult } from '../platform/port.js';
+import { EXTENSION_NAME, EXTENSION_VERSION } from '../convert/version.js';
 import { encodeRequestBody, type RequestBody } from './request-body.js';
 import type { RequestLimiter } from './request-limiter.js';
 import { SigV4Signer } from './sigv4-signer.js';
@@ -81,6 +84,8 @@ export interface ExporterOptions {
   freeSocketTimeoutMs?: number;
   random?: () => number;
   now?: () => number;
+  /** Timers for backoff waits and request timeouts (default real ones): virtual time in tests. */
+  scheduler?: Scheduler;
   /** Where SigV4 credentials are read from (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -132,7 +137,7 @@ function describeErrorBody(response: HttpResponse): string {
 
 export class OtlpHttpExporter {
   readonly name: string;
-  private readonly pool: HttpConnectionPool;
+  private readonly pool: ExportClient;
   private readonly urls = new Map<Signal, URL>();
   /** Retry-After holds a signal back until this epoch ms, across flushes. */
   private readonly notBeforeMs = new Map<Signal, number>();
@@ -153,7 +158,14 @@ export class OtlpHttpExporter {
     this.minAttemptMs = options.minAttemptMs ?? 50;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
-    this.pool = new HttpConnectionPool({ freeSocketTimeoutMs: options.freeSocketTimeoutMs, now: this.now });
+    this.pool = platform().exportClient({
+      userAgent: `${EXTENSION_NAME}/${EXTENSION_VERSION}`,
+      thawLateMs: THAW_LATE_MS,
+      thawGraceMs: THAW_GRACE_MS,
+      freeSocketTimeoutMs: options.freeSocketTimeoutMs,
+      now: this.now,
+      ...(options.scheduler && { scheduler: options.scheduler }),
+    });
     for (const [signal, target] of Object.entries(destination.signals) as [Signal, SignalTarget][]) {
       this.urls.set(signal, new URL(target.url));
       if (target.sigv4) this.signers.set(signal, new SigV4Signer(target.sigv4, { env: options.env }));
@@ -287,7 +299,7 @@ export class OtlpHttpExporter {
       if (waitMs > 0) {
         // The server asked for a pause (Retry-After) that is still running.
         if (this.now() + waitMs + this.minAttemptMs > budget.usableEndMs) return this.giveUp(gate, false);
-        if (!(await sleep(waitMs, budget.signal))) return this.giveUp(gate, true);
+        if (!(await sleep(waitMs, budget.signal, this.options.scheduler))) return this.giveUp(gate, true);
       }
       if (budget.remainingMs() < this.minAttemptMs) return this.giveUp(gate, true);
 
@@ -404,7 +416,7 @@ export class OtlpHttpExporter {
       }
       this.options.log.debug(`export to ${this.name} (${signal}): ${cause}; retrying in ${delayMs} ms`);
       out.retries++;
-      if (!(await sleep(delayMs, budget.signal))) return this.giveUp(gate, true);
+      if (!(await sleep(delayMs, budget.signal, this.options.scheduler))) return this.giveUp(gate, true);
     }
   }
 

@@ -22,6 +22,8 @@ import type {
 import { type ListenerStats, startTelemetryListener, type TelemetryListener } from './telemetry-listener.js';
 import type { ParseStats } from './telemetry-parse.js';
 import type { MemoryBudget } from '../pipeline/memory-budget.js';
+import type { Clock, Scheduler, TimerHandle } from '../model/time.js';
+import { platform } from '../platform/index.js';
 
 export interface RegisteredInfo {
   extensionId: string;
@@ -81,6 +83,10 @@ export interface LifecycleOptions {
   signalShutdownWindowMs?: number;
   /** Bound on register, subscribe and error reports. Default 5000 ms. */
   callTimeoutMs?: number;
+  /** Wall clock for deadlines; default the platform's. */
+  clock?: Clock;
+  /** Timers for the invoke and shutdown deadlines; default the platform's (unref'd). */
+  scheduler?: Scheduler;
 }
 
 /** Kept between the hard-exit timer and SIGKILL at the deadline. */
@@ -117,8 +123,12 @@ class Lifecycle {
   private wakeOnStop: ((event: ShutdownEvent) => void) | undefined;
   private shuttingDown = false;
   private readonly removeSignalHandlers: () => void;
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
 
   constructor(private readonly options: LifecycleOptions) {
+    this.clock = options.clock ?? platform().clock;
+    this.scheduler = options.scheduler ?? platform().scheduler;
     this.hooks = options.hooks;
     this.env = options.env ?? process.env;
     this.logger = options.logger ?? defaultLog;
@@ -290,10 +300,10 @@ class Lifecycle {
   }
 
   private async invoke(event: InvokeEvent): Promise<void> {
-    const budget = event.deadlineMs - Date.now() - DEADLINE_MARGIN_MS;
-    let timer: NodeJS.Timeout | undefined;
+    const budget = event.deadlineMs - this.clock.now() - DEADLINE_MARGIN_MS;
+    let timer: TimerHandle | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, budget), 'deadline');
+      timer = this.scheduler.setTimeout(() => resolve('deadline'), Math.max(0, budget));
     });
     try {
       const hook = Promise.resolve()
@@ -314,31 +324,30 @@ class Lifecycle {
         err,
       );
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
     }
   }
 
   private async shutdown(event: ShutdownEvent): Promise<number> {
     if (this.shuttingDown) return 0;
     this.shuttingDown = true;
-    const budget = event.deadlineMs - Date.now() - DEADLINE_MARGIN_MS;
+    const budget = event.deadlineMs - this.clock.now() - DEADLINE_MARGIN_MS;
     this.logger.debug(`shutdown (${event.shutdownReason}), ${Math.round(budget)} ms left`);
     // Safety net: whatever is still running at the deadline, leave before SIGKILL.
     const exit = this.options.exit ?? ((c: number) => process.exit(c));
-    const hardExit = setTimeout(
+    const hardExit = this.scheduler.setTimeout(
       () => {
         this.logger.warn('shutdown work overran the deadline; exiting');
         exit(0);
       },
       Math.max(0, budget),
     );
-    hardExit.unref();
 
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     try {
       const hook = Promise.resolve().then(() => this.hooks.onShutdown(event));
       const cutOff = new Promise<'deadline'>((resolve) => {
-        timer = setTimeout(resolve, Math.max(0, budget - 10), 'deadline');
+        timer = this.scheduler.setTimeout(() => resolve('deadline'), Math.max(0, budget - 10));
       });
       const outcome = await Promise.race([hook, cutOff]);
       if (outcome === 'deadline') {
@@ -348,11 +357,11 @@ class Lifecycle {
     } catch (err) {
       this.logger.error('shutdown hook failed', err);
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
     }
-    const left = event.deadlineMs - Date.now() - DEADLINE_MARGIN_MS;
+    const left = event.deadlineMs - this.clock.now() - DEADLINE_MARGIN_MS;
     await this.listener?.close(Math.max(0, Math.min(200, left - 10)));
-    clearTimeout(hardExit);
+    hardExit.cancel();
     return 0;
   }
 
@@ -382,7 +391,7 @@ class Lifecycle {
       const event: ShutdownEvent = {
         eventType: 'SHUTDOWN',
         shutdownReason: signal.toLowerCase(),
-        deadlineMs: Date.now() + windowMs,
+        deadlineMs: this.clock.now() + windowMs,
       };
       this.logger.debug(`${signal} received; shutting down`);
       this.stopRequested = event;

@@ -2,10 +2,11 @@
 // Lambda drop logs), then parses and hands the events on; exporting happens elsewhere.
 
 import { promises as dns } from 'node:dns';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type ExtensionLogger, log as defaultLog } from '../extension-log.js';
-import { type MemoryBudget, PUSH_COST_PER_BYTE, type Reservation } from '../pipeline/memory-budget.js';
+import { type MemoryBudget, PUSH_COST_PER_BYTE } from '../pipeline/memory-budget.js';
+import { type BodyBudget, readBody } from '../platform/body-reader.js';
+import { type Platform, platform } from '../platform/index.js';
+import type { Answer, HttpServer, IncomingRequest } from '../platform/port.js';
 import type { TelemetryEvent } from './telemetry-events.js';
 import { TelemetryParser } from './telemetry-parse.js';
 
@@ -48,6 +49,8 @@ export interface TelemetryListenerOptions {
   logger?: ExtensionLogger;
   /** The extension's memory budget: a push reserves its parsing cost before its body is read. */
   budget?: MemoryBudget;
+  /** The runtime's HTTP server and memory hooks; default the one chosen at start-up. */
+  platform?: Platform;
 }
 
 export interface TelemetryListener {
@@ -75,7 +78,10 @@ class RecordCounter {
   /** The last bytes of the previous chunk (fewer than a whole key). */
   private tail = Buffer.alloc(0);
 
-  count(chunk: Buffer): void {
+  count(piece: Uint8Array): void {
+    const chunk = Buffer.isBuffer(piece)
+      ? piece
+      : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     // A key split across the boundary: look at the junction only, never copy the whole chunk.
     if (this.tail.length > 0) {
       const junction = Buffer.concat([this.tail, chunk.subarray(0, TYPE_KEY.length - 1)]);
@@ -115,6 +121,7 @@ export async function startTelemetryListener(options: TelemetryListenerOptions):
   const parser = options.parser ?? new TelemetryParser({ logger });
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const onEvents = options.onEvents;
+  const runtime = options.platform ?? platform();
   const stats: ListenerStats = {
     pushes: 0,
     tooLarge: 0,
@@ -126,12 +133,13 @@ export async function startTelemetryListener(options: TelemetryListenerOptions):
     droppedRecords: 0,
   };
   const budget = options.budget;
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
-
-  const finished = (): void => {
-    inFlight--;
-    if (inFlight === 0 && drained !== undefined) drained();
+  // The parsing cost is reserved before the body is read; a push that does not fit is read and
+  // discarded (its records counted, nothing held), then answered 200 like any other: a refusal would
+  // only make Lambda send it again.
+  const bodyBudget: BodyBudget | undefined = budget && {
+    reserve: (bytes) => budget.tryReserve('telemetry_api', bytes),
+    costPerByte: PUSH_COST_PER_BYTE,
+    unknownBytes: UNKNOWN_PUSH_BYTES,
   };
 
   const deliver = (body: Buffer): void => {
@@ -145,170 +153,93 @@ export async function startTelemetryListener(options: TelemetryListenerOptions):
     }
   };
 
-  const server = http.createServer((req, res) => {
-    if (req.method !== 'POST') {
+  const tooLarge = (): Answer => {
+    stats.tooLarge++;
+    logger.once(
+      'telemetry.listener.too-large',
+      'warn',
+      `telemetry push larger than ${maxBodyBytes} bytes refused with 413 (further ones counted, not logged)`,
+    );
+    return { status: 413, headers: { connection: 'close' } };
+  };
+
+  const handle = async (request: IncomingRequest): Promise<Answer> => {
+    if (request.method !== 'POST') {
       stats.rejected++;
-      req.resume();
-      res.writeHead(405, { allow: 'POST', 'content-length': 0 }).end();
-      return;
+      return { status: 405, headers: { allow: 'POST' } };
     }
-    const tooLarge = (): void => {
-      stats.tooLarge++;
-      logger.once(
-        'telemetry.listener.too-large',
-        'warn',
-        `telemetry push larger than ${maxBodyBytes} bytes refused with 413 (further ones counted, not logged)`,
-      );
-      req.resume(); // discard the rest
-      res.writeHead(413, { connection: 'close', 'content-length': 0 }).end();
-    };
-    const declared = Number(req.headers['content-length']);
-    if (declared > maxBodyBytes) {
-      tooLarge();
-      return;
-    }
-    inFlight++;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    // The parsing cost is reserved before the body is read; a push that does not fit is read and
-    // discarded (its records counted), then answered 200 like any other: a refusal would only make
-    // Lambda send it again.
-    let reservation: Reservation | undefined;
-    let discarding = false;
+    const declared = request.body.declaredLength;
+    if (declared !== undefined && declared > maxBodyBytes) return tooLarge();
     const records = new RecordCounter();
-    if (budget) {
-      const announced = Number.isFinite(declared) && declared >= 0 ? declared : UNKNOWN_PUSH_BYTES;
-      reservation = budget.tryReserve('telemetry_api', announced * PUSH_COST_PER_BYTE);
-      discarding = reservation === undefined;
-    }
-    const settle = (): void => {
-      reservation?.release();
-      reservation = undefined;
-      finished();
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        done = true;
-        chunks.length = 0;
-        tooLarge();
-        settle();
-        return;
-      }
-      if (!discarding && reservation && !reservation.grow(size * PUSH_COST_PER_BYTE)) {
-        discarding = true;
-        for (const held of chunks) records.count(held);
-        chunks.length = 0;
-      }
-      if (discarding) records.count(chunk);
-      else chunks.push(chunk);
+    const outcome = await readBody(request.body, {
+      maxBytes: maxBodyBytes,
+      budget: bodyBudget,
+      overBudget: 'discard',
+      onDiscarded: (chunk) => records.count(chunk),
+      reclaim: (bytes) => runtime.reclaimDiscarded(bytes),
     });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      // Answer first: Lambda's buffer waits on us, parsing and hand-over come after.
-      res.writeHead(200, { 'content-length': 0 }).end();
-      if (discarding) {
+    switch (outcome.kind) {
+      case 'too-large':
+        return tooLarge();
+      case 'aborted':
+        stats.aborted++;
+        return { status: 400 };
+      case 'discarded':
         stats.droppedOverBudget++;
-        stats.droppedBytes += size;
+        stats.droppedBytes += outcome.bytes;
         stats.droppedRecords += records.total;
         logger.once(
           'telemetry.listener.over-budget',
           'warn',
-          `telemetry push of ${size} bytes (${records.total} records) dropped: the extension's memory budget is in use (further ones counted, not logged)`,
+          `telemetry push of ${outcome.bytes} bytes (${records.total} records) dropped: the extension's memory budget is in use (further ones counted, not logged)`,
         );
-        settle();
-        return;
+        return { status: 200 };
+      case 'read': {
+        const { body, reservation } = outcome;
+        // Answer first: Lambda's buffer waits on us, parsing and hand-over come after.
+        return {
+          status: 200,
+          afterAnswer: () => {
+            stats.pushes++;
+            try {
+              deliver(body);
+            } finally {
+              reservation?.release();
+            }
+          },
+        };
       }
-      stats.pushes++;
-      try {
-        deliver(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-      } finally {
-        settle();
-      }
-    });
-    req.on('close', () => {
-      if (done) return;
-      done = true;
-      stats.aborted++;
-      settle();
-    });
-  });
-  server.on('clientError', (_err, socket) => {
-    // Malformed HTTP: answer 400 if the socket still can, never crash.
-    if (socket.writable)
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy();
-  });
+      default:
+        return { status: 400 };
+    }
+  };
 
-  const listenOn = (host: string): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const onError = (err: Error): void => {
-        server.off('listening', onListening);
-        reject(err);
-      };
-      const onListening = (): void => {
-        server.off('error', onError);
-        resolve();
-      };
-      server.once('error', onError);
-      server.once('listening', onListening);
-      server.listen({ host, port: 0 });
+  const listenOn = (host: string): Promise<HttpServer> =>
+    runtime.serve(handle, {
+      host,
+      port: 0,
+      onError: (err) => logger.error('telemetry listener error', err),
     });
 
   let host = options.host ?? (await resolveListenAddress(options.lookupTimeoutMs));
+  let server: HttpServer;
   try {
-    await listenOn(host);
+    server = await listenOn(host);
   } catch (err) {
     // sandbox.localdomain may resolve to an address this machine does not have (local DNS quirks).
     if (options.host !== undefined || host === LOOPBACK_HOST) throw err;
     logger.debug(`cannot listen on ${host} (${(err as Error).message}); using ${LOOPBACK_HOST}`);
     host = LOOPBACK_HOST;
-    await listenOn(host);
+    server = await listenOn(host);
   }
-  server.on('error', (err) => logger.error('telemetry listener error', err));
-  const { port, address } = server.address() as AddressInfo;
+  const { port, address } = server;
   logger.debug(`telemetry listener on ${address}:${port}`);
 
-  let closing: Promise<void> | undefined;
   return {
     address,
     port,
     stats,
     parser,
-    close(drainTimeoutMs = 500): Promise<void> {
-      closing ??= new Promise<void>((resolve) => {
-        let serverClosed = false;
-        const done = (): void => {
-          clearTimeout(force);
-          clearTimeout(giveUp);
-          resolve();
-        };
-        const maybeDone = (): void => {
-          if (serverClosed && inFlight === 0) done();
-        };
-        server.close(() => {
-          serverClosed = true;
-          maybeDone();
-        });
-        // Idle keep-alive sockets would hold close() open; in-flight pushes may finish first.
-        server.closeIdleConnections();
-        const force = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
-        // Last resort should a socket never report its end.
-        const giveUp = setTimeout(done, drainTimeoutMs + 200);
-        drained = () => {
-          clearTimeout(force);
-          // The last answer is flushed on the next tick (the response corks its socket).
-          setImmediate(() => {
-            server.closeAllConnections();
-            maybeDone();
-          });
-        };
-        if (inFlight === 0) drained();
-      });
-      return closing;
-    },
+    close: (drainTimeoutMs = 500) => server.close(drainTimeoutMs),
   };
 }

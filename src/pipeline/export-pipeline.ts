@@ -5,6 +5,7 @@
 // never delays or drops another's data. What could not be delivered yet (retryable failures, the
 // deadline) returns to the front of its queue and is redriven by the next flush, whatever triggers it.
 
+import type { Scheduler } from '../model/time.js';
 import type { Resource } from '@opentelemetry/resources';
 import { DeadlineBudget } from '../export/deadline.js';
 import { log as extensionLog } from '../extension-log.js';
@@ -117,6 +118,8 @@ export class ExportPipeline implements ChunkSink {
   private readonly selfProducer: SelfTelemetryProducer | undefined;
   private readonly log: Log;
   private readonly now: () => number;
+  /** The exporters' timers, also for flush deadlines (undefined: real ones). */
+  private readonly scheduler: Scheduler | undefined;
   private readonly marginMs: number;
   /** Drops since the last flush report, by reason. */
   private dropsSinceReport: Record<string, number> = {};
@@ -129,6 +132,7 @@ export class ExportPipeline implements ChunkSink {
   constructor(options: ExportPipelineOptions) {
     this.log = options.log ?? extensionLog;
     this.now = options.now ?? Date.now;
+    this.scheduler = options.exporter?.scheduler;
     this.marginMs = options.deadlineMarginMs ?? 25;
     this.stats = new SelfTelemetry(this.now);
     const queueLimits = options.queue ?? DEFAULT_QUEUE_LIMITS;
@@ -313,7 +317,7 @@ export class ExportPipeline implements ChunkSink {
   }
 
   private start(opts: FlushOptions): Promise<PipelineFlushReport> {
-    const budget = new DeadlineBudget(opts.deadlineMs, this.marginMs, this.now);
+    const budget = new DeadlineBudget(opts.deadlineMs, this.marginMs, this.now, this.scheduler);
     const promise = this.run(opts, budget).finally(() => {
       budget.dispose();
       if (this.active?.promise === promise) this.active = undefined;

@@ -1,189 +1,51 @@
-// The local OTLP/HTTP receiver the function's OpenTelemetry SDK exports to (default
-// http://localhost:4318). It accepts traces, metrics and logs as protobuf or JSON, optionally
-// compressed, screens and counts them, lets the trace correlator join the function's spans with the
-// platform invocation span, and hands the pipeline protobuf chunks. It answers as an OTLP server
-// must: Export*ServiceResponse (partial success when something was rejected), google.rpc.Status
-// bodies on failures, 413 past the size limits, 429/503 with Retry-After when the pipeline is full.
+// The local OTLP receiver the function's OpenTelemetry SDK exports to: OTLP/HTTP (default
+// http://localhost:4318, otlp-http-server.ts) and optionally OTLP/gRPC (otlp-grpc-server.ts) share
+// this intake. It accepts traces, metrics and logs, screens and counts them, lets the trace
+// correlator join the function's spans with the platform invocation span, and hands the pipeline
+// protobuf chunks; both transports answer from its verdicts (partial success when something was
+// rejected, 413 past the size limits, 429/503 with Retry-After when the pipeline is full).
 //
 // Besides the three signal paths, POST /v1/flush asks for an immediate flush (onForceFlush) and
 // answers once it has finished: a function can call it before returning when it wants its telemetry
 // out before the environment may freeze.
 
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import type { Transform } from 'node:stream';
 import type { Message } from 'protobufjs';
-import type { ChunkSink, Signal } from '../model/chunk.js';
+import type { Signal } from '../model/chunk.js';
 import { type Log, logOnce, NO_LOG } from '../model/log.js';
 import { type MemoryBudget, RECEIVE_COST_PER_BYTE, type Reservation } from '../pipeline/memory-budget.js';
-import type { OtlpSchema } from './otlp-schema.js';
-import { loadOtlpSchema } from './otlp-schema.js';
-import { encodeRpcStatus } from '../model/otlp-wire.js';
-import { messageFromOtlpJson, messageToOtlpJson } from './otlp-json.js';
+import { platform } from '../platform/index.js';
+import { messageFromOtlpJson } from './otlp-json.js';
+import { OtlpHttpServer } from './otlp-http-server.js';
 import type { WireResourceSpans } from './otlp-messages.js';
-import type { ChunkLimits } from './received-chunks.js';
+import type { OtlpSchema } from './otlp-schema.js';
 import { makeChunks } from './received-chunks.js';
+import {
+  type AcceptedExport,
+  DEFAULT_RECEIVER_HOSTS,
+  DEFAULT_RECEIVER_LIMITS,
+  DEFAULT_RECEIVER_PORT,
+  type Encoding,
+  GRPC_INVALID_ARGUMENT,
+  GRPC_RESOURCE_EXHAUSTED,
+  GRPC_UNAVAILABLE,
+  GRPC_UNIMPLEMENTED,
+  type OtlpReceiverOptions,
+  type ReceiverLimits,
+  type ReceiverStats,
+  Refusal,
+  type SignalStats,
+} from './receiver-contract.js';
 import { screenRequest } from './request-screening.js';
-import { checkExportRequest, type WireCheckResult } from './wire-check.js';
-import type { SpanCorrelator } from './trace-correlation.js';
 import { NO_CORRELATION } from './trace-correlation.js';
+import { checkExportRequest, type WireCheckResult } from './wire-check.js';
 
-export interface ReceiverLimits extends ChunkLimits {
-  /** Request body as received (before decompression). */
-  maxBodyBytes: number;
-  /** Request body after decompression. */
-  maxDecompressedBytes: number;
-}
-
-/**
- * The OTLP specification recommends 20 MiB; a Lambda environment shares a small memory budget with
- * the function, and decoding a request takes several times its size, so the default is lower.
- */
-export const DEFAULT_RECEIVER_LIMITS: Readonly<ReceiverLimits> = {
-  maxBodyBytes: 8 * 1024 * 1024,
-  maxDecompressedBytes: 8 * 1024 * 1024,
-  maxChunkBytes: 1024 * 1024,
-  maxChunkItems: 2048,
-};
-
-export const DEFAULT_RECEIVER_PORT = 4318;
-export const DEFAULT_RECEIVER_HOSTS: readonly string[] = ['127.0.0.1', '::1'];
-export const FORCE_FLUSH_PATH = '/v1/flush';
-
-/** Whether the pipeline takes a request now. */
-export type Admission =
-  | { accept: true }
-  | {
-      accept: false;
-      /** 503 (default) when the pipeline is saturated, 429 when this sender sends too much. */
-      status?: 429 | 503;
-      /** Seconds; default 1. */
-      retryAfterSeconds?: number;
-      reason?: string;
-    };
-
-/** The OTLP/gRPC transport (port 4317): same intake, admission and limits as OTLP/HTTP. */
-export interface GrpcTransportOptions {
-  /** Default 4317; 0 picks a free port. */
-  port?: number;
-  /** Default 127.0.0.1 and ::1. */
-  hosts?: readonly string[];
-}
-
-/** What a request's telemetry came to, once accepted. */
-export interface AcceptedExport {
-  rejected: number;
-  reasons: readonly string[];
-}
-
-export interface OtlpReceiverOptions {
-  sink: ChunkSink;
-  /** OTLP/gRPC beside OTLP/HTTP, bound by startGrpc(); off when absent. */
-  grpc?: GrpcTransportOptions;
-  /** Default 4318; 0 picks a free port (the same one on every host). */
-  port?: number;
-  /** Default 127.0.0.1 and ::1; hosts after the first may fail to bind (no IPv6) without error. */
-  hosts?: readonly string[];
-  correlator?: SpanCorrelator;
-  /** Asked before a request body is read. */
-  admit?: (signal: Signal, contentLength: number | undefined) => Admission;
-  /**
-   * The extension's memory budget: each request reserves its estimated peak cost before its body is
-   * read (503 + Retry-After when it does not fit now, 413 when it never could).
-   */
-  budget?: MemoryBudget;
-  /** POST /v1/flush; the answer waits for it. */
-  onForceFlush?: () => unknown;
-  limits?: Partial<ReceiverLimits>;
-  log?: Log;
-  /** Items refused from an accepted request, by reason (malformed_protobuf, invalid_span_id, …). */
-  onRejected?: (signal: Signal, reason: string, items: number) => void;
-  now?: () => number;
-}
-
-export type RefusalReason =
-  | 'not-found'
-  | 'method-not-allowed'
-  | 'unsupported-media-type'
-  | 'too-large'
-  | 'bad-data'
-  | 'throttled'
-  | 'over-budget'
-  | 'aborted'
-  | 'internal';
-
-export interface SignalStats {
-  requests: number;
-  acceptedItems: number;
-  rejectedItems: number;
-  repairedItems: number;
-  chunks: number;
-  bytes: number;
-}
-
-export interface ReceiverStats {
-  signals: Record<Signal, SignalStats>;
-  refused: Record<RefusalReason, number>;
-  forceFlushes: number;
-  /** Requests that came over OTLP/gRPC (also counted per signal). */
-  grpcRequests: number;
-}
-
-export type Encoding = 'protobuf' | 'json';
-
-export const GRPC_INVALID_ARGUMENT = 3;
-export const GRPC_NOT_FOUND = 5;
-export const GRPC_RESOURCE_EXHAUSTED = 8;
-export const GRPC_UNIMPLEMENTED = 12;
-export const GRPC_INTERNAL = 13;
-export const GRPC_UNAVAILABLE = 14;
-
-/** A request that ends in an error answer (HTTP status for OTLP/HTTP, gRPC code for OTLP/gRPC). */
-export class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly grpcCode: number,
-    readonly reason: RefusalReason,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-const SIGNAL_PATHS: Record<string, Signal> = {
-  '/v1/traces': 'traces',
-  '/v1/metrics': 'metrics',
-  '/v1/logs': 'logs',
-};
+export * from './receiver-contract.js';
 
 const REJECTED_FIELD: Record<Signal, string> = {
   traces: 'rejectedSpans',
   metrics: 'rejectedDataPoints',
   logs: 'rejectedLogRecords',
 };
-
-function mediaType(header: string | undefined): Encoding | undefined {
-  const type = (header ?? '').split(';', 1)[0]?.trim().toLowerCase();
-  if (type === 'application/x-protobuf' || type === 'application/protobuf') return 'protobuf';
-  if (type === 'application/json') return 'json';
-  return undefined;
-}
-
-/** node:zlib takes a few ms to load: it is loaded by the first compressed request, not at start-up. */
-let zlib: typeof import('node:zlib') | undefined;
-
-function decompressor(header: string | undefined): Transform | null | undefined {
-  const coding = (header ?? '').trim().toLowerCase();
-  if (coding === '' || coding === 'identity') return null;
-  if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== 'deflate' && coding !== 'br') return undefined;
-  zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
-  if (coding === 'deflate') return zlib.createInflate();
-  if (coding === 'br') return zlib.createBrotliDecompress();
-  return zlib.createGunzip();
-}
 
 function emptyStats(): SignalStats {
   return { requests: 0, acceptedItems: 0, rejectedItems: 0, repairedItems: 0, chunks: 0, bytes: 0 };
@@ -192,12 +54,9 @@ function emptyStats(): SignalStats {
 /** Reserved up front for a body of unknown decompressed size; the reservation grows as it arrives. */
 const INITIAL_UNKNOWN_BYTES = 64 * 1024;
 
-/** Past this much unread body after an early answer, the connection is cut rather than drained. */
-const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
-
 export class OtlpReceiver {
   private readonly limits: ReceiverLimits;
-  private readonly servers: Server[] = [];
+  private httpServer: OtlpHttpServer | undefined;
   private readonly log: Log;
   private readonly now: () => number;
   private boundPort = 0;
@@ -244,43 +103,17 @@ export class OtlpReceiver {
 
   /** Binds every host; rejects when the first cannot be bound (e.g. the port is taken). */
   async start(): Promise<{ port: number; hosts: string[] }> {
-    const hosts = this.options.hosts ?? DEFAULT_RECEIVER_HOSTS;
-    let port = this.options.port ?? DEFAULT_RECEIVER_PORT;
-    const bound: string[] = [];
-    for (const [i, host] of hosts.entries()) {
-      // Requests started meanwhile (registering with Lambda) go out before the other hosts are bound.
-      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      const server = createServer({ requestTimeout: 0, keepAliveTimeout: 0 }, (req, res) => {
-        this.handle(req, res);
-      });
-      // No server-side idle or header timers: they run on wall-clock time, so after the environment
-      // thaws they would fire at once and cut connections the function's exporter is about to reuse.
-      server.headersTimeout = 0;
-      try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen({ host, port, exclusive: true }, () => {
-            server.off('error', reject);
-            resolve();
-          });
-        });
-      } catch (err) {
-        if (i === 0) {
-          await this.stop();
-          throw new Error(`OTLP receiver cannot listen on ${host}:${port}: ${(err as Error).message}`);
-        }
-        this.log.debug(`OTLP receiver not listening on ${host}:${port}: ${(err as Error).message}`);
-        continue;
-      }
-      server.on('error', (err) => this.log.error(`OTLP receiver server error: ${err.message}`));
-      // Idle keep-alive sockets must not hold the process open at shutdown.
-      server.unref();
-      if (i === 0) port = (server.address() as AddressInfo).port;
-      this.servers.push(server);
-      bound.push(host);
-    }
-    this.boundPort = port;
-    return { port, hosts: bound };
+    const http = new OtlpHttpServer(this, {
+      port: this.options.port ?? DEFAULT_RECEIVER_PORT,
+      hosts: this.options.hosts ?? DEFAULT_RECEIVER_HOSTS,
+      platform: this.options.platform ?? platform(),
+      log: this.log,
+      onForceFlush: this.options.onForceFlush,
+    });
+    this.httpServer = http;
+    const bound = await http.start();
+    this.boundPort = bound.port;
+    return bound;
   }
 
   /**
@@ -306,83 +139,18 @@ export class OtlpReceiver {
     const grpc = this.grpcServer;
     this.grpcServer = undefined;
     await grpc?.stop();
-    const servers = this.servers.splice(0);
-    await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-          }),
-      ),
-    );
+    const http = this.httpServer;
+    this.httpServer = undefined;
+    await http?.stop();
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const encoding = mediaType(req.headers['content-type']);
-    this.serve(req, res).catch((err: unknown) => {
-      const refusal =
-        err instanceof Refusal
-          ? err
-          : new Refusal(
-              500,
-              GRPC_INTERNAL,
-              'internal',
-              `internal error: ${(err as Error)?.message ?? String(err)}`,
-            );
-      this.countRefusal(refusal);
-      this.refuse(req, res, refusal, encoding ?? 'protobuf');
-    });
+  /** The memory budget bodies reserve from, when there is one. */
+  get budget(): MemoryBudget | undefined {
+    return this.options.budget;
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?', 1)[0] as string;
-    if (path === FORCE_FLUSH_PATH) {
-      if (req.method !== 'POST') throw this.methodNotAllowed();
-      req.resume();
-      await this.forceFlush(res);
-      return;
-    }
-    const signal = SIGNAL_PATHS[path];
-    if (!signal)
-      throw new Refusal(404, GRPC_NOT_FOUND, 'not-found', `no OTLP endpoint at ${path.slice(0, 100)}`);
-    if (req.method !== 'POST') throw this.methodNotAllowed();
-
-    const encoding = mediaType(req.headers['content-type']);
-    if (!encoding) {
-      throw new Refusal(
-        415,
-        GRPC_INVALID_ARGUMENT,
-        'unsupported-media-type',
-        `unsupported content type "${(req.headers['content-type'] ?? '').slice(0, 100)}": use application/x-protobuf or application/json`,
-      );
-    }
-    const decoder = decompressor(req.headers['content-encoding']);
-    if (decoder === undefined) {
-      throw new Refusal(
-        415,
-        GRPC_INVALID_ARGUMENT,
-        'unsupported-media-type',
-        `unsupported content encoding "${String(req.headers['content-encoding']).slice(0, 100)}": use gzip, deflate, br or identity`,
-      );
-    }
-    const lengthHeader = req.headers['content-length'];
-    const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
-    let reservation: Reservation | undefined;
-    try {
-      this.admitRequest(signal, contentLength);
-      reservation = this.reserveBody(decoder === null ? contentLength : undefined);
-    } catch (err) {
-      decoder?.destroy();
-      throw err;
-    }
-    try {
-      const [body, schema] = await Promise.all([this.readBody(req, decoder, reservation), loadOtlpSchema()]);
-      const accepted = this.acceptBody(signal, body, encoding, schema, reservation);
-      this.respondSuccess(res, schema, signal, encoding, accepted.rejected, accepted.reasons);
-    } finally {
-      reservation?.release();
-    }
+  countForceFlush(): void {
+    this.counters.forceFlushes++;
   }
 
   /** Counts (and logs, when internal) a refused request; both transports. */
@@ -457,7 +225,7 @@ export class OtlpReceiver {
     body: Buffer,
     encoding: Encoding,
     schema: OtlpSchema,
-    reservation?: Reservation,
+    reservation?: Pick<Reservation, 'release'>,
   ): AcceptedExport {
     const receivedAtMs = this.now();
     const stats = this.counters.signals[signal];
@@ -585,13 +353,13 @@ export class OtlpReceiver {
     return responseType.fromObject(response);
   }
 
-  private methodNotAllowed(): Refusal {
+  methodNotAllowed(): Refusal {
     return new Refusal(405, GRPC_UNIMPLEMENTED, 'method-not-allowed', 'only POST is supported', {
       allow: 'POST',
     });
   }
 
-  private overBudget(): Refusal {
+  overBudget(): Refusal {
     return new Refusal(
       503,
       GRPC_UNAVAILABLE,
@@ -603,161 +371,5 @@ export class OtlpReceiver {
 
   tooLarge(message: string): Refusal {
     return new Refusal(413, GRPC_RESOURCE_EXHAUSTED, 'too-large', message);
-  }
-
-  private async forceFlush(res: ServerResponse): Promise<void> {
-    this.counters.forceFlushes++;
-    const hook = this.options.onForceFlush;
-    if (hook) await hook();
-    res.writeHead(hook ? 200 : 202, { 'content-type': 'application/json', 'content-length': '2' });
-    res.end('{}');
-  }
-
-  /**
-   * Reads the body within both size limits. Decompression stops as soon as the output passes the
-   * limit, so a small compressed bomb never inflates beyond it.
-   */
-  private readBody(
-    req: IncomingMessage,
-    decoder: Transform | null,
-    reservation: Reservation | undefined,
-  ): Promise<Buffer> {
-    const { maxBodyBytes, maxDecompressedBytes } = this.limits;
-    return new Promise<Buffer>((resolve, reject) => {
-      const parts: Buffer[] = [];
-      let raw = 0;
-      let inflated = 0;
-      let settled = false;
-      const cleanup = () => {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        req.off('error', onError);
-        req.off('close', onClose);
-      };
-      const fail = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        decoder?.destroy();
-        reject(err);
-      };
-      const finish = () => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, inflated));
-      };
-      const onOutput = (chunk: Buffer) => {
-        if (settled) return;
-        inflated += chunk.length;
-        if (inflated > maxDecompressedBytes) {
-          fail(this.tooLarge(`decompressed request body exceeds the ${maxDecompressedBytes}-byte limit`));
-          return;
-        }
-        // A compressed or unannounced body grows its reservation as it arrives.
-        if (reservation && !reservation.grow(inflated * RECEIVE_COST_PER_BYTE)) {
-          fail(this.overBudget());
-          return;
-        }
-        parts.push(chunk);
-      };
-      const onData = (chunk: Buffer) => {
-        if (settled) return;
-        raw += chunk.length;
-        if (raw > maxBodyBytes) {
-          fail(this.tooLarge(`request body exceeds the ${maxBodyBytes}-byte limit`));
-          return;
-        }
-        if (decoder) decoder.write(chunk);
-        else onOutput(chunk);
-      };
-      const onEnd = () => {
-        if (decoder) decoder.end();
-        else finish();
-      };
-      const onError = (err: Error) =>
-        fail(new Refusal(400, GRPC_INVALID_ARGUMENT, 'aborted', `request aborted: ${err.message}`));
-      const onClose = () => {
-        if (!req.complete)
-          fail(new Refusal(400, GRPC_INVALID_ARGUMENT, 'aborted', 'request aborted by the client'));
-      };
-      if (decoder) {
-        decoder.on('data', onOutput);
-        decoder.on('end', finish);
-        decoder.on('error', (err) =>
-          fail(
-            new Refusal(
-              400,
-              GRPC_INVALID_ARGUMENT,
-              'bad-data',
-              `request body does not decompress: ${err.message}`,
-            ),
-          ),
-        );
-      }
-      req.on('data', onData);
-      req.on('end', onEnd);
-      req.on('error', onError);
-      req.on('close', onClose);
-    });
-  }
-
-  private respondSuccess(
-    res: ServerResponse,
-    schema: OtlpSchema,
-    signal: Signal,
-    encoding: Encoding,
-    rejected: number,
-    reasons: readonly string[],
-  ): void {
-    const responseType = schema.response[signal];
-    const message = this.exportResponse(schema, signal, { rejected, reasons });
-    const body =
-      encoding === 'json'
-        ? Buffer.from(JSON.stringify(messageToOtlpJson(responseType, message)))
-        : responseType.encode(message).finish();
-    res.writeHead(200, {
-      'content-type': encoding === 'json' ? 'application/json' : 'application/x-protobuf',
-      'content-length': String(body.byteLength),
-    });
-    res.end(body);
-  }
-
-  /** Error answer; whatever of the body is still unread is drained (bounded) or the connection cut. */
-  private refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal, encoding: Encoding): void {
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const body =
-      encoding === 'json'
-        ? Buffer.from(JSON.stringify({ code: refusal.grpcCode, message: refusal.message }))
-        : encodeRpcStatus(refusal.grpcCode, refusal.message);
-    const bodyPending = !req.complete;
-    res.writeHead(refusal.status, {
-      ...refusal.headers,
-      'content-type': encoding === 'json' ? 'application/json' : 'application/x-protobuf',
-      'content-length': String(body.byteLength),
-      // A client still sending stops once it has read this answer; the connection is not reused.
-      ...(bodyPending ? { connection: 'close' } : {}),
-    });
-    if (!bodyPending) {
-      res.end(body);
-      return;
-    }
-    // The client gets the complete answer now, but the response ends, which closes the connection,
-    // only once the client has stopped sending (body complete, or it closed after reading the
-    // answer): closing first would reset the upload, and the client would see a connection error,
-    // which OTLP exporters retry, instead of this answer. What still arrives is discarded; past the
-    // drain bound the connection is cut.
-    res.write(body);
-    let drained = 0;
-    req.on('data', (chunk: Buffer) => {
-      drained += chunk.length;
-      if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
-    });
-    req.on('end', () => res.end());
-    req.on('error', () => {});
-    req.resume();
   }
 }

@@ -5,6 +5,8 @@ import { after, describe, it } from 'node:test';
 import type { SignalTarget } from '../../src/export/destination.js';
 import type { ExporterOptions } from '../../src/export/otlp-http-exporter.js';
 import { backoffDelayMs, isRetryableStatus, parseRetryAfterMs } from '../../src/export/retry-policy.js';
+import { VirtualTime } from '../support/virtual-time.js';
+import type { Scheduler } from '../../src/model/time.js';
 import { ExportPipeline } from '../../src/pipeline/export-pipeline.js';
 import { responseType } from '../../tools/otlp/decode.js';
 import { spanChunk, spanNames } from '../support/fakes/chunks.js';
@@ -29,12 +31,15 @@ async function setup(
     sink?: OtlpSinkOptions;
     target?: Partial<Omit<SignalTarget, 'url'>>;
     exporter?: Omit<ExporterOptions, 'limiter' | 'log'>;
+    time?: VirtualTime;
   } = {},
 ): Promise<Setup> {
   const sink = await startOtlpSink(options.sink);
-  const proxy = await startFaultProxy(sink.url);
+  const time = options.time;
+  const proxy = await startFaultProxy(sink.url, time ? () => time.now() : undefined);
   const log = recordingLog();
   const pipeline = new ExportPipeline({
+    ...(time && { now: () => time.now() }),
     destinations: [destination('backend', proxy.url, { signals: ['traces'], ...options.target })],
     log,
     exporter: { ...FAST_RETRIES, ...options.exporter },
@@ -48,6 +53,38 @@ async function setup(
 }
 
 const inMs = (ms: number) => Date.now() + ms;
+
+/**
+ * Virtual time for the retry waits: the exporter's timers run on `time`; requests are real. The
+ * scheduler records when each timer is due, so a test can move time exactly to the wait it expects.
+ */
+function virtualTimers(): { time: VirtualTime; scheduler: Scheduler; dueTimes: number[] } {
+  const time = new VirtualTime(Date.now());
+  const dueTimes: number[] = [];
+  const scheduler: Scheduler = {
+    setTimeout(callback, delayMs) {
+      dueTimes.push(time.now() + Math.max(0, delayMs));
+      return time.setTimeout(callback, delayMs);
+    },
+  };
+  return { time, scheduler, dueTimes };
+}
+
+/** Waits (on real I/O) until a timer due in [fromMs, toMs] exists, then moves virtual time to it. */
+async function advanceToWait(
+  timers: ReturnType<typeof virtualTimers>,
+  fromMs: number,
+  toMs: number,
+): Promise<number> {
+  for (;;) {
+    const due = timers.dueTimes.find((t) => t >= fromMs && t <= toMs);
+    if (due !== undefined) {
+      await timers.time.advanceTo(due);
+      return due;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 describe('retry policy primitives', () => {
   it('classifies statuses as the OTLP specification does', () => {
@@ -168,10 +205,18 @@ describe('retry matrix', () => {
 
 describe('Retry-After and deadlines', () => {
   it('honours Retry-After in seconds', async () => {
-    const { sink, proxy, pipeline } = await setup();
+    const timers = virtualTimers();
+    const { sink, proxy, pipeline } = await setup({
+      time: timers.time,
+      exporter: { scheduler: timers.scheduler },
+    });
     proxy.script({ kind: 'status', status: 503, headers: { 'retry-after': '1' } });
     pipeline.enqueue(spanChunk(1));
-    const report = await pipeline.flush({ deadlineMs: inMs(4000), reason: 'test' });
+    const start = timers.time.now();
+    const flushed = pipeline.flush({ deadlineMs: start + 4000, reason: 'test' });
+    // The exporter waits for the Retry-After second, in virtual time.
+    await advanceToWait(timers, start + 950, start + 1100);
+    const report = await flushed;
     assert.equal(report.exportedItems, 1);
     const [first, second] = proxy.log;
     assert.ok(second!.atMs - first!.atMs >= 950, `waited ${second!.atMs - first!.atMs} ms`);
@@ -179,12 +224,16 @@ describe('Retry-After and deadlines', () => {
   });
 
   it('honours Retry-After as an HTTP date', async () => {
-    const { proxy, pipeline } = await setup();
+    const timers = virtualTimers();
+    const { proxy, pipeline } = await setup({ time: timers.time, exporter: { scheduler: timers.scheduler } });
+    const start = timers.time.now();
     // HTTP dates have one-second resolution: aim a whole second at least one second ahead.
-    const when = new Date(Math.ceil((Date.now() + 1000) / 1000) * 1000).toUTCString();
+    const when = new Date(Math.ceil((start + 1000) / 1000) * 1000).toUTCString();
     proxy.script({ kind: 'status', status: 429, headers: { 'retry-after': when } });
     pipeline.enqueue(spanChunk(1));
-    const report = await pipeline.flush({ deadlineMs: inMs(5000), reason: 'test' });
+    const flushed = pipeline.flush({ deadlineMs: start + 5000, reason: 'test' });
+    await advanceToWait(timers, Date.parse(when) - 5, Date.parse(when) + 100);
+    const report = await flushed;
     assert.equal(report.exportedItems, 1);
     const [first, second] = proxy.log;
     assert.ok(

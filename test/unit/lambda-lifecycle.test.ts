@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { createExtensionLogger } from '../../src/extension-log.js';
+import { VirtualTime } from '../support/virtual-time.js';
 import { type LifecycleHooks, type RegisteredInfo, runLifecycle } from '../../src/lambda/lifecycle.js';
 import type { InvokeEvent, ShutdownEvent, TelemetryEvent } from '../../src/lambda/telemetry-events.js';
 
@@ -116,6 +117,25 @@ function recorder(overrides: Partial<LifecycleHooks> = {}): Recorder {
   return r;
 }
 
+/**
+ * Runs `work` on virtual time: real I/O (the fake Runtime API) goes first; whenever the lifecycle
+ * has been waiting for a while with a timer pending, time jumps to that timer. No wall-clock bound.
+ */
+async function onVirtualTime<T>(time: VirtualTime, work: Promise<T>): Promise<T> {
+  let done = false;
+  const finished = work.finally(() => {
+    done = true;
+  });
+  finished.catch(() => {});
+  while (!done) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    if (done || time.timerCount === 0) continue;
+    let fired = 0;
+    await time.runUntil(() => fired++ > 0, Number.MAX_SAFE_INTEGER);
+  }
+  return finished;
+}
+
 describe('lifecycle', () => {
   let fake: FakeRuntime;
   const exits: number[] = [];
@@ -129,8 +149,9 @@ describe('lifecycle', () => {
   });
   afterEach(() => fake.stop());
 
-  const run = (hooks: LifecycleHooks, env: NodeJS.ProcessEnv = {}) =>
+  const run = (hooks: LifecycleHooks, env: NodeJS.ProcessEnv = {}, time?: VirtualTime) =>
     runLifecycle({
+      ...(time && { clock: time, scheduler: time }),
       hooks,
       env: { AWS_LAMBDA_RUNTIME_API: fake.address, ...env },
       logger,
@@ -279,9 +300,11 @@ describe('lifecycle', () => {
         if (e.requestId === 'throw') throw new Error('hook bug');
       },
     });
-    const started = Date.now();
-    assert.equal(await run(rec.hooks), 0);
-    assert.ok(Date.now() - started < 2000);
+    const time = new VirtualTime(Date.now());
+    const started = time.now();
+    assert.equal(await onVirtualTime(time, run(rec.hooks, {}, time)), 0);
+    assert.ok(time.now() - started < 2000);
+    assert.ok(time.now() - started >= 200, 'the hanging hook was left at its (virtual) deadline');
     assert.deepEqual(rec.seen, [
       'registered',
       'invoke:hang',
@@ -321,10 +344,12 @@ describe('lifecycle', () => {
   test('a shutdown hook that overruns is cut off before the deadline', async () => {
     fake.next = [shutdown(400)];
     const rec = recorder({ onShutdown: () => new Promise(() => {}) });
-    const started = Date.now();
-    assert.equal(await run(rec.hooks), 0);
-    const took = Date.now() - started;
+    const time = new VirtualTime(Date.now());
+    const started = time.now();
+    assert.equal(await onVirtualTime(time, run(rec.hooks, {}, time)), 0);
+    const took = time.now() - started;
     assert.ok(took < 400, `took ${took} ms`);
+    assert.ok(took >= 300, `cut off by the (virtual) deadline timer, at ${took} ms`);
     assert.ok(lines.some((l) => l.includes('shutdown hook cut off')));
   });
 });

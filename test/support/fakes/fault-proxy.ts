@@ -51,7 +51,11 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(upstreamBase: string): Promise<FaultProxy> {
+/** `now` stamps each request's atMs (default Date.now; a virtual clock in virtual-time tests). */
+export async function startFaultProxy(
+  upstreamBase: string,
+  now: () => number = Date.now,
+): Promise<FaultProxy> {
   const upstream = new URL(upstreamBase);
   const upstreamAgent = new http.Agent({ keepAlive: true });
   const script: Fault[] = [];
@@ -70,7 +74,7 @@ export async function startFaultProxy(upstreamBase: string): Promise<FaultProxy>
       reusedConnection: reused,
       outcome: 'forward',
       status: undefined,
-      atMs: Date.now(),
+      atMs: now(),
       headers: req.headers,
       wireBytes: 0,
     };

@@ -9,47 +9,40 @@
 //  - a request that still fails that way on a REUSED socket is sent once more, at once, on a fresh
 //    connection, and reported as a stale-connection retry, not as a failure.
 
-import type { Agent as HttpAgent, IncomingHttpHeaders, ClientRequest, IncomingMessage } from 'node:http';
-import http from 'node:http';
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Agent as HttpsAgent } from 'node:https';
-import { EXTENSION_NAME, EXTENSION_VERSION } from '../convert/version.js';
-import { THAW_GRACE_MS, THAW_LATE_MS } from './deadline.js';
+import type { Scheduler } from '../../model/time.js';
+import {
+  type ExportClient,
+  type ExportClientOptions,
+  type HttpResponse,
+  MAX_EXPORT_RESPONSE_BYTES as MAX_RESPONSE_BYTES,
+  type PostRequest,
+  type PostResult,
+} from '../port.js';
 
-export interface HttpResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  /** At most MAX_RESPONSE_BYTES; enough for an Export*ServiceResponse or an error message. */
-  body: Buffer;
+const REAL_TIMERS: Scheduler = {
+  setTimeout(callback, delayMs) {
+    const timer = setTimeout(callback, Math.max(0, delayMs));
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
+
+type NodeHttp = typeof import('node:http');
+let nodeHttp: NodeHttp | undefined;
+/** node:http loads with the first export, not at start-up (nor at all under a runtime with its own client). */
+function loadHttp(): NodeHttp {
+  nodeHttp ??= createRequire(import.meta.url)('node:http') as NodeHttp;
+  return nodeHttp;
 }
-
-export type PostResult =
-  | { kind: 'response'; response: HttpResponse; staleRetries: number }
-  | { kind: 'network-error'; error: Error; code: string; staleRetries: number }
-  | { kind: 'timeout'; staleRetries: number }
-  | { kind: 'aborted'; staleRetries: number };
-
-export interface PostRequest {
-  url: URL;
-  headers: Record<string, string>;
-  body: Buffer;
-  timeoutMs: number;
-  signal: AbortSignal;
-}
-
-const MAX_RESPONSE_BYTES = 64 * 1024;
-const USER_AGENT = `${EXTENSION_NAME}/${EXTENSION_VERSION}`;
 
 /** Errors that mean "the peer had already closed this connection". */
 function isStaleSocketError(error: NodeJS.ErrnoException): boolean {
   return error.code === 'ECONNRESET' || error.code === 'EPIPE' || /socket hang up/i.test(error.message);
 }
 
-export interface ConnectionPoolOptions {
-  /** Free sockets are closed after this long unused (default 4 s, under most servers' idle timeouts). */
-  freeSocketTimeoutMs?: number;
-  maxSockets?: number;
-  now?: () => number;
-}
+export type ConnectionPoolOptions = ExportClientOptions;
 
 class TimeoutError extends Error {
   override readonly name = 'TimeoutError';
@@ -59,7 +52,7 @@ class AbortedError extends Error {
   override readonly name = 'AbortError';
 }
 
-export class HttpConnectionPool {
+export class HttpConnectionPool implements ExportClient {
   private httpAgent: HttpAgent | undefined;
   private httpsAgent: HttpsAgent | undefined;
   private httpsModule: typeof import('node:https') | undefined;
@@ -68,8 +61,16 @@ export class HttpConnectionPool {
   private readonly freeSocketTimeoutMs: number;
   private readonly maxSockets: number;
   private readonly now: () => number;
+  private readonly scheduler: Scheduler;
+  private readonly userAgent: string;
+  private readonly thawLateMs: number;
+  private readonly thawGraceMs: number;
 
-  constructor(options: ConnectionPoolOptions = {}) {
+  constructor(options: ConnectionPoolOptions) {
+    this.scheduler = options.scheduler ?? REAL_TIMERS;
+    this.userAgent = options.userAgent;
+    this.thawLateMs = options.thawLateMs;
+    this.thawGraceMs = options.thawGraceMs;
     this.freeSocketTimeoutMs = options.freeSocketTimeoutMs ?? 4_000;
     this.maxSockets = options.maxSockets ?? 8;
     this.now = options.now ?? Date.now;
@@ -142,7 +143,7 @@ export class HttpConnectionPool {
       });
       return this.httpsAgent;
     }
-    this.httpAgent ??= new http.Agent(options);
+    this.httpAgent ??= new (loadHttp().Agent)(options);
     return this.httpAgent;
   }
 
@@ -162,14 +163,15 @@ export class HttpConnectionPool {
         return;
       }
       const { url } = request;
-      const transport = url.protocol === 'https:' ? (this.httpsModule as typeof import('node:https')) : http;
+      const transport =
+        url.protocol === 'https:' ? (this.httpsModule as typeof import('node:https')) : loadHttp();
       let settled = false;
       let gotResponse = false;
       let req: ClientRequest;
       const finish = (value: Parameters<typeof resolve>[0]): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.cancel();
         request.signal.removeEventListener('abort', onAbort);
         resolve(value);
       };
@@ -186,13 +188,13 @@ export class HttpConnectionPool {
       // The same after a freeze: a timeout that fires late gives the request a short grace first.
       const dueMs = this.now() + timeoutMs;
       const onTimeout = (): void => {
-        if (this.now() - dueMs > THAW_LATE_MS && timer === firstTimer) {
-          timer = setTimeout(onTimeout, THAW_GRACE_MS);
+        if (this.now() - dueMs > this.thawLateMs && timer === firstTimer) {
+          timer = this.scheduler.setTimeout(onTimeout, this.thawGraceMs);
           return;
         }
         cut(new TimeoutError(`no answer within ${timeoutMs} ms`));
       };
-      const firstTimer = setTimeout(onTimeout, timeoutMs);
+      const firstTimer = this.scheduler.setTimeout(onTimeout, timeoutMs);
       let timer = firstTimer;
 
       req = transport.request(
@@ -203,7 +205,7 @@ export class HttpConnectionPool {
           headers: {
             ...request.headers,
             'content-length': String(request.body.length),
-            'user-agent': USER_AGENT,
+            'user-agent': this.userAgent,
           },
         },
         (res: IncomingMessage) => {

@@ -1,0 +1,31 @@
+// The few Bun APIs the port uses, typed here (Bun's own type package is not a dependency: this
+// code is type-checked by the same tsc as the rest and runs only when `Bun` exists).
+
+export interface BunServer {
+  readonly port: number;
+  readonly hostname: string;
+  stop(closeActiveConnections?: boolean): Promise<void> | void;
+  unref(): void;
+}
+
+export interface BunServeOptions {
+  hostname: string;
+  port: number;
+  reusePort?: boolean;
+  /** Seconds; 0 disables. */
+  idleTimeout?: number;
+  maxRequestBodySize?: number;
+  fetch(request: Request): Response | Promise<Response>;
+  error?(error: Error): Response;
+}
+
+export interface BunApi {
+  serve(options: BunServeOptions): BunServer;
+  gzipSync(data: Uint8Array, options?: { level?: number }): Uint8Array;
+  gc(force: boolean): void;
+  readonly version: string;
+}
+
+export function bunApi(): BunApi | undefined {
+  return (globalThis as { Bun?: BunApi }).Bun;
+}

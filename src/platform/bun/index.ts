@@ -1,0 +1,35 @@
+// The port on Bun: Bun.serve, Bun.gzipSync, Bun's garbage collector hint; streaming decompression
+// through Bun's node:zlib.
+
+import { zlibDecompressor } from '../node/compression.js';
+import type { Platform } from '../port.js';
+import { systemClock, systemScheduler } from '../system-time.js';
+import type { BunApi } from './bun-api.js';
+import { FetchApiClient } from './api-client.js';
+import { FetchExportClient } from './export-client.js';
+import { serveBun } from './http-server.js';
+
+/** Discarded bytes, across every request, between two collection hints. */
+const RECLAIM_EVERY_BYTES = 2 * 1024 * 1024;
+let discarded = 0;
+
+export function bunPlatform(bun: BunApi): Platform {
+  return {
+    name: 'bun',
+    clock: systemClock,
+    scheduler: systemScheduler,
+    serve: (handler, options) => serveBun(bun, handler, options),
+    exportClient: (options) => new FetchExportClient(options),
+    apiClient: (options) => new FetchApiClient(options),
+    compression: {
+      gzip: async (data, level) => bun.gzipSync(data, level === undefined ? undefined : { level }),
+      decompressor: zlibDecompressor,
+    },
+    reclaimDiscarded: (bytes) => {
+      discarded += bytes;
+      if (discarded < RECLAIM_EVERY_BYTES) return;
+      discarded = 0;
+      bun.gc(false);
+    },
+  };
+}

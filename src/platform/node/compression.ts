@@ -1,0 +1,48 @@
+// Compression on node:zlib, loaded by the first compressed body (it takes a few ms to load).
+
+import { createRequire } from 'node:module';
+import type { Compression, ContentCoding, Decompressor } from '../port.js';
+
+type Zlib = typeof import('node:zlib');
+let zlib: Zlib | undefined;
+export function loadZlib(): Zlib {
+  zlib ??= createRequire(import.meta.url)('node:zlib') as Zlib;
+  return zlib;
+}
+
+/** A zlib Transform as the port's Decompressor (also used by the Bun implementation: Bun has node:zlib). */
+export function zlibDecompressor(coding: ContentCoding): Decompressor {
+  const z = loadZlib();
+  const stream =
+    coding === 'deflate'
+      ? z.createInflate()
+      : coding === 'br'
+        ? z.createBrotliDecompress()
+        : z.createGunzip();
+  return {
+    write: (chunk) => {
+      stream.write(chunk);
+    },
+    end: () => {
+      stream.end();
+    },
+    destroy: () => {
+      stream.destroy();
+    },
+    pipe(output, done, fail) {
+      stream.on('data', output);
+      stream.on('end', done);
+      stream.on('error', fail);
+    },
+  };
+}
+
+export const nodeCompression: Compression = {
+  gzip(data, level) {
+    const z = loadZlib();
+    return new Promise((resolve, reject) => {
+      z.gzip(data, level === undefined ? {} : { level }, (err, out) => (err ? reject(err) : resolve(out)));
+    });
+  },
+  decompressor: zlibDecompressor,
+};
