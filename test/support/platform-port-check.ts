@@ -1,6 +1,6 @@
 // Exercises the Telemetry API listener and the OTLP/HTTP receiver through whichever runtime port
 // the process selects, over real loopback HTTP, and prints what it saw as one JSON line. Run by
-// test/unit/platform-bun.test.ts under Bun (and under Node, for the same answers).
+// test/unit/platform-port.test.ts under Bun (and under Node, for the same answers).
 
 import { gzipSync } from 'node:zlib';
 import { RuntimeHttp, RuntimeTransportError } from '../../src/lambda/runtime-http.js';
@@ -44,7 +44,11 @@ async function listenerChecks() {
 async function receiverChecks() {
   let items = 0;
   const receiver = new OtlpReceiver({
-    sink: { enqueue: (chunk: TelemetryChunk) => void (items += chunk.items) },
+    sink: {
+      enqueue: (chunk: TelemetryChunk) => {
+        items += chunk.items;
+      },
+    },
     port: 0,
     hosts: ['127.0.0.1'],
   });
