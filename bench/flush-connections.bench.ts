@@ -18,8 +18,8 @@ const SHAPES = ['parallel', 'sequential', 'reuse'] as const;
 
 function client(mode: (typeof SHAPES)[number]): string {
   return `
-import { HttpConnectionPool } from ${JSON.stringify(join(REPO_ROOT, 'src/export/http-connection.ts'))};
-const pool = new HttpConnectionPool();
+import { HttpConnectionPool } from ${JSON.stringify(join(REPO_ROOT, 'src/platform/node/export-client.ts'))};
+const pool = new HttpConnectionPool({ userAgent: 'otel-lambda-extension-test', thawLateMs: 1000, thawGraceMs: 500 });
 const post = (signal) => pool.post({ url: new URL(process.env.SINK_URL + '/v1/' + signal), headers: {},
   body: Buffer.alloc(300), timeoutMs: 5000, signal: new AbortController().signal });
 const signals = ['traces', 'metrics', 'logs'];

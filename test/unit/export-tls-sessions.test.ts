@@ -13,8 +13,8 @@ const REPO_ROOT = join(import.meta.dirname, '../..');
 
 /** Three rounds of three concurrent posts, idle connections closed between rounds, as after a freeze. */
 const CLIENT = `
-import { HttpConnectionPool } from ${JSON.stringify(join(REPO_ROOT, 'src/export/http-connection.ts'))};
-const pool = new HttpConnectionPool();
+import { HttpConnectionPool } from ${JSON.stringify(join(REPO_ROOT, 'src/platform/node/export-client.ts'))};
+const pool = new HttpConnectionPool({ userAgent: 'otel-lambda-extension-test', thawLateMs: 1000, thawGraceMs: 500 });
 const rounds = [];
 for (let round = 0; round < 3; round++) {
   const sockets = [];

@@ -12,6 +12,9 @@ import type {
 } from '../port.js';
 import type { BunApi } from './bun-api.js';
 
+/** Unread request body read and dropped after an early answer, at most (node:http's server: the same). */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
 class BunRequestBody implements RequestBody {
   readonly declaredLength: number | undefined;
   complete: boolean;
@@ -61,8 +64,23 @@ class BunRequestBody implements RequestBody {
       return;
     }
     this.stopped = true;
+    const stream = this.request.body;
+    if (!stream) return;
+    // Read and drop what the client still sends, so that it sees the answer instead of a broken
+    // pipe; past MAX_DRAIN_BYTES the connection is cut.
+    const reader = stream.getReader();
+    let dropped = 0;
     try {
-      await this.request.body?.cancel();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        dropped += value.byteLength;
+        if (dropped > MAX_DRAIN_BYTES) {
+          await reader.cancel();
+          break;
+        }
+      }
+      this.complete = true;
     } catch {
       // The client is gone.
     }
@@ -134,7 +152,9 @@ export async function serveBun(
       }
       if (!body.complete) {
         answer = { ...answer, headers: { ...answer.headers, connection: 'close' } };
-        void body.drain();
+        // Bun closes a connection answered before its body was read, and the client then sees a
+        // broken pipe instead of the answer: the rest is read and dropped first (bounded).
+        await body.drain();
       }
       after(answer);
       return toResponse(answer);
