@@ -71,7 +71,7 @@ class PendingSink implements ChunkSink {
 
 const DISCARD: ChunkSink = { enqueue() {} };
 
-/** The least time function spans wait for their invocation's platform.start (Managed Instances). */
+/** The least time function spans wait for their invocation to be known (its INVOKE or platform.start). */
 const MIN_CORRELATION_WAIT_MS = 1000;
 
 /**
@@ -422,11 +422,15 @@ class Wiring {
     const { parseStats, listenerStats } = info;
     this.pipeline.stats.observe(() => intakeCounters(parseStats, listenerStats));
     const managedInstances = info.events.length === 1 && info.events[0] === 'SHUTDOWN';
-    if (managedInstances && info.telemetry.status === 'subscribed' && this.receiver) {
-      // No INVOKE: a request id is first seen in platform.start, which comes in a telemetry batch
-      // after the function exported its spans. Those wait for it, a bounded time.
+    if (info.telemetry.status === 'subscribed' && this.receiver) {
+      // Spans naming an invocation not known yet wait for it, a bounded time. Managed Instances send
+      // no INVOKE: a request id is first seen in platform.start, which comes in a telemetry batch
+      // after the function exported its spans. Otherwise the function's export can still overtake
+      // our INVOKE when the extension is slow to be scheduled.
       this.correlator.enableHold({
-        maxHoldMs: Math.max(MIN_CORRELATION_WAIT_MS, 8 * info.telemetry.buffering.timeoutMs),
+        maxHoldMs: managedInstances
+          ? Math.max(MIN_CORRELATION_WAIT_MS, 8 * info.telemetry.buffering.timeoutMs)
+          : MIN_CORRELATION_WAIT_MS,
         sink: this.receiverSink,
       });
     }
@@ -478,6 +482,7 @@ class Wiring {
     this.awaitReport(event.requestId);
     this.converter.onInvoke(event);
     this.checkConverter();
+    this.correlator.retryHeld();
     if (this.flush) await this.flush.onInvoke(event);
   }
 
