@@ -12,14 +12,25 @@ import type {
 } from '../port.js';
 import type { BunApi } from './bun-api.js';
 
-/** Unread request body read and dropped after an early answer, at most (node:http's server: the same). */
+/** Unread request body read and dropped before an early answer, at most. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A client that sends nothing for this long is waiting for the answer (headers first): it gets it
+ * without its body being waited for.
+ */
+const DRAIN_IDLE_MS = 100;
+
+const IDLE = Symbol('idle');
+
+type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
 
 class BunRequestBody implements RequestBody {
   readonly declaredLength: number | undefined;
   complete: boolean;
-  private reading: Promise<void> | undefined;
-  private stopped = false;
+  private reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  private sink: BodySink | undefined;
+  private pending: Promise<ReadResult> | undefined;
 
   constructor(private readonly request: Request) {
     const header = request.headers.get('content-length');
@@ -34,53 +45,67 @@ class BunRequestBody implements RequestBody {
       queueMicrotask(() => sink.end());
       return () => {};
     }
-    const reader = stream.getReader();
-    this.reading = (async () => {
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) {
-            this.complete = true;
-            if (!this.stopped) sink.end();
-            return;
-          }
-          // Once stopped, the rest is read and dropped, so the client can finish sending.
-          if (!this.stopped) sink.data(value);
-        }
-      } catch (err) {
-        if (!this.stopped) sink.abort(new Error(`request aborted: ${(err as Error).message}`));
-      }
-    })();
+    this.sink = sink;
+    this.reader ??= stream.getReader();
+    void this.pump();
     return () => {
-      this.stopped = true;
+      this.sink = undefined;
     };
   }
 
-  /** Reads and drops whatever the handler left unread (bounded by the server's body limit). */
+  /** Hands chunks to the sink while there is one; a stopped body is left to drain(). */
+  private async pump(): Promise<void> {
+    try {
+      while (this.sink) {
+        const { done, value } = await this.next();
+        const sink = this.sink;
+        if (done) {
+          this.complete = true;
+          sink?.end();
+          return;
+        }
+        sink?.data(value);
+      }
+    } catch (err) {
+      this.sink?.abort(new Error(`request aborted: ${(err as Error).message}`));
+    }
+  }
+
+  /** One read at a time, shared by the pump and drain(). */
+  private next(): Promise<ReadResult> {
+    this.pending ??= (this.reader as ReadableStreamDefaultReader<Uint8Array>).read().finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  /**
+   * Bun closes a connection answered before its body was read, and a client still sending sees a
+   * broken pipe instead of the answer: what it still sends is read and dropped first, up to
+   * MAX_DRAIN_BYTES, unless it sends nothing for DRAIN_IDLE_MS (it waits for the answer).
+   */
   async drain(): Promise<void> {
     if (this.complete) return;
-    if (this.reading) {
-      await this.reading;
-      return;
-    }
-    this.stopped = true;
+    this.sink = undefined;
     const stream = this.request.body;
     if (!stream) return;
-    // Read and drop what the client still sends, so that it sees the answer instead of a broken
-    // pipe; past MAX_DRAIN_BYTES the connection is cut.
-    const reader = stream.getReader();
+    this.reader ??= stream.getReader();
     let dropped = 0;
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        dropped += value.byteLength;
-        if (dropped > MAX_DRAIN_BYTES) {
-          await reader.cancel();
-          break;
+      while (dropped <= MAX_DRAIN_BYTES) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const idle = new Promise<typeof IDLE>((resolve) => {
+          timer = setTimeout(() => resolve(IDLE), DRAIN_IDLE_MS);
+        });
+        const result = await Promise.race([this.next(), idle]);
+        clearTimeout(timer);
+        if (result === IDLE) return;
+        if (result.done) {
+          this.complete = true;
+          return;
         }
+        dropped += result.value.byteLength;
       }
-      this.complete = true;
     } catch {
       // The client is gone.
     }
