@@ -3,22 +3,29 @@
 // equal to the function's memory; the freezer cgroup stops them between invocations. Where no cgroup
 // can be made (not root, no controllers, a cgroup v2 leaf), the environment runs without limits and
 // is frozen with SIGSTOP; `mechanism` and `reason` say which, and why.
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmdirSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  CGROUP_ROOT,
+  isV2,
+  killDir,
+  ownCgroups,
+  pidsIn,
+  read,
+  removeDirWithRetry,
+  removeStaleCgroups,
+  thawDir,
+  tryRead,
+  V1_OPTIONAL,
+  V1_REQUIRED,
+} from './cgroup-fs.js';
 import { nowMs, sleep } from './clock.js';
+
+export { readFreezeState, removeStaleCgroups } from './cgroup-fs.js';
 
 /** Lambda gives one full vCPU at 1,769 MB; CPU scales linearly with memory. */
 export const MB_PER_VCPU = 1769;
 const CFS_PERIOD_US = 100_000;
-const CGROUP_ROOT = '/sys/fs/cgroup';
 const NAME_PREFIX = 'lambda-sim-';
 
 export type ResourceMechanism = 'cgroup-v1' | 'cgroup-v2' | 'signals';
@@ -54,46 +61,6 @@ export function cpuShareOf(memorySizeMB: number): number {
   return memorySizeMB / MB_PER_VCPU;
 }
 
-function read(path: string): string {
-  return readFileSync(path, 'utf8');
-}
-
-function tryRead(path: string): string | undefined {
-  try {
-    return read(path);
-  } catch {
-    return undefined;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** This process's cgroup path per v1 controller, or the v2 path under key ''. */
-function ownCgroups(): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const line of (tryRead('/proc/self/cgroup') ?? '').split('\n')) {
-    const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
-    if (controllers === undefined || path === undefined) continue;
-    for (const c of controllers.split(',')) map.set(c, path);
-  }
-  return map;
-}
-
-function isV2(): boolean {
-  return existsSync(join(CGROUP_ROOT, 'cgroup.controllers'));
-}
-
-/** v1 controllers the environment uses: cpu (quota), memory (limit, peak, OOM), freezer; cpuacct for CPU time. */
-const V1_REQUIRED = ['cpu', 'memory', 'freezer'] as const;
-const V1_OPTIONAL = ['cpuacct'] as const;
-
 interface Controllers {
   cpu?: string;
   memory: string;
@@ -115,78 +82,6 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const resources of liveCgroups) resources.removeNow();
   });
-}
-
-/** Removes cgroups left by simulators whose process died without cleaning up (a crash, SIGKILL). */
-export function removeStaleCgroups(): number {
-  let removed = 0;
-  const parents = new Set<string>();
-  if (isV2()) {
-    const path = ownCgroups().get('');
-    if (path !== undefined) parents.add(join(CGROUP_ROOT, path));
-  } else {
-    const own = ownCgroups();
-    for (const c of [...V1_REQUIRED, ...V1_OPTIONAL]) {
-      const path = own.get(c);
-      if (path !== undefined) parents.add(join(CGROUP_ROOT, c, path));
-    }
-  }
-  for (const parent of parents) {
-    let names: string[];
-    try {
-      names = readdirSync(parent);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const owner = Number(/^lambda-sim-(\d+)-/.exec(name)?.[1]);
-      if (!owner || pidAlive(owner)) continue;
-      const dir = join(parent, name);
-      thawDir(dir);
-      killDir(dir);
-      if (removeDirWithRetry(dir)) removed++;
-    }
-  }
-  return removed;
-}
-
-function thawDir(dir: string): void {
-  try {
-    if (existsSync(join(dir, 'freezer.state'))) writeFileSync(join(dir, 'freezer.state'), 'THAWED');
-    else if (existsSync(join(dir, 'cgroup.freeze'))) writeFileSync(join(dir, 'cgroup.freeze'), '0');
-  } catch {
-    // already gone
-  }
-}
-
-function pidsIn(dir: string): number[] {
-  return (tryRead(join(dir, 'cgroup.procs')) ?? '').split('\n').filter(Boolean).map(Number);
-}
-
-function killDir(dir: string): void {
-  for (const pid of pidsIn(dir)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // exited meanwhile
-    }
-  }
-}
-
-/** rmdir, retrying briefly while killed tasks leave (synchronous: used at process exit too). */
-function removeDirWithRetry(dir: string, boundMs = 300): boolean {
-  const until = Date.now() + boundMs;
-  for (;;) {
-    try {
-      rmdirSync(dir);
-      return true;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return true;
-      if (code !== 'EBUSY' || Date.now() > until) return false;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-    }
-  }
 }
 
 let counter = 0;
@@ -471,23 +366,4 @@ export class EnvironmentResources {
     this.removed = true;
     liveCgroups.delete(this);
   }
-}
-
-/** The freezer state of a process: 'frozen' by a freezer cgroup, 'stopped' by SIGSTOP, or 'running'. */
-export function readFreezeState(pid: number): 'frozen' | 'stopped' | 'running' | undefined {
-  const cgroup = tryRead(`/proc/${pid}/cgroup`);
-  if (cgroup === undefined) return undefined;
-  for (const line of cgroup.split('\n')) {
-    const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
-    if (path === undefined || controllers === undefined) continue;
-    if (controllers.split(',').includes('freezer')) {
-      const state = tryRead(join(CGROUP_ROOT, 'freezer', path, 'freezer.state'))?.trim();
-      if (state === 'FROZEN') return 'frozen';
-    } else if (controllers === '' && path !== '/') {
-      if (/^frozen 1$/m.test(tryRead(join(CGROUP_ROOT, path, 'cgroup.events')) ?? '')) return 'frozen';
-    }
-  }
-  const stat = tryRead(`/proc/${pid}/stat`);
-  if (stat === undefined) return undefined;
-  return stat.charAt(stat.lastIndexOf(')') + 2) === 'T' ? 'stopped' : 'running';
 }
