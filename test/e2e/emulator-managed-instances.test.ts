@@ -129,10 +129,19 @@ describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 
       `the extension did not subscribe to the Telemetry API:\n${lines.slice(-30).join('\n')}`,
     );
 
+    const sdkLogsOf = (out: CollectorOutput, requestId: string) =>
+      out.logRecords.filter(
+        (r) => r.scope.name === FUNCTION_SCOPE && String(r.item.body?.stringValue ?? '').includes(requestId),
+      );
+    // Every signal is waited for: traces, metrics and logs go out in separate requests.
     const complete = (out: CollectorOutput) =>
       counterValue(out) >= invoked.length &&
       invoked.every(
-        (inv) => platformSpans(out, inv.requestId).length > 0 && handlerSpan(out, inv.report) !== undefined,
+        (inv) =>
+          platformSpans(out, inv.requestId).length > 0 &&
+          handlerSpan(out, inv.report) !== undefined &&
+          functionLogLines(out, inv.requestId).length >= 2 &&
+          sdkLogsOf(out, inv.requestId).length >= 2,
       );
     const out = await col.waitFor(complete, 20_000).catch(() => col.read());
     t.diagnostic(
@@ -153,10 +162,7 @@ describe('AWS Runtime Interface Emulator, Managed Instances mode (Telemetry API 
       const consoleLines = functionLogLines(out, inv.requestId);
       if (consoleLines.length !== 2)
         missing.push(`${inv.requestId}: ${consoleLines.length} function log lines (expected 2)`);
-      const sdkLogs = out.logRecords.filter(
-        (r) =>
-          r.scope.name === FUNCTION_SCOPE && String(r.item.body?.stringValue ?? '').includes(inv.requestId),
-      );
+      const sdkLogs = sdkLogsOf(out, inv.requestId);
       if (sdkLogs.length !== 2)
         missing.push(`${inv.requestId}: ${sdkLogs.length} SDK log records (expected 2)`);
     }
