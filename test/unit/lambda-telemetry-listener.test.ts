@@ -5,7 +5,13 @@ import { describe, test } from 'node:test';
 import { createExtensionLogger } from '../../src/extension-log.js';
 import type { TelemetryEvent } from '../../src/lambda/telemetry-events.js';
 import { resolveListenAddress, startTelemetryListener } from '../../src/lambda/telemetry-listener.js';
+import { MemoryBudget } from '../../src/pipeline/memory-budget.js';
 import { VirtualTime } from '../support/virtual-time.js';
+
+/** Resolves once `ready()` holds, letting real I/O run meanwhile. */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((resolve) => setImmediate(resolve));
+}
 
 const T = '2024-05-01T10:00:00.000Z';
 const push = (n: number): string =>
@@ -168,14 +174,18 @@ describe('telemetry listener', () => {
 
   test('close stops accepting and lets an in-flight push finish', async () => {
     const got: TelemetryEvent[][] = [];
+    // A push reserves its cost once the listener has it: the sign that it is in flight.
+    const budget = new MemoryBudget(64 * 1024 * 1024);
     const listener = await startTelemetryListener({
       host: '127.0.0.1',
       onEvents: (e) => got.push(e),
       logger: quietLogger().logger,
+      budget,
     });
     const body = Buffer.from(push(2));
+    let req: http.ClientRequest | undefined;
     const answered = new Promise<number>((resolve, reject) => {
-      const req = http.request(
+      req = http.request(
         {
           host: '127.0.0.1',
           port: listener.port,
@@ -190,10 +200,10 @@ describe('telemetry listener', () => {
       );
       req.on('error', reject);
       req.write(body.subarray(0, 10));
-      setTimeout(() => req.end(body.subarray(10)), 100);
     });
-    await new Promise((r) => setTimeout(r, 30)); // the request is now in flight
+    await until(() => budget.used() > 0); // the request is now in flight
     const closed = listener.close(2000);
+    req?.end(body.subarray(10)); // the rest of the body arrives while the listener closes
     assert.equal(await answered, 200);
     await closed;
     assert.equal(got.length, 1);
@@ -201,10 +211,12 @@ describe('telemetry listener', () => {
   });
 
   test('close is bounded when a push never completes', async () => {
+    const budget = new MemoryBudget(64 * 1024 * 1024);
     const listener = await startTelemetryListener({
       host: '127.0.0.1',
       onEvents: () => {},
       logger: quietLogger().logger,
+      budget,
     });
     const req = http.request({
       host: '127.0.0.1',
@@ -215,7 +227,7 @@ describe('telemetry listener', () => {
     });
     req.on('error', () => {});
     req.write('[');
-    await new Promise((r) => setTimeout(r, 30));
+    await until(() => budget.used() > 0); // the listener is reading the push
     // Real sockets and the runtime's HTTP server timers: no virtual time here. The push never
     // completes, so an unbounded close never resolves; 5 s (33x the drain bound) only catches that
     // (or a close that waits for Node's own 60 s+ request timeouts), never a slow machine.
