@@ -155,22 +155,48 @@ describe('queues and redrive', () => {
   it('a flush in the invocation path gives an unreachable destination one attempt and keeps the data', async () => {
     const s = await sink();
     const port = await closedPort();
+    // Connections are refused at once (real); waits are virtual and move only when the test says.
+    const time = new VirtualTime(Date.now());
+    const dueTimes: number[] = [];
     const pipeline = pipelineOf({
+      now: () => time.now(),
       destinations: [destination('d', `http://127.0.0.1:${port}`, { signals: ['traces'] })],
       log: recordingLog(),
-      // Backoff long enough that a retry inside the flush would show in its duration.
-      exporter: { backoff: { initialMs: 400, maxMs: 400 }, maxRetries: 5 },
+      exporter: {
+        backoff: { initialMs: 400, maxMs: 400 },
+        maxRetries: 5,
+        scheduler: {
+          setTimeout(callback, delayMs) {
+            dueTimes.push(time.now() + Math.max(0, delayMs));
+            return time.setTimeout(callback, delayMs);
+          },
+        },
+      },
     });
     pipeline.enqueue(spanChunk(3));
-    const blocking = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'test', inInvocationPath: true });
-    assert.ok(
-      blocking.durationMs < 300,
-      `no backoff wait in the invocation path (${blocking.durationMs} ms)`,
-    );
+    // Time stands still: a backoff wait inside this flush would never end.
+    const blocking = await pipeline.flush({
+      deadlineMs: time.now() + 2000,
+      reason: 'test',
+      inInvocationPath: true,
+    });
+    assert.equal(blocking.durationMs, 0, 'no backoff wait in the invocation path');
     assert.equal(blocking.retryLaterItems, 3);
     assert.equal(pipeline.pending().items, 3, 'kept queued');
     assert.equal(pipeline.stats.snapshot().retries, 0);
-    const background = await pipeline.flush({ deadlineMs: inMs(1500), reason: 'test' });
+    // Outside it, each backoff wait (due before the flush's end) is run out in virtual time.
+    const backgroundEndMs = time.now() + 1500;
+    let backgroundDone = false;
+    const backgroundFlush = pipeline.flush({ deadlineMs: backgroundEndMs, reason: 'test' }).finally(() => {
+      backgroundDone = true;
+    });
+    for (let seen = dueTimes.length; !backgroundDone; ) {
+      const due = dueTimes.slice(seen).find((t) => t < backgroundEndMs - 25);
+      seen = dueTimes.length;
+      if (due !== undefined) await time.advanceTo(due);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+    const background = await backgroundFlush;
     assert.ok(pipeline.stats.snapshot().retries > 0, 'outside the invocation path it retries with backoff');
     assert.equal(background.retryLaterItems, 3);
     assert.equal(s.items('traces'), 0);
