@@ -221,7 +221,8 @@ function toEpochMs(value: unknown): number | undefined {
 const SHUTDOWN_FALLBACK_WINDOW_MS = 1800;
 
 /** Validates an /event/next body; returns the event, or a string saying what is wrong. */
-export function parseLifecycleEvent(body: string): LifecycleEvent | string {
+/** `now` (epoch ms) dates the fallback SHUTDOWN deadline. */
+export function parseLifecycleEvent(body: string, now: () => number = Date.now): LifecycleEvent | string {
   const obj = parseJsonObject(body);
   if (obj === undefined) return 'not a JSON object';
   const eventType = obj['eventType'];
@@ -247,7 +248,7 @@ export function parseLifecycleEvent(body: string): LifecycleEvent | string {
   }
   if (eventType === 'SHUTDOWN') {
     // A shutdown is honoured even when its deadline is unreadable: assume Lambda's usual window.
-    const deadlineMs = toEpochMs(obj['deadlineMs']) ?? Date.now() + SHUTDOWN_FALLBACK_WINDOW_MS;
+    const deadlineMs = toEpochMs(obj['deadlineMs']) ?? now() + SHUTDOWN_FALLBACK_WINDOW_MS;
     const reason = str(obj['shutdownReason']);
     const event: ShutdownEvent = {
       eventType: 'SHUTDOWN',

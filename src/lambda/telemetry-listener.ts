@@ -7,6 +7,7 @@ import { type MemoryBudget, PUSH_COST_PER_BYTE } from '../pipeline/memory-budget
 import { type BodyBudget, readBody } from '../platform/body-reader.js';
 import { type Platform, platform } from '../platform/index.js';
 import type { Answer, HttpServer, IncomingRequest } from '../platform/port.js';
+import type { Scheduler } from '../model/time.js';
 import type { TelemetryEvent } from './telemetry-events.js';
 import { TelemetryParser } from './telemetry-parse.js';
 
@@ -103,18 +104,27 @@ class RecordCounter {
 export async function resolveListenAddress(
   timeoutMs = 250,
   lookup: Lookup = (host) => dns.lookup(host),
+  scheduler: Scheduler = LOOKUP_TIMERS,
 ): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: { cancel(): void } | undefined;
   const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, timeoutMs, undefined);
+    timer = scheduler.setTimeout(() => resolve(undefined), timeoutMs);
   });
   try {
     const found = await Promise.race([lookup(SANDBOX_HOST).catch(() => undefined), timeout]);
     return found?.address ?? LOOPBACK_HOST;
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
   }
 }
+
+/** Plain (ref'd) timers: nothing else may hold the process open while the address is looked up. */
+const LOOKUP_TIMERS: Scheduler = {
+  setTimeout(callback, delayMs) {
+    const timer = setTimeout(callback, delayMs);
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
 
 export async function startTelemetryListener(options: TelemetryListenerOptions): Promise<TelemetryListener> {
   const logger = options.logger ?? defaultLog;

@@ -10,6 +10,7 @@
 // not part of self-telemetry.
 
 import type { ConfigError, LoadedConfig } from '../config/index.js';
+import type { Scheduler } from '../model/time.js';
 import { fetchSecretValue, type LookupOptions, pickJsonKey } from './aws-secret-stores.js';
 import {
   findSecretReferences,
@@ -39,7 +40,16 @@ export interface ResolveSecretsOptions {
   /** For tests. */
   fetch?: FetchSecret;
   now?: () => number;
+  /** The timer bounding the lookups; default a plain (ref'd) timer. */
+  scheduler?: Scheduler;
 }
+
+const LOOKUP_TIMERS: Scheduler = {
+  setTimeout(callback, delayMs) {
+    const timer = setTimeout(callback, delayMs);
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
 
 function configError(key: string, where: string, problem: string): ConfigError {
   return { key, where, problem, message: `${key} (${where}): ${problem}` };
@@ -103,7 +113,7 @@ export async function resolveSecrets(
 
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const timer = (options.scheduler ?? LOOKUP_TIMERS).setTimeout(() => {
     timedOut = true;
     controller.abort();
   }, timeoutMs);
@@ -127,7 +137,7 @@ export async function resolveSecrets(
       }),
     );
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 
   const resolved = new Map<string, string>();

@@ -86,6 +86,36 @@ async function advanceToWait(
   }
 }
 
+/** Resolves once `ready()` holds, letting real I/O run meanwhile (virtual time stands still). */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Runs a flush whose requests are answered at once: each time the exporter starts a wait that ends
+ * before `budgetEndMs` (a backoff; an attempt's own timeout runs to the budget's end), virtual time
+ * moves to it. Time never moves while a request is in flight, so no attempt is cut by it.
+ */
+async function driveWaits<T>(
+  timers: ReturnType<typeof virtualTimers>,
+  work: Promise<T>,
+  budgetEndMs: number,
+): Promise<T> {
+  let done = false;
+  const finished = work.then((value) => {
+    done = true;
+    return value;
+  });
+  let seen = 0;
+  while (!done) {
+    const due = timers.dueTimes.slice(seen).find((t) => t < budgetEndMs);
+    seen = timers.dueTimes.length;
+    if (due !== undefined) await timers.time.advanceTo(due);
+    else await new Promise((resolve) => setImmediate(resolve));
+  }
+  return finished;
+}
+
 describe('retry policy primitives', () => {
   it('classifies statuses as the OTLP specification does', () => {
     assert.deepEqual(
@@ -244,58 +274,90 @@ describe('Retry-After and deadlines', () => {
   });
 
   it('a Retry-After beyond the deadline returns the batch at once, and holds later flushes back', async () => {
-    const { sink, proxy, pipeline } = await setup();
+    const timers = virtualTimers();
+    const { sink, proxy, pipeline } = await setup({
+      time: timers.time,
+      exporter: { scheduler: timers.scheduler },
+    });
     proxy.script({ kind: 'status', status: 429, headers: { 'retry-after': '30' } });
     pipeline.enqueue(spanChunk(2));
-    const started = Date.now();
-    const report = await pipeline.flush({ deadlineMs: inMs(1500), reason: 'test' });
-    assert.ok(Date.now() - started < 500, 'did not sleep towards the deadline');
+    const started = timers.time.now();
+    // Virtual time never moves here: a wait towards the deadline would never end.
+    const report = await pipeline.flush({ deadlineMs: started + 1500, reason: 'test' });
+    assert.equal(timers.time.now(), started, 'did not sleep towards the deadline');
     assert.equal(report.retryLaterItems, 2);
     assert.equal(report.requests, 1);
-    const again = await pipeline.flush({ deadlineMs: inMs(1000), reason: 'test' });
+    const again = await pipeline.flush({ deadlineMs: started + 1000, reason: 'test' });
     assert.equal(again.requests, 0, 'the server asked for 30 s');
     assert.equal(pipeline.pending().items, 2);
     assert.equal(sink.items('traces'), 0);
   });
 
   it('backoff never runs past the deadline; what is left is retry-later, then redriven', async () => {
+    const timers = virtualTimers();
     const { sink, proxy, pipeline } = await setup({
-      exporter: { backoff: { initialMs: 100, maxMs: 400 }, maxRetries: 100 },
+      time: timers.time,
+      exporter: { backoff: { initialMs: 100, maxMs: 400 }, maxRetries: 100, scheduler: timers.scheduler },
     });
     proxy.script(...Array.from({ length: 200 }, () => ({ kind: 'status' as const, status: 503 })));
     pipeline.enqueue(spanChunk(3));
-    const deadlineMs = inMs(700);
-    const report = await pipeline.flush({ deadlineMs, reason: 'test' });
-    assert.ok(Date.now() <= deadlineMs + 100, `finished ${Date.now() - deadlineMs} ms after the deadline`);
+    const deadlineMs = timers.time.now() + 700;
+    const report = await driveWaits(timers, pipeline.flush({ deadlineMs, reason: 'test' }), deadlineMs - 25);
+    const late = timers.time.now() - deadlineMs;
+    assert.ok(late <= 0, `finished ${late} ms after the deadline`);
     assert.ok(report.requests >= 2, 'retried while time allowed');
     assert.equal(report.retryLaterItems, 3);
     assert.equal(report.deadlineHit, true);
     assert.deepEqual(report.droppedByReason, {});
     proxy.clearScript();
-    const next = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'test' });
+    const next = await pipeline.flush({ deadlineMs: timers.time.now() + 2000, reason: 'test' });
     assert.equal(next.exportedItems, 3);
     assert.equal(sink.items('traces'), 3);
   });
 
   it('cuts a hanging attempt at the deadline and keeps the data', async () => {
-    const { proxy, pipeline } = await setup({ target: { timeoutMs: 10_000 } });
+    const timers = virtualTimers();
+    const { proxy, pipeline } = await setup({
+      time: timers.time,
+      target: { timeoutMs: 10_000 },
+      exporter: { scheduler: timers.scheduler },
+    });
     proxy.script({ kind: 'hang' });
     pipeline.enqueue(spanChunk(2));
-    const deadlineMs = inMs(400);
-    const report = await pipeline.flush({ deadlineMs, reason: 'test' });
-    assert.ok(Date.now() <= deadlineMs + 100, `finished ${Date.now() - deadlineMs} ms after the deadline`);
+    const deadlineMs = timers.time.now() + 400;
+    const flushed = pipeline.flush({ deadlineMs, reason: 'test' });
+    await until(() => proxy.log[0]?.outcome === 'hang');
+    // Only the deadline is reached; the attempt's 10 s timeout never comes (the flush would hang).
+    await timers.time.advanceTo(deadlineMs);
+    const report = await flushed;
+    const late = timers.time.now() - deadlineMs;
+    assert.ok(late <= 0, `finished ${late} ms after the deadline`);
     assert.equal(report.retryLaterItems, 2);
     assert.equal(report.deadlineHit, true);
     assert.equal(pipeline.pending().items, 2);
   });
 
   it('times out a hanging attempt after the configured timeout and retries', async () => {
-    const { sink, proxy, pipeline } = await setup({ target: { timeoutMs: 200 } });
+    const timers = virtualTimers();
+    const { sink, proxy, pipeline } = await setup({
+      time: timers.time,
+      target: { timeoutMs: 200 },
+      exporter: { scheduler: timers.scheduler },
+    });
     proxy.script({ kind: 'hang' });
     pipeline.enqueue(spanChunk(2));
-    const report = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    const start = timers.time.now();
+    const flushed = pipeline.flush({ deadlineMs: start + 3000, reason: 'test' });
+    await until(() => proxy.log[0]?.outcome === 'hang');
+    const before = timers.dueTimes.length;
+    await timers.time.advanceTo(start + 200);
+    // The attempt timed out: then the backoff (10–40 ms), then the retry, answered at once.
+    await until(() => timers.dueTimes.length > before);
+    await timers.time.advanceTo(timers.dueTimes[before] as number);
+    const report = await flushed;
     assert.equal(report.exportedItems, 2);
-    assert.ok(report.durationMs >= 195, `took ${report.durationMs} ms`);
+    assert.ok(report.durationMs >= 200, `took ${report.durationMs} ms`);
+    assert.ok(report.durationMs <= 240, `took ${report.durationMs} ms: cut at the 200 ms timeout`);
     assert.equal(sink.items('traces'), 2);
   });
 });

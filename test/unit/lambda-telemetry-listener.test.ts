@@ -5,6 +5,13 @@ import { describe, test } from 'node:test';
 import { createExtensionLogger } from '../../src/extension-log.js';
 import type { TelemetryEvent } from '../../src/lambda/telemetry-events.js';
 import { resolveListenAddress, startTelemetryListener } from '../../src/lambda/telemetry-listener.js';
+import { MemoryBudget } from '../../src/pipeline/memory-budget.js';
+import { VirtualTime } from '../support/virtual-time.js';
+
+/** Resolves once `ready()` holds, letting real I/O run meanwhile. */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((resolve) => setImmediate(resolve));
+}
 
 const T = '2024-05-01T10:00:00.000Z';
 const push = (n: number): string =>
@@ -73,12 +80,14 @@ describe('telemetry listener', () => {
 
   test('the answer leaves before the callback runs (a slow consumer does not delay Lambda)', async () => {
     let calls = 0;
+    let hogEndedAtMs = 0;
     const listener = await startTelemetryListener({
       host: '127.0.0.1',
       onEvents: () => {
         calls++;
-        const until = Date.now() + 700; // hog the event loop, as a slow consumer would
+        const until = Date.now() + 1000; // hog the event loop, as a slow consumer would
         while (Date.now() < until) {}
+        hogEndedAtMs = Date.now();
       },
       logger: quietLogger().logger,
     });
@@ -87,10 +96,9 @@ describe('telemetry listener', () => {
       const script = `
         const http = require('node:http');
         const body = ${JSON.stringify(push(1))};
-        const t0 = Date.now();
         const req = http.request({ host: '127.0.0.1', port: ${listener.port}, method: 'POST', path: '/telemetry',
           headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
-          console.log(JSON.stringify({ status: res.statusCode, ms: Date.now() - t0 }));
+          console.log(JSON.stringify({ status: res.statusCode, atMs: Date.now() }));
           process.exit(0);
         });
         req.end(body);`;
@@ -100,10 +108,12 @@ describe('telemetry listener', () => {
         out += c.toString();
       });
       await new Promise((r) => child.on('exit', r));
-      const { status, ms } = JSON.parse(out) as { status: number; ms: number };
+      const { status, atMs } = JSON.parse(out) as { status: number; atMs: number };
       assert.equal(status, 200);
       assert.equal(calls, 1);
-      assert.ok(ms < 500, `answer took ${ms} ms while the consumer held the loop for 700 ms`);
+      // An ordering, not a duration (both processes read the same system clock): the client had its
+      // answer while the consumer still held the loop, however slowly a loaded machine ran either.
+      assert.ok(atMs < hogEndedAtMs, `answer arrived ${atMs - hogEndedAtMs} ms after the consumer let go`);
     } finally {
       await listener.close();
     }
@@ -164,14 +174,18 @@ describe('telemetry listener', () => {
 
   test('close stops accepting and lets an in-flight push finish', async () => {
     const got: TelemetryEvent[][] = [];
+    // A push reserves its cost once the listener has it: the sign that it is in flight.
+    const budget = new MemoryBudget(64 * 1024 * 1024);
     const listener = await startTelemetryListener({
       host: '127.0.0.1',
       onEvents: (e) => got.push(e),
       logger: quietLogger().logger,
+      budget,
     });
     const body = Buffer.from(push(2));
+    let req: http.ClientRequest | undefined;
     const answered = new Promise<number>((resolve, reject) => {
-      const req = http.request(
+      req = http.request(
         {
           host: '127.0.0.1',
           port: listener.port,
@@ -186,10 +200,10 @@ describe('telemetry listener', () => {
       );
       req.on('error', reject);
       req.write(body.subarray(0, 10));
-      setTimeout(() => req.end(body.subarray(10)), 100);
     });
-    await new Promise((r) => setTimeout(r, 30)); // the request is now in flight
+    await until(() => budget.used() > 0); // the request is now in flight
     const closed = listener.close(2000);
+    req?.end(body.subarray(10)); // the rest of the body arrives while the listener closes
     assert.equal(await answered, 200);
     await closed;
     assert.equal(got.length, 1);
@@ -197,10 +211,12 @@ describe('telemetry listener', () => {
   });
 
   test('close is bounded when a push never completes', async () => {
+    const budget = new MemoryBudget(64 * 1024 * 1024);
     const listener = await startTelemetryListener({
       host: '127.0.0.1',
       onEvents: () => {},
       logger: quietLogger().logger,
+      budget,
     });
     const req = http.request({
       host: '127.0.0.1',
@@ -211,10 +227,14 @@ describe('telemetry listener', () => {
     });
     req.on('error', () => {});
     req.write('[');
-    await new Promise((r) => setTimeout(r, 30));
-    const started = Date.now();
+    await until(() => budget.used() > 0); // the listener is reading the push
+    // Real sockets and the runtime's HTTP server timers: no virtual time here. The push never
+    // completes, so an unbounded close never resolves; 5 s (33x the drain bound) only catches that
+    // (or a close that waits for Node's own 60 s+ request timeouts), never a slow machine.
+    const started = performance.now();
     await listener.close(150);
-    assert.ok(Date.now() - started < 1000);
+    const tookMs = performance.now() - started;
+    assert.ok(tookMs < 5_000, `close took ${tookMs} ms`);
     assert.equal(listener.stats.aborted, 1);
     req.destroy();
   });
@@ -234,9 +254,15 @@ describe('listen address', () => {
       }),
       '127.0.0.1',
     );
-    const started = Date.now();
-    assert.equal(await resolveListenAddress(50, () => new Promise(() => {})), '127.0.0.1');
-    assert.ok(Date.now() - started < 500);
+    const time = new VirtualTime();
+    let resolved: string | undefined;
+    void resolveListenAddress(50, () => new Promise(() => {}), time).then((a) => {
+      resolved = a;
+    });
+    await time.advance(49);
+    assert.equal(resolved, undefined, 'still waiting for the lookup before its bound');
+    await time.advance(1);
+    assert.equal(resolved, '127.0.0.1', 'gave up on the lookup at its bound');
   });
   test('without an explicit host it listens on a usable local address', async () => {
     const got: TelemetryEvent[][] = [];

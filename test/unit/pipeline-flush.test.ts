@@ -14,6 +14,7 @@ import { logChunk, metricChunk, spanChunk, spanNames } from '../support/fakes/ch
 import { destination, FAST_RETRIES, recordingLog } from '../support/fakes/destinations.js';
 import { startFaultProxy } from '../support/fakes/fault-proxy.js';
 import { startOtlpSink } from '../../tools/otlp/sink.js';
+import { VirtualTime } from '../support/virtual-time.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -41,6 +42,11 @@ function pipelineOf(options: ConstructorParameters<typeof ExportPipeline>[0]) {
 
 const inMs = (ms: number) => Date.now() + ms;
 
+/** Resolves once `ready()` holds, letting real I/O run meanwhile (virtual time stands still). */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A loopback port nothing listens on: connections are refused. */
 function closedPort(): Promise<number> {
   return new Promise((resolve) => {
@@ -58,23 +64,30 @@ describe('fan-out', () => {
     const badBackend = await sink();
     const bad = await proxyTo(badBackend.url);
     bad.script(...Array.from({ length: 50 }, () => ({ kind: 'hang' as const })));
+    // Requests are real; timeouts and the deadline are virtual, so the hanging destination's
+    // attempts last exactly as long as the test says.
+    const time = new VirtualTime(Date.now());
     const pipeline = pipelineOf({
+      now: () => time.now(),
       destinations: [
         destination('bad', bad.url, { timeoutMs: 10_000, batch: { maxItems: 5, maxBytes: 1 << 20 } }),
         destination('good', good.url, { batch: { maxItems: 5, maxBytes: 1 << 20 } }),
       ],
       maxConcurrentRequests: 2,
       log: recordingLog(),
-      exporter: FAST_RETRIES,
+      exporter: { ...FAST_RETRIES, scheduler: time },
     });
     for (let i = 0; i < 10; i++) pipeline.enqueue(spanChunk(5));
     pipeline.enqueue(logChunk(4));
-    const started = Date.now();
-    const flushing = pipeline.flush({ deadlineMs: inMs(1500), reason: 'test' });
-    await good.waitFor(() => good.items('traces') === 50 && good.items('logs') === 4, 1000);
-    const goodDoneMs = Date.now() - started;
-    assert.ok(goodDoneMs < 700, `good destination complete after ${goodDoneMs} ms`);
+    const started = time.now();
+    const deadlineMs = started + 1500;
+    const flushing = pipeline.flush({ deadlineMs, reason: 'test' });
+    // Time stands still while the bad destination hangs: the good one must complete regardless
+    // (were it queued behind the hanging attempts, this would never hold).
+    await until(() => good.items('traces') === 50 && good.items('logs') === 4);
+    assert.equal(time.now(), started, 'good destination complete before any time passed');
     assert.equal(good.requests.length, 11, 'ten trace batches and one log batch through its own slot');
+    await time.advanceTo(deadlineMs);
     const report = await flushing;
     assert.equal(report.exportedItems, 54);
     assert.equal(report.deadlineHit, true);
@@ -84,7 +97,7 @@ describe('fan-out', () => {
     assert.equal(badBackend.items('traces'), 0);
     // Healthy again: the next flush delivers to it only (the good one has nothing left).
     bad.clearScript();
-    const next = await pipeline.flush({ deadlineMs: inMs(3000), reason: 'test' });
+    const next = await pipeline.flush({ deadlineMs: time.now() + 3000, reason: 'test' });
     assert.equal(next.exportedItems, 54);
     assert.equal(badBackend.items('traces'), 50);
     assert.equal(good.items('traces'), 50, 'nothing sent twice');
@@ -142,22 +155,48 @@ describe('queues and redrive', () => {
   it('a flush in the invocation path gives an unreachable destination one attempt and keeps the data', async () => {
     const s = await sink();
     const port = await closedPort();
+    // Connections are refused at once (real); waits are virtual and move only when the test says.
+    const time = new VirtualTime(Date.now());
+    const dueTimes: number[] = [];
     const pipeline = pipelineOf({
+      now: () => time.now(),
       destinations: [destination('d', `http://127.0.0.1:${port}`, { signals: ['traces'] })],
       log: recordingLog(),
-      // Backoff long enough that a retry inside the flush would show in its duration.
-      exporter: { backoff: { initialMs: 400, maxMs: 400 }, maxRetries: 5 },
+      exporter: {
+        backoff: { initialMs: 400, maxMs: 400 },
+        maxRetries: 5,
+        scheduler: {
+          setTimeout(callback, delayMs) {
+            dueTimes.push(time.now() + Math.max(0, delayMs));
+            return time.setTimeout(callback, delayMs);
+          },
+        },
+      },
     });
     pipeline.enqueue(spanChunk(3));
-    const blocking = await pipeline.flush({ deadlineMs: inMs(2000), reason: 'test', inInvocationPath: true });
-    assert.ok(
-      blocking.durationMs < 300,
-      `no backoff wait in the invocation path (${blocking.durationMs} ms)`,
-    );
+    // Time stands still: a backoff wait inside this flush would never end.
+    const blocking = await pipeline.flush({
+      deadlineMs: time.now() + 2000,
+      reason: 'test',
+      inInvocationPath: true,
+    });
+    assert.equal(blocking.durationMs, 0, 'no backoff wait in the invocation path');
     assert.equal(blocking.retryLaterItems, 3);
     assert.equal(pipeline.pending().items, 3, 'kept queued');
     assert.equal(pipeline.stats.snapshot().retries, 0);
-    const background = await pipeline.flush({ deadlineMs: inMs(1500), reason: 'test' });
+    // Outside it, each backoff wait (due before the flush's end) is run out in virtual time.
+    const backgroundEndMs = time.now() + 1500;
+    let backgroundDone = false;
+    const backgroundFlush = pipeline.flush({ deadlineMs: backgroundEndMs, reason: 'test' }).finally(() => {
+      backgroundDone = true;
+    });
+    for (let seen = dueTimes.length; !backgroundDone; ) {
+      const due = dueTimes.slice(seen).find((t) => t < backgroundEndMs - 25);
+      seen = dueTimes.length;
+      if (due !== undefined) await time.advanceTo(due);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+    const background = await backgroundFlush;
     assert.ok(pipeline.stats.snapshot().retries > 0, 'outside the invocation path it retries with backoff');
     assert.equal(background.retryLaterItems, 3);
     assert.equal(s.items('traces'), 0);
@@ -301,16 +340,24 @@ describe('concurrent flushes', () => {
     const s = await sink();
     const proxy = await proxyTo(s.url);
     proxy.script({ kind: 'hang' });
+    const time = new VirtualTime(Date.now());
     const pipeline = pipelineOf({
+      now: () => time.now(),
       destinations: [destination('d', proxy.url, { signals: ['traces'], timeoutMs: 10_000 })],
       log: recordingLog(),
+      exporter: { scheduler: time },
     });
     pipeline.enqueue(spanChunk(2));
-    const periodic = pipeline.flush({ deadlineMs: inMs(10_000), reason: 'periodic' });
-    await new Promise((r) => setTimeout(r, 50));
-    const shutdownDeadline = inMs(500);
-    const final = await pipeline.flush({ deadlineMs: shutdownDeadline, reason: 'shutdown', final: true });
-    assert.ok(Date.now() <= shutdownDeadline + 100, `finished ${Date.now() - shutdownDeadline} ms late`);
+    const periodic = pipeline.flush({ deadlineMs: time.now() + 10_000, reason: 'periodic' });
+    await until(() => proxy.log[0]?.outcome === 'hang');
+    const shutdownDeadline = time.now() + 500;
+    const finalFlush = pipeline.flush({ deadlineMs: shutdownDeadline, reason: 'shutdown', final: true });
+    // Only the shutdown deadline is reached: had it not pulled the periodic flush in, that flush
+    // (10 s deadline, 10 s timeout) would never end and neither would this one.
+    await time.advanceTo(shutdownDeadline);
+    const final = await finalFlush;
+    const late = time.now() - shutdownDeadline;
+    assert.ok(late <= 0, `finished ${late} ms late`);
     const first = await periodic;
     assert.equal(first.deadlineHit, true);
     // The hung attempt came back; the final flush had no time left for it, so it is still pending.
