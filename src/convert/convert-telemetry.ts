@@ -3,108 +3,97 @@
 // production: the converters carry on and only count.
 
 import type { Log } from '../model/log.js';
-import type { ObservedCounter } from '../pipeline/self-telemetry.js';
+import { type CounterSpec, type ObservedCounter, pushNonZero } from '../pipeline/self-telemetry.js';
 import type { ConverterStats } from './converter.js';
 import type { LogConverterStats } from './logs.js';
 
-type Spec = readonly [name: string, description: string, unit: string];
-
-const EVENTS: Spec = [
+const EVENTS: CounterSpec = [
   'otel_lambda_extension.platform.events',
   'Telemetry API events the platform converter took, by outcome',
   '{event}',
 ];
-const SPANS: Spec = [
+const SPANS: CounterSpec = [
   'otel_lambda_extension.platform.spans',
   'Platform spans (invocation, init, restore and their phases), by outcome',
   '{span}',
 ];
-const INVOCATIONS: Spec = [
+const INVOCATIONS: CounterSpec = [
   'otel_lambda_extension.platform.invocations',
   'Invocations the platform converter tracked, and what happened to them, by event',
   '{invocation}',
 ];
-const LATE: Spec = [
+const LATE: CounterSpec = [
   'otel_lambda_extension.platform.records.late',
   'Records for invocations already exported and forgotten (their metrics still count)',
   '{record}',
 ];
-const CHUNKS: Spec = [
+const CHUNKS: CounterSpec = [
   'otel_lambda_extension.convert.chunks',
   'Encoded chunks the converters handed to the pipeline, by signal',
   '{chunk}',
 ];
-const ENCODE_ERRORS: Spec = [
+const ENCODE_ERRORS: CounterSpec = [
   'otel_lambda_extension.convert.encode_errors',
   'Batches the converters could not encode (their items are lost), by signal',
   '{batch}',
 ];
-const LOG_RECORDS: Spec = [
+const LOG_RECORDS: CounterSpec = [
   'otel_lambda_extension.logs.records',
   'Log lines from the Telemetry API, by outcome',
   '{record}',
 ];
-const LOG_RECORD_NOTES: Spec = [
+const LOG_RECORD_NOTES: CounterSpec = [
   'otel_lambda_extension.logs.records.modified',
   'Log records converted with a change or an addition, by kind',
   '{record}',
 ];
-const RESOURCE_PROBLEMS: Spec = [
+const RESOURCE_PROBLEMS: CounterSpec = [
   'otel_lambda_extension.resource.problems',
   'Resource settings that could not be used (e.g. a malformed OTEL_RESOURCE_ATTRIBUTES)',
   '{problem}',
 ];
 
-function push(
-  out: ObservedCounter[],
-  [name, description, unit]: Spec,
-  attributes: Record<string, string>,
-  value: number,
-): void {
-  if (value > 0) out.push({ name, description, unit, attributes, value });
-}
-
 /** The platform converter's counters (beyond exported/unsampled spans), cumulative; zero series left out. */
 export function platformConverterCounters(s: Readonly<ConverterStats>): ObservedCounter[] {
   const out: ObservedCounter[] = [];
   const handled = s.events - s.unknownEvents - s.rejectedEvents - s.eventErrors;
-  push(out, EVENTS, { outcome: 'handled' }, handled);
-  push(out, EVENTS, { outcome: 'unknown_type' }, s.unknownEvents);
-  push(out, EVENTS, { outcome: 'rejected' }, s.rejectedEvents);
-  push(out, EVENTS, { outcome: 'failed' }, s.eventErrors);
-  push(out, SPANS, { outcome: 'dropped' }, s.spansDropped);
-  push(out, SPANS, { outcome: 'replaced' }, s.phasesReplaced);
-  push(out, INVOCATIONS, { event: 'started' }, s.invocations);
-  push(out, INVOCATIONS, { event: 'retried' }, s.retries);
-  push(out, INVOCATIONS, { event: 'incomplete' }, s.incompleteInvocations);
-  push(out, INVOCATIONS, { event: 'evicted_by_count' }, s.evictedByCount);
-  push(out, INVOCATIONS, { event: 'evicted_by_age' }, s.evictedByAge);
-  push(out, INVOCATIONS, { event: 'adopted' }, s.adoptions);
-  push(out, INVOCATIONS, { event: 'kept_for_function' }, s.invocationsKeptForFunction);
-  push(out, LATE, {}, s.lateRecords);
-  push(out, CHUNKS, { signal: 'traces' }, s.traceChunks);
-  push(out, CHUNKS, { signal: 'metrics' }, s.metricsChunks);
-  push(out, ENCODE_ERRORS, { converter: 'platform' }, s.encodeErrors);
+  pushNonZero(out, EVENTS, { outcome: 'handled' }, handled);
+  pushNonZero(out, EVENTS, { outcome: 'unknown_type' }, s.unknownEvents);
+  pushNonZero(out, EVENTS, { outcome: 'rejected' }, s.rejectedEvents);
+  pushNonZero(out, EVENTS, { outcome: 'failed' }, s.eventErrors);
+  pushNonZero(out, SPANS, { outcome: 'dropped' }, s.spansDropped);
+  pushNonZero(out, SPANS, { outcome: 'replaced' }, s.phasesReplaced);
+  pushNonZero(out, INVOCATIONS, { event: 'started' }, s.invocations);
+  pushNonZero(out, INVOCATIONS, { event: 'retried' }, s.retries);
+  pushNonZero(out, INVOCATIONS, { event: 'incomplete' }, s.incompleteInvocations);
+  pushNonZero(out, INVOCATIONS, { event: 'evicted_by_count' }, s.evictedByCount);
+  pushNonZero(out, INVOCATIONS, { event: 'evicted_by_age' }, s.evictedByAge);
+  pushNonZero(out, INVOCATIONS, { event: 'adopted' }, s.adoptions);
+  pushNonZero(out, INVOCATIONS, { event: 'kept_for_function' }, s.invocationsKeptForFunction);
+  pushNonZero(out, LATE, {}, s.lateRecords);
+  pushNonZero(out, CHUNKS, { signal: 'traces' }, s.traceChunks);
+  pushNonZero(out, CHUNKS, { signal: 'metrics' }, s.metricsChunks);
+  pushNonZero(out, ENCODE_ERRORS, { converter: 'platform' }, s.encodeErrors);
   return out;
 }
 
 /** The log converter's counters, cumulative; zero series left out. */
 export function logConverterCounters(s: Readonly<LogConverterStats>): ObservedCounter[] {
   const out: ObservedCounter[] = [];
-  push(out, LOG_RECORDS, { outcome: 'converted' }, s.records);
-  push(out, LOG_RECORDS, { outcome: 'own_line_skipped' }, s.ownLinesSkipped);
-  push(out, LOG_RECORD_NOTES, { kind: 'truncated' }, s.truncated);
-  push(out, LOG_RECORD_NOTES, { kind: 'correlated' }, s.correlated);
-  push(out, LOG_RECORD_NOTES, { kind: 'platform_line' }, s.platformLines);
-  push(out, CHUNKS, { signal: 'logs' }, s.chunks);
-  push(out, ENCODE_ERRORS, { converter: 'logs' }, s.encodeErrors);
+  pushNonZero(out, LOG_RECORDS, { outcome: 'converted' }, s.records);
+  pushNonZero(out, LOG_RECORDS, { outcome: 'own_line_skipped' }, s.ownLinesSkipped);
+  pushNonZero(out, LOG_RECORD_NOTES, { kind: 'truncated' }, s.truncated);
+  pushNonZero(out, LOG_RECORD_NOTES, { kind: 'correlated' }, s.correlated);
+  pushNonZero(out, LOG_RECORD_NOTES, { kind: 'platform_line' }, s.platformLines);
+  pushNonZero(out, CHUNKS, { signal: 'logs' }, s.chunks);
+  pushNonZero(out, ENCODE_ERRORS, { converter: 'logs' }, s.encodeErrors);
   return out;
 }
 
 /** Resource problems (found once, at start-up) as a counter. */
 export function resourceProblemCounters(problems: readonly string[]): ObservedCounter[] {
   const out: ObservedCounter[] = [];
-  push(out, RESOURCE_PROBLEMS, {}, problems.length);
+  pushNonZero(out, RESOURCE_PROBLEMS, {}, problems.length);
   return out;
 }
 

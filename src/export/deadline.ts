@@ -4,14 +4,7 @@
 
 import { setMaxListeners } from 'node:events';
 import type { Scheduler, TimerHandle } from '../model/time.js';
-
-/** Plain timers; a flush's own waits keep the process alive like any request in flight. */
-const REAL_TIMERS: Scheduler = {
-  setTimeout(callback, delayMs) {
-    const timer = setTimeout(callback, Math.max(0, delayMs));
-    return { cancel: () => clearTimeout(timer) };
-  },
-};
+import { requestScheduler } from '../platform/system-time.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A deadline timer this late means the environment was frozen meanwhile. */
@@ -37,7 +30,7 @@ export class DeadlineBudget {
     deadlineMs: number,
     readonly marginMs: number,
     private readonly now: () => number = Date.now,
-    private readonly scheduler: Scheduler = REAL_TIMERS,
+    private readonly scheduler: Scheduler = requestScheduler,
   ) {
     this.endMs = deadlineMs - marginMs;
     // Every attempt, wait and queued request of a flush listens to this one signal.
@@ -104,7 +97,11 @@ export class DeadlineBudget {
 }
 
 /** Waits `ms`, or less when `signal` aborts first. Resolves true when the full wait elapsed. */
-export function sleep(ms: number, signal: AbortSignal, scheduler: Scheduler = REAL_TIMERS): Promise<boolean> {
+export function sleep(
+  ms: number,
+  signal: AbortSignal,
+  scheduler: Scheduler = requestScheduler,
+): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   if (ms <= 0) return Promise.resolve(true);
   return new Promise((resolve) => {

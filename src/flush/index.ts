@@ -26,6 +26,6 @@ export {
   formatFlushStrategy,
   parseFlushStrategy,
 } from './strategy.js';
-export { systemClock, systemScheduler } from './system-time.js';
+export { systemClock, systemScheduler } from '../platform/system-time.js';
 export type { FlushReport, FlushRequest, FlushTarget, PendingSummary } from '../model/flush-contract.js';
 export type { Clock, Scheduler, TimerHandle } from '../model/time.js';

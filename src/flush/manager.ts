@@ -40,7 +40,7 @@ import {
   type ShutdownSummary,
 } from './stats.js';
 import { type FlushStrategy, formatFlushStrategy, parseFlushStrategy } from './strategy.js';
-import { systemClock, systemScheduler } from './system-time.js';
+import { systemClock, systemScheduler } from '../platform/system-time.js';
 import { FlushTargets } from './targets.js';
 import { ThawDetector } from './thaw-detector.js';
 import type { Log } from '../model/log.js';

@@ -97,6 +97,19 @@ export interface ObservedCounter {
   value: number;
 }
 
+/** A counter's name, description and unit, as its observers report it. */
+export type CounterSpec = readonly [name: string, description: string, unit: string];
+
+/** Adds one observation of `spec` to `out`; zero series are left out. */
+export function pushNonZero(
+  out: ObservedCounter[],
+  [name, description, unit]: CounterSpec,
+  attributes: Record<string, string>,
+  value: number,
+): void {
+  if (value > 0) out.push({ name, description, unit, attributes, value });
+}
+
 /** A value another component reports as it is now (a limit, a high-water mark), read at each emission. */
 export interface ObservedGauge {
   name: string;

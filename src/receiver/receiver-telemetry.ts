@@ -3,56 +3,46 @@
 // of telemetry the function sent that never reached the pipeline.
 
 import type { Problem } from '../convert/convert-telemetry.js';
-import type { ObservedCounter } from '../pipeline/self-telemetry.js';
+import { type CounterSpec, type ObservedCounter, pushNonZero } from '../pipeline/self-telemetry.js';
 import type { ReceiverStats } from './otlp-receiver.js';
 
 const PREFIX = 'otel_lambda_extension.receiver';
 
-type Spec = readonly [name: string, description: string, unit: string];
-const REQUESTS: Spec = [
+const REQUESTS: CounterSpec = [
   `${PREFIX}.requests`,
   'OTLP export requests from the function, by signal',
   '{request}',
 ];
-const ITEMS: Spec = [
+const ITEMS: CounterSpec = [
   `${PREFIX}.items`,
   "Items in the function's export requests, by signal and outcome",
   '{item}',
 ];
-const REFUSED: Spec = [`${PREFIX}.refused`, 'Requests refused whole, by reason', '{request}'];
-const GRPC: Spec = [
+const REFUSED: CounterSpec = [`${PREFIX}.refused`, 'Requests refused whole, by reason', '{request}'];
+const GRPC: CounterSpec = [
   `${PREFIX}.grpc.requests`,
   'Requests that came over OTLP/gRPC (also counted by signal)',
   '{request}',
 ];
-const FORCE_FLUSHES: Spec = [
+const FORCE_FLUSHES: CounterSpec = [
   `${PREFIX}.force_flushes`,
   'Flushes the function asked for (POST /v1/flush)',
   '{request}',
 ];
-
-function push(
-  out: ObservedCounter[],
-  [name, description, unit]: Spec,
-  attributes: Record<string, string>,
-  value: number,
-): void {
-  if (value > 0) out.push({ name, description, unit, attributes, value });
-}
 
 /** The receiver's counters, cumulative; zero series are left out. */
 export function receiverCounters(stats: ReceiverStats): ObservedCounter[] {
   const out: ObservedCounter[] = [];
   for (const signal of ['traces', 'metrics', 'logs'] as const) {
     const s = stats.signals[signal];
-    push(out, REQUESTS, { signal }, s.requests);
-    push(out, ITEMS, { signal, outcome: 'accepted' }, s.acceptedItems);
-    push(out, ITEMS, { signal, outcome: 'rejected' }, s.rejectedItems);
-    push(out, ITEMS, { signal, outcome: 'repaired' }, s.repairedItems);
+    pushNonZero(out, REQUESTS, { signal }, s.requests);
+    pushNonZero(out, ITEMS, { signal, outcome: 'accepted' }, s.acceptedItems);
+    pushNonZero(out, ITEMS, { signal, outcome: 'rejected' }, s.rejectedItems);
+    pushNonZero(out, ITEMS, { signal, outcome: 'repaired' }, s.repairedItems);
   }
-  for (const [reason, n] of Object.entries(stats.refused)) push(out, REFUSED, { reason }, n);
-  push(out, GRPC, {}, stats.grpcRequests);
-  push(out, FORCE_FLUSHES, {}, stats.forceFlushes);
+  for (const [reason, n] of Object.entries(stats.refused)) pushNonZero(out, REFUSED, { reason }, n);
+  pushNonZero(out, GRPC, {}, stats.grpcRequests);
+  pushNonZero(out, FORCE_FLUSHES, {}, stats.forceFlushes);
   return out;
 }
 

@@ -4,6 +4,7 @@
 // late timeout gives the answer a grace before the request is cut (cutting it would send it again).
 
 import type { Scheduler, TimerHandle } from '../../model/time.js';
+import { requestScheduler } from '../system-time.js';
 import {
   type ExportClient,
   type ExportClientOptions,
@@ -12,13 +13,6 @@ import {
   type PostRequest,
   type PostResult,
 } from '../port.js';
-
-const REAL_TIMERS: Scheduler = {
-  setTimeout(callback, delayMs) {
-    const timer = setTimeout(callback, Math.max(0, delayMs));
-    return { cancel: () => clearTimeout(timer) };
-  },
-};
 
 /** Bun's fetch error codes (and Node's) that mean "the peer had closed this connection". */
 const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ConnectionClosed', 'ConnectionReset']);
@@ -36,7 +30,7 @@ export class FetchExportClient implements ExportClient {
 
   constructor(private readonly options: ExportClientOptions) {
     this.now = options.now ?? Date.now;
-    this.scheduler = options.scheduler ?? REAL_TIMERS;
+    this.scheduler = options.scheduler ?? requestScheduler;
   }
 
   async post(request: PostRequest): Promise<PostResult> {

@@ -13,6 +13,7 @@ import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:ht
 import { createRequire } from 'node:module';
 import type { Agent as HttpsAgent } from 'node:https';
 import type { Scheduler } from '../../model/time.js';
+import { requestScheduler } from '../system-time.js';
 import {
   type ExportClient,
   type ExportClientOptions,
@@ -21,13 +22,6 @@ import {
   type PostRequest,
   type PostResult,
 } from '../port.js';
-
-const REAL_TIMERS: Scheduler = {
-  setTimeout(callback, delayMs) {
-    const timer = setTimeout(callback, Math.max(0, delayMs));
-    return { cancel: () => clearTimeout(timer) };
-  },
-};
 
 type NodeHttp = typeof import('node:http');
 let nodeHttp: NodeHttp | undefined;
@@ -67,7 +61,7 @@ export class HttpConnectionPool implements ExportClient {
   private readonly thawGraceMs: number;
 
   constructor(options: ConnectionPoolOptions) {
-    this.scheduler = options.scheduler ?? REAL_TIMERS;
+    this.scheduler = options.scheduler ?? requestScheduler;
     this.userAgent = options.userAgent;
     this.thawLateMs = options.thawLateMs;
     this.thawGraceMs = options.thawGraceMs;

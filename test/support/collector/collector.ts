@@ -19,6 +19,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canConnect } from '../tcp.js';
 
 // ---------------------------------------------------------------------------------------------
 // OTLP/JSON shapes as written by the collector's pdata JSON marshaller (proto3 JSON mapping:
@@ -294,21 +295,6 @@ function track(child: ChildProcess): void {
   }
   live.add(child);
   child.once('exit', () => live.delete(child));
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-    sock.setTimeout(500, () => {
-      sock.destroy();
-      resolve(false);
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

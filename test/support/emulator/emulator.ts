@@ -25,6 +25,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { canConnect } from '../tcp.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_SCRIPT = path.join(HERE, 'build.sh');
@@ -135,21 +136,6 @@ export function freePort(): Promise<number> {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       srv.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-    sock.setTimeout(500, () => {
-      sock.destroy();
-      resolve(false);
     });
   });
 }
