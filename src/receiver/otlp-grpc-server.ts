@@ -166,15 +166,7 @@ export class OtlpGrpcServer {
       return;
     }
     this.serve(stream, headers).catch((err: unknown) => {
-      const refusal =
-        err instanceof Refusal
-          ? err
-          : new Refusal(
-              500,
-              GRPC_INTERNAL,
-              'internal',
-              `internal error: ${(err as Error)?.message ?? String(err)}`,
-            );
+      const refusal = Refusal.of(err);
       this.intake.countRefusal(refusal);
       this.refuse(stream, refusal);
     });

@@ -22,7 +22,6 @@ import { loadOtlpSchema } from './otlp-schema.js';
 import {
   type Encoding,
   FORCE_FLUSH_PATH,
-  GRPC_INTERNAL,
   GRPC_INVALID_ARGUMENT,
   GRPC_NOT_FOUND,
   Refusal,
@@ -121,15 +120,7 @@ export class OtlpHttpServer {
     try {
       return await this.serve(request);
     } catch (err) {
-      const refusal =
-        err instanceof Refusal
-          ? err
-          : new Refusal(
-              500,
-              GRPC_INTERNAL,
-              'internal',
-              `internal error: ${(err as Error)?.message ?? String(err)}`,
-            );
+      const refusal = Refusal.of(err);
       this.receiver.countRefusal(refusal);
       return refusalAnswer(refusal, encoding ?? 'protobuf');
     }

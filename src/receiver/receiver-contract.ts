@@ -131,4 +131,15 @@ export class Refusal extends Error {
   ) {
     super(message);
   }
+
+  /** The refusal an exception means: itself, or a 500 (INTERNAL) for anything unexpected. */
+  static of(err: unknown): Refusal {
+    if (err instanceof Refusal) return err;
+    return new Refusal(
+      500,
+      GRPC_INTERNAL,
+      'internal',
+      `internal error: ${(err as Error)?.message ?? String(err)}`,
+    );
+  }
 }
