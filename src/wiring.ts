@@ -50,7 +50,7 @@ class PendingSink implements ChunkSink {
 /** Where a disabled receiver's chunks go. */
 export const DISCARD: ChunkSink = { enqueue() {} };
 
-/** The least time function spans wait for their invocation to be known (its INVOKE or platform.start). */
+/** The least time function spans wait for their invocation's platform.start (Managed Instances). */
 const MIN_CORRELATION_WAIT_MS = 1000;
 
 /**
@@ -240,11 +240,13 @@ export class Wiring {
       // Spans naming an invocation not known yet wait for it, a bounded time. Managed Instances send
       // no INVOKE: a request id is first seen in platform.start, which comes in a telemetry batch
       // after the function exported its spans. Otherwise the function's export can still overtake
-      // our INVOKE when the extension is slow to be scheduled.
+      // our INVOKE when the extension is slow to be scheduled; INVOKE always comes before the
+      // invocation's end, so what is still held at the next flush names an invocation we will
+      // never see and goes out as it is.
       this.correlator.enableHold({
         maxHoldMs: managedInstances
           ? Math.max(MIN_CORRELATION_WAIT_MS, 8 * info.telemetry.buffering.timeoutMs)
-          : MIN_CORRELATION_WAIT_MS,
+          : 1,
         sink: this.receiverSink,
       });
     }
