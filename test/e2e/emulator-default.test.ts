@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { attributesToObject, type CollectorOutput } from '../support/collector/collector.js';
-import { type Emulator, freePort, startEmulator } from '../support/emulator/emulator.js';
+import { freeLoopbackPort as freePort } from '../../tools/simulator/ports.js';
+import { type Emulator, startEmulator } from '../support/emulator/emulator.js';
 import {
   FUNCTIONS_DIR,
   SETUP_MODULE,

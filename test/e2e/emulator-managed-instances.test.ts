@@ -15,7 +15,8 @@ import {
   type CollectorOutput,
   type OtlpSpanJson,
 } from '../support/collector/collector.js';
-import { freePort, startEmulator } from '../support/emulator/emulator.js';
+import { freeLoopbackPort as freePort } from '../../tools/simulator/ports.js';
+import { startEmulator } from '../support/emulator/emulator.js';
 import {
   FUNCTIONS_DIR,
   SETUP_MODULE,

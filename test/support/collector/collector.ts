@@ -15,11 +15,11 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canConnect } from '../tcp.js';
+import { freeLoopbackPort } from '../../../tools/simulator/ports.js';
 
 // ---------------------------------------------------------------------------------------------
 // OTLP/JSON shapes as written by the collector's pdata JSON marshaller (proto3 JSON mapping:
@@ -268,20 +268,6 @@ export function collectorBinary(): Promise<string> {
   return binaryPromise;
 }
 
-/** A currently free loopback port (the OS picks; closed again before use). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
-
 // Children still alive when the test process exits are killed, so a failed test never leaves
 // a collector behind holding ports.
 const live = new Set<ChildProcess>();
@@ -429,8 +415,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   };
 
   async function writeConfig(): Promise<void> {
-    port = await freePort();
-    grpcPort = options.grpc ? await freePort() : undefined;
+    port = await freeLoopbackPort();
+    grpcPort = options.grpc ? await freeLoopbackPort() : undefined;
     const config = collectorConfig({ port, grpcPort, files, verbosity: options.debugVerbosity ?? 'basic' });
     // JSON is YAML, and the collector's file provider reads YAML.
     await writeFile(configPath, JSON.stringify(config, null, 2));
@@ -554,7 +540,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       await clear(); // what other collectors' tests sent before is not ours
     } else await writeConfig();
     if (!external && options.start !== false) {
-      // Another process may grab the port between freePort() and the collector's bind: retry
+      // Another process may grab the port between freeLoopbackPort() and the collector's bind: retry
       // once on a fresh port before giving up.
       try {
         await launch();

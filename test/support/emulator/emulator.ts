@@ -21,11 +21,11 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { canConnect } from '../tcp.js';
+import { freeLoopbackPort } from '../../../tools/simulator/ports.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_SCRIPT = path.join(HERE, 'build.sh');
@@ -126,20 +126,6 @@ export function runtimeClientEntry(): Promise<string> {
   return runtimeClientPromise;
 }
 
-/** A currently free loopback port (the OS picks; closed again before use). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
@@ -187,7 +173,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const hosts = await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1 localhost\n');
   await writeFile(path.join(scratch, 'hosts'), `${hosts.trimEnd()}\n127.0.0.1 sandbox.localdomain\n`);
 
-  const [riePort, runtimePort] = [await freePort(), await freePort()];
+  const [riePort, runtimePort] = [await freeLoopbackPort(), await freeLoopbackPort()];
   const concurrency = options.maxConcurrency ?? 2;
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin',
