@@ -2,7 +2,6 @@
 // converters → export pipeline ← flush manager, the local receiver feeding the same pipeline.
 // Built once configuration is valid; runExtension drives it through Lambda's lifecycle.
 
-import { performance } from 'node:perf_hooks';
 import { type ExtensionSections, type LoadedConfig, temporalityFor } from './config/index.js';
 import { PlatformConverter } from './convert/index.js';
 import { LogConverter } from './convert/logs.js';

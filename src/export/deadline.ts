@@ -2,8 +2,8 @@
 // more urgent flush (SHUTDOWN while a periodic flush runs) can pull the end in, which aborts whatever
 // would run past it.
 
-import { setMaxListeners } from 'node:events';
 import type { Scheduler, TimerHandle } from '../model/time.js';
+import { allowManyListeners } from '../platform/abort-listeners.js';
 import { requestScheduler } from '../platform/system-time.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -34,7 +34,7 @@ export class DeadlineBudget {
   ) {
     this.endMs = deadlineMs - marginMs;
     // Every attempt, wait and queued request of a flush listens to this one signal.
-    setMaxListeners(0, this.controller.signal);
+    allowManyListeners(this.controller.signal);
     this.arm();
   }
 

@@ -1,40 +1,18 @@
 // Turns a batch of chunks into one OTLP/HTTP request body. Protobuf needs no re-encoding: the chunks
 // are Export*ServiceRequest messages whose only field is repeated, so their bytes concatenate into one
-// request. JSON merges the chunks' top-level arrays. Gzip runs on the zlib thread pool for bodies
-// large enough to matter, so a big flush does not stall the event loop (the local receiver and the
-// Telemetry API listener must keep answering).
+// request. JSON merges the chunks' top-level arrays. Gzip is the runtime port's (Node: the zlib thread
+// pool for bodies large enough to matter, so a big flush does not stall the listener and receiver;
+// Bun: its native gzip, without loading node:zlib).
 
-import { createRequire } from 'node:module';
-import { promisify } from 'node:util';
-import type { ZlibOptions } from 'node:zlib';
 import { JSON_REQUEST_KEY, type Signal, type TelemetryChunk } from '../model/chunk.js';
+import { platform } from '../platform/index.js';
 import type { OtlpCompression, OtlpProtocol } from './destination.js';
-
-interface Gzip {
-  sync(raw: Buffer): Buffer;
-  async(raw: Buffer): Promise<Buffer>;
-}
-
-/** node:zlib takes a few ms to load: it is loaded at the first compressed request, not at start-up. */
-let gzipFunctions: Gzip | undefined;
-function loadGzip(): Gzip {
-  const zlib = createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
-  const gzipAsync = promisify(zlib.gzip);
-  gzipFunctions = {
-    sync: (raw) => zlib.gzipSync(raw, GZIP_OPTIONS),
-    async: (raw) => gzipAsync(raw, GZIP_OPTIONS),
-  };
-  return gzipFunctions;
-}
-
-/** Below this, the thread-pool round trip costs more than compressing inline (well under 1 ms). */
-const INLINE_GZIP_MAX_BYTES = 32 * 1024;
 
 /**
  * Level 1: telemetry is repetitive enough that the fastest level already removes most bytes, and CPU
  * is scarce in small Lambda sizes (a 128 MB function gets a fraction of a core).
  */
-const GZIP_OPTIONS: ZlibOptions = { level: 1, memLevel: 8 };
+const GZIP_LEVEL = 1;
 
 export interface RequestBody {
   body: Buffer;
@@ -80,7 +58,7 @@ export async function encodeRequestBody(
   const contentType = protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
   if (compression !== 'gzip')
     return { body: raw, rawBytes: raw.length, contentType, contentEncoding: undefined };
-  const gzip = gzipFunctions ?? loadGzip();
-  const body = raw.length <= INLINE_GZIP_MAX_BYTES ? gzip.sync(raw) : await gzip.async(raw);
+  const gzipped = await platform().compression.gzip(raw, GZIP_LEVEL);
+  const body = Buffer.from(gzipped.buffer, gzipped.byteOffset, gzipped.byteLength);
   return { body, rawBytes: raw.length, contentType, contentEncoding: 'gzip' };
 }

@@ -2,7 +2,6 @@
 // (before the first /event/next, or Lambda refuses), then loop on /event/next handing INVOKE and
 // SHUTDOWN to the hooks. Every failure path ends the process with a clear message; none hangs.
 
-import { performance } from 'node:perf_hooks';
 import { describeDetail, type ExtensionLogger, log as defaultLog } from '../extension-log.js';
 import {
   ExtensionsApiClient,

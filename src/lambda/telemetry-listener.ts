@@ -1,7 +1,6 @@
 // The HTTP endpoint Lambda pushes telemetry to. It answers every push at once (a slow answer makes
 // Lambda drop logs), then parses and hands the events on; exporting happens elsewhere.
 
-import { promises as dns } from 'node:dns';
 import { type ExtensionLogger, log as defaultLog } from '../extension-log.js';
 import { type MemoryBudget, PUSH_COST_PER_BYTE } from '../pipeline/memory-budget.js';
 import { type BodyBudget, readBody } from '../platform/body-reader.js';
@@ -103,7 +102,7 @@ class RecordCounter {
  */
 export async function resolveListenAddress(
   timeoutMs = 250,
-  lookup: Lookup = (host) => dns.lookup(host),
+  lookup: Lookup = (host) => platform().lookup(host),
   scheduler: Scheduler = LOOKUP_TIMERS,
 ): Promise<string> {
   let timer: { cancel(): void } | undefined;

@@ -92,7 +92,11 @@ export interface Decompressor {
 export type ContentCoding = 'gzip' | 'deflate' | 'br';
 
 export interface Compression {
-  gzip(data: Uint8Array, level?: number): Promise<Uint8Array>;
+  /**
+   * Gzip at `level` (memLevel 8). Small bodies are compressed inline; large ones off the event loop
+   * where the runtime can (Node's thread pool), so the listener and receiver keep answering.
+   */
+  gzip(data: Uint8Array, level: number): Promise<Uint8Array>;
   /** A streaming decompressor for a request body. */
   decompressor(coding: ContentCoding): Decompressor;
 }
@@ -195,6 +199,8 @@ export interface Platform {
   exportClient(options: ExportClientOptions): ExportClient;
   apiClient(options: ApiClientOptions): ApiClient;
   readonly compression: Compression;
+  /** The first address `host` resolves to (the system resolver: /etc/hosts, then DNS). */
+  lookup(host: string): Promise<{ address: string }>;
   /**
    * Told of every body piece discarded unread, by size: past a few MB in total (across every
    * request) the runtime frees them now instead of at its next full collection (a flood of dropped

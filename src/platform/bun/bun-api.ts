@@ -21,8 +21,9 @@ export interface BunServeOptions {
 
 export interface BunApi {
   serve(options: BunServeOptions): BunServer;
-  gzipSync(data: Uint8Array, options?: { level?: number }): Uint8Array;
+  gzipSync(data: Uint8Array, options?: { level?: number; memLevel?: number }): Uint8Array;
   gc(force: boolean): void;
+  readonly dns: { lookup(host: string): Promise<{ address: string }[]> };
   readonly version: string;
 }
 

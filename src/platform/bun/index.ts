@@ -22,8 +22,14 @@ export function bunPlatform(bun: BunApi): Platform {
     exportClient: (options) => new FetchExportClient(options),
     apiClient: (options) => new FetchApiClient(options),
     compression: {
-      gzip: async (data, level) => bun.gzipSync(data, level === undefined ? undefined : { level }),
+      // Inline at every size: Bun has no thread-pool gzip, and its native one is fast.
+      gzip: async (data, level) => bun.gzipSync(data, { level, memLevel: 8 }),
       decompressor: zlibDecompressor,
+    },
+    lookup: async (host) => {
+      const [first] = await bun.dns.lookup(host);
+      if (first === undefined) throw new Error(`${host} resolves to no address`);
+      return first;
     },
     reclaimDiscarded: (bytes) => {
       discarded += bytes;

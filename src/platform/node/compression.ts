@@ -37,11 +37,16 @@ export function zlibDecompressor(coding: ContentCoding): Decompressor {
   };
 }
 
+/** Below this, the thread-pool round trip costs more than compressing inline (well under 1 ms). */
+const INLINE_GZIP_MAX_BYTES = 32 * 1024;
+
 export const nodeCompression: Compression = {
   gzip(data, level) {
     const z = loadZlib();
+    const options = { level, memLevel: 8 };
+    if (data.byteLength <= INLINE_GZIP_MAX_BYTES) return Promise.resolve(z.gzipSync(data, options));
     return new Promise((resolve, reject) => {
-      z.gzip(data, level === undefined ? {} : { level }, (err, out) => (err ? reject(err) : resolve(out)));
+      z.gzip(data, options, (err, out) => (err ? reject(err) : resolve(out)));
     });
   },
   decompressor: zlibDecompressor,
