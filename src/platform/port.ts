@@ -80,6 +80,27 @@ export interface HttpServer {
   close(drainTimeoutMs?: number): Promise<void>;
 }
 
+/**
+ * An accepted TCP connection as a Node.js Duplex stream: what node:http2 servers take (the OTLP/gRPC
+ * receiver hands every connection to one).
+ */
+export type StreamSocket = import('node:stream').Duplex;
+
+export interface TcpListenOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Errors of the listening socket after start. */
+  onError?: (error: Error) => void;
+}
+
+/** Listens without keeping the process alive; the connections belong to whoever took them. */
+export interface TcpListener {
+  readonly port: number;
+  /** Stops accepting new connections. */
+  close(): Promise<void>;
+}
+
 /** A streaming decompressor: output pieces are handed to `output` as they are produced. */
 export interface Decompressor {
   write(chunk: Uint8Array): void;
@@ -199,6 +220,11 @@ export interface Platform {
   exportClient(options: ExportClientOptions): ExportClient;
   apiClient(options: ApiClientOptions): ApiClient;
   readonly compression: Compression;
+  /**
+   * Accepts TCP connections on `host:port`, exclusively (rejects when the port is taken). Stream
+   * machinery is loaded by the first connection, not by listening.
+   */
+  listenTcp(options: TcpListenOptions, onConnection: (socket: StreamSocket) => void): Promise<TcpListener>;
   /** The first address `host` resolves to (the system resolver: /etc/hosts, then DNS). */
   lookup(host: string): Promise<{ address: string }>;
   /**

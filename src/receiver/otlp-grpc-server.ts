@@ -7,12 +7,11 @@
 // with the status, a message, and google.rpc.Status details carrying RetryInfo when the sender
 // should retry later (RESOURCE_EXHAUSTED / UNAVAILABLE over budget or with a full queue).
 //
-// Cost: the ports are plain net servers (node:net is loaded anyway); node:http2, ~8 ms of CPU to
-// load and set up, is loaded by the first connection, so a function that never speaks gRPC never
-// pays for it.
+// Cost: the ports are the runtime port's TCP listeners (Bun.listen on Bun: listening loads no
+// node:net); node:http2, ~8 ms of CPU to load and set up on Node and more on Bun, is loaded by the
+// first connection, so a function that never speaks gRPC never pays for it.
 
 import { createRequire } from 'node:module';
-import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Signal } from '../model/chunk.js';
 import {
   DEFAULT_RECEIVER_HOSTS,
@@ -25,6 +24,8 @@ import {
 } from './otlp-receiver.js';
 import { loadOtlpSchema } from './otlp-schema.js';
 import { type Log, NO_LOG } from '../model/log.js';
+import { type Platform, platform } from '../platform/index.js';
+import type { StreamSocket, TcpListener } from '../platform/port.js';
 import { encodeRpcStatus } from '../model/otlp-wire.js';
 
 type Http2 = typeof import('node:http2');
@@ -51,6 +52,7 @@ export interface OtlpGrpcServerOptions {
   port?: number;
   hosts?: readonly string[];
   log?: Log;
+  platform?: Platform;
 }
 
 /** grpc-message is percent-encoded: bytes outside printable ASCII, and '%'. */
@@ -66,7 +68,7 @@ export function encodeGrpcMessage(message: string): string {
 }
 
 export class OtlpGrpcServer {
-  private readonly servers: Server[] = [];
+  private readonly servers: TcpListener[] = [];
   private h2: Http2Server | undefined;
   private readonly sessions = new Set<Http2Session>();
   private readonly log: Log;
@@ -87,20 +89,21 @@ export class OtlpGrpcServer {
 
   /** Binds every host; rejects when the first cannot be bound. */
   async start(): Promise<{ port: number; hosts: string[] }> {
-    const net = require('node:net') as typeof import('node:net');
+    const runtime = this.options.platform ?? platform();
     const hosts = this.options.hosts ?? DEFAULT_RECEIVER_HOSTS;
     let port = this.options.port ?? DEFAULT_GRPC_PORT;
     const bound: string[] = [];
     for (const [i, host] of hosts.entries()) {
-      const server = net.createServer((socket) => this.connection(socket));
+      let server: TcpListener;
       try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen({ host, port, exclusive: true }, () => {
-            server.off('error', reject);
-            resolve();
-          });
-        });
+        server = await runtime.listenTcp(
+          {
+            host,
+            port,
+            onError: (err) => this.log.error(`OTLP/gRPC receiver server error: ${err.message}`),
+          },
+          (socket) => this.connection(socket),
+        );
       } catch (err) {
         if (i === 0) {
           await this.stop();
@@ -109,9 +112,7 @@ export class OtlpGrpcServer {
         this.log.debug(`OTLP/gRPC receiver not listening on ${host}:${port}: ${(err as Error).message}`);
         continue;
       }
-      server.on('error', (err) => this.log.error(`OTLP/gRPC receiver server error: ${err.message}`));
-      server.unref();
-      if (i === 0) port = (server.address() as AddressInfo).port;
+      if (i === 0) port = server.port;
       this.servers.push(server);
       bound.push(host);
     }
@@ -123,11 +124,11 @@ export class OtlpGrpcServer {
     for (const session of this.sessions) session.destroy();
     this.sessions.clear();
     const servers = this.servers.splice(0);
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    await Promise.all(servers.map((server) => server.close()));
   }
 
   /** A connection goes to the HTTP/2 server, made (and node:http2 loaded) by the first one. */
-  private connection(socket: Socket): void {
+  private connection(socket: StreamSocket): void {
     if (!this.h2) {
       this.http2 = require('node:http2') as Http2;
       const h2 = this.http2.createServer({

@@ -124,7 +124,7 @@ export class OtlpReceiver {
     const grpc = this.options.grpc;
     if (!grpc || this.grpcServer) return undefined;
     const { OtlpGrpcServer } = await import('./otlp-grpc-server.js');
-    const server = new OtlpGrpcServer(this, { ...grpc, log: this.log });
+    const server = new OtlpGrpcServer(this, { ...grpc, log: this.log, platform: this.options.platform });
     const bound = await server.start();
     this.grpcServer = server;
     return bound;

@@ -2,6 +2,8 @@
 // the process selects, over real loopback HTTP, and prints what it saw as one JSON line. Run by
 // test/unit/platform-port.test.ts under Bun (and under Node, for the same answers).
 
+import { connect } from 'node:http2';
+import { connect as connectTcp } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { RuntimeHttp, RuntimeTransportError } from '../../src/lambda/runtime-http.js';
 import { startTelemetryListener } from '../../src/lambda/telemetry-listener.js';
@@ -9,6 +11,7 @@ import type { TelemetryChunk } from '../../src/model/chunk.js';
 import { MemoryBudget } from '../../src/pipeline/memory-budget.js';
 import { platform } from '../../src/platform/index.js';
 import { OtlpReceiver } from '../../src/receiver/otlp-receiver.js';
+import { encodeRequest } from '../../tools/otlp/decode.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, once() {} } as never;
 
@@ -142,10 +145,95 @@ async function receiverChecks() {
   };
 }
 
+/** One unary gRPC call; resolves with grpc-status (trailers, or headers of a trailers-only answer). */
+function grpcCall(port: number, message: Uint8Array, gzip = false): Promise<string | undefined> {
+  const body = gzip ? gzipSync(message) : message;
+  const framed = Buffer.alloc(5 + body.byteLength);
+  framed[0] = gzip ? 1 : 0;
+  framed.writeUInt32BE(body.byteLength, 1);
+  framed.set(body, 5);
+  const session = connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  return new Promise<string | undefined>((resolve, reject) => {
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      ...(gzip && { 'grpc-encoding': 'gzip' }),
+    });
+    let status: string | undefined;
+    req.on('response', (headers) => {
+      status ??= headers['grpc-status'] as string | undefined;
+    });
+    req.on('trailers', (trailers) => {
+      status = trailers['grpc-status'] as string | undefined;
+    });
+    req.on('data', () => {});
+    req.on('end', () => resolve(status));
+    req.on('error', reject);
+    req.end(framed);
+  }).finally(() => session.close());
+}
+
+/** The OTLP/gRPC transport: its listener is the port's TCP listener (Bun.listen on Bun). */
+async function grpcChecks() {
+  let items = 0;
+  const receiver = new OtlpReceiver({
+    sink: {
+      enqueue: (chunk: TelemetryChunk) => {
+        items += chunk.items;
+      },
+    },
+    port: 0,
+    hosts: ['127.0.0.1'],
+    grpc: { port: 0 },
+  });
+  await receiver.start();
+  const bound = await receiver.startGrpc();
+  const port = bound?.port ?? 0;
+  const spans = (n: number) =>
+    encodeRequest('traces', {
+      resourceSpans: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'port-check' } }] },
+          scopeSpans: [
+            {
+              spans: Array.from({ length: n }, (_, i) => ({
+                traceId: '5b8efff798038103d269b633813fc60c',
+                spanId: (i + 1).toString(16).padStart(16, '0'),
+                name: `span ${i} ${'x'.repeat(40)}`,
+                kind: 2,
+                startTimeUnixNano: '1700000000000000000',
+                endTimeUnixNano: '1700000000100000000',
+              })),
+            },
+          ],
+        },
+      ],
+    });
+  const one = await grpcCall(port, spans(1));
+  const gzipped = await grpcCall(port, spans(2), true);
+  // ~1.4 MB: many reads from the socket, well past the stream's buffer.
+  const large = await grpcCall(port, spans(16_000));
+  // Three calls at once on one runtime: each on its own connection.
+  const concurrent = await Promise.all([1, 2, 3].map((n) => grpcCall(port, spans(n))));
+  await receiver.stop();
+  const afterStop = await new Promise<string>((resolve) => {
+    const socket = connectTcp(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.on('error', (err: { code?: string }) => resolve(err.code ?? 'error'));
+  });
+  return { listening: port > 0, one, gzipped, large, concurrent, afterStop, items };
+}
+
 const result = {
   platform: platform().name,
   listener: await listenerChecks(),
   receiver: await receiverChecks(),
+  grpc: await grpcChecks(),
 };
 console.log(JSON.stringify(result));
 process.exit(0);

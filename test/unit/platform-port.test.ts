@@ -156,7 +156,7 @@ const BUN = process.env['BUN_BINARY'] ?? bunBinaryPath(hostArchitecture() ?? 'x8
 const run = promisify(execFile);
 
 describe('Bun implementation', () => {
-  test('the listener and the receiver answer the same on Bun.serve as on node:http', {
+  test('the listener and the receivers (HTTP and gRPC) answer the same on Bun.serve and Bun.listen as on node:http and node:net', {
     skip: existsSync(BUN)
       ? false
       : `no Bun binary at ${BUN}: run \`make bun-binaries\` (npm @oven/bun-linux-*)`,
@@ -190,6 +190,16 @@ describe('Bun implementation', () => {
     assert.equal(onBun.receiver.refusedBody, true, 'an error answer comes with its body');
     assert.equal(onBun.receiver.exportToClosedPort, 'network-error');
     assert.equal(onBun.receiver.items, 3);
+    assert.deepEqual(onBun.grpc, onNode.grpc);
+    assert.deepEqual(onBun.grpc, {
+      listening: true,
+      one: '0',
+      gzipped: '0',
+      large: '0',
+      concurrent: ['0', '0', '0'],
+      afterStop: 'ECONNREFUSED',
+      items: 1 + 2 + 16_000 + 1 + 2 + 3,
+    });
     assert.deepEqual(
       [onBun.receiver.apiStatus, onBun.receiver.apiAllow, onBun.receiver.apiClosedCode],
       [405, 'POST', 'ECONNREFUSED'],

@@ -19,8 +19,42 @@ export interface BunServeOptions {
   error?(error: Error): Response;
 }
 
+/** A connection accepted by Bun.listen. */
+export interface BunSocket<Data> {
+  data: Data;
+  /** Bytes taken (the rest must wait for `drain`); -1 once closed. */
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+}
+
+export interface BunSocketHandlers<Data> {
+  open(socket: BunSocket<Data>): void;
+  data(socket: BunSocket<Data>, data: Uint8Array): void;
+  drain(socket: BunSocket<Data>): void;
+  /** The peer finished sending. */
+  end(socket: BunSocket<Data>): void;
+  close(socket: BunSocket<Data>, error?: Error): void;
+  error(socket: BunSocket<Data>, error: Error): void;
+}
+
+export interface BunTcpListener {
+  readonly port: number;
+  stop(closeActiveConnections?: boolean): void;
+  unref(): void;
+}
+
 export interface BunApi {
   serve(options: BunServeOptions): BunServer;
+  /** Throws when the address cannot be bound (EADDRINUSE...). */
+  listen<Data>(options: {
+    hostname: string;
+    port: number;
+    exclusive?: boolean;
+    socket: BunSocketHandlers<Data>;
+  }): BunTcpListener;
   gzipSync(data: Uint8Array, options?: { level?: number; memLevel?: number }): Uint8Array;
   gc(force: boolean): void;
   readonly dns: { lookup(host: string): Promise<{ address: string }[]> };

@@ -8,6 +8,7 @@ import type { BunApi } from './bun-api.js';
 import { FetchApiClient } from './api-client.js';
 import { FetchExportClient } from './export-client.js';
 import { serveBun } from './http-server.js';
+import { listenBunTcp } from './tcp-listener.js';
 
 /** Discarded bytes, across every request, between two collection hints. */
 const RECLAIM_EVERY_BYTES = 2 * 1024 * 1024;
@@ -19,6 +20,7 @@ export function bunPlatform(bun: BunApi): Platform {
     clock: systemClock,
     scheduler: systemScheduler,
     serve: (handler, options) => serveBun(bun, handler, options),
+    listenTcp: (options, onConnection) => listenBunTcp(bun, options, onConnection),
     exportClient: (options) => new FetchExportClient(options),
     apiClient: (options) => new FetchApiClient(options),
     compression: {

@@ -17,6 +17,10 @@ export function nodePlatform(): Platform {
       const { serveNode } = await import('./http-server.js');
       return serveNode(handler, options, reclaimDiscarded);
     },
+    async listenTcp(options, onConnection) {
+      const { listenNodeTcp } = await import('./tcp-listener.js');
+      return listenNodeTcp(options, onConnection);
+    },
     exportClient: (options) => new HttpConnectionPool(options),
     apiClient: (options) => new NodeApiClient(options),
     compression: nodeCompression,
