@@ -92,6 +92,7 @@ async function lifecycle(env: Record<string, string>) {
     const children = childrenOf(pid);
     const running = children.length === 1 ? (children[0] as number) : pid;
     const exe = readlinkSync(`/proc/${running}/exe`);
+    const environ = readFileSync(`/proc/${running}/environ`, 'utf8').split('\0');
     const registered = sim.timeline.of('register').filter((r) => r.name === EXTENSION_NAME);
     assert.deepEqual(
       registered.map((r) => [r.status, r.events]),
@@ -103,7 +104,7 @@ async function lifecycle(env: Record<string, string>) {
     const shutdown = await sim.shutdown();
     const ext = shutdown.extensions.find((e) => e.name === EXTENSION_NAME);
     assert.deepEqual([ext?.receivedShutdown, ext?.exitedBeforeDeadline, ext?.exitCode], [true, true, 0]);
-    return { exe, logs: sim.extensionLogs.map((l) => l.line) };
+    return { exe, environ, logs: sim.extensionLogs.map((l) => l.line) };
   } finally {
     await sim.close();
   }
@@ -146,6 +147,23 @@ test('the compiled executable runs the extension, even on a Node.js runtime', as
   assert.equal(spawnSync('cat', [node.record]).status, 1, 'the runtime node never ran');
   assert.ok(logs.includes(`[otel-lambda-extension] DEBUG launcher: starting ${executable}`), logs.join('\n'));
   assert.ok(!logs.some((l) => /could not start|no Node\.js found/.test(l)), logs.join('\n'));
+});
+
+test("the executable runs with ten times JavaScriptCore's JIT thresholds; a BUN_JSC_* value set by the user wins", async () => {
+  const jitOptions = (environ: string[]) => environ.filter((e) => e.startsWith('BUN_JSC_threshold')).sort();
+  const { environ } = await lifecycle({});
+  assert.deepEqual(jitOptions(environ), [
+    'BUN_JSC_thresholdForJITAfterWarmUp=5000',
+    'BUN_JSC_thresholdForJITSoon=1000',
+    'BUN_JSC_thresholdForOptimizeAfterLongWarmUp=10000',
+    'BUN_JSC_thresholdForOptimizeAfterWarmUp=10000',
+    'BUN_JSC_thresholdForOptimizeSoon=10000',
+  ]);
+  const own = await lifecycle({ BUN_JSC_thresholdForJITAfterWarmUp: '700' });
+  assert.ok(
+    jitOptions(own.environ).includes('BUN_JSC_thresholdForJITAfterWarmUp=700'),
+    own.environ.join(' '),
+  );
 });
 
 test('an executable of the other architecture: the launcher says so and the bundle runs on Node', async () => {
