@@ -149,15 +149,15 @@ test('the compiled executable runs the extension, even on a Node.js runtime', as
   assert.ok(!logs.some((l) => /could not start|no Node\.js found/.test(l)), logs.join('\n'));
 });
 
-test("the executable runs with ten times JavaScriptCore's JIT thresholds; a BUN_JSC_* value set by the user wins", async () => {
+test("the executable runs with three times JavaScriptCore's JIT thresholds; a BUN_JSC_* value set by the user wins", async () => {
   const jitOptions = (environ: string[]) => environ.filter((e) => e.startsWith('BUN_JSC_threshold')).sort();
   const { environ } = await lifecycle({});
   assert.deepEqual(jitOptions(environ), [
-    'BUN_JSC_thresholdForJITAfterWarmUp=5000',
-    'BUN_JSC_thresholdForJITSoon=1000',
-    'BUN_JSC_thresholdForOptimizeAfterLongWarmUp=10000',
-    'BUN_JSC_thresholdForOptimizeAfterWarmUp=10000',
-    'BUN_JSC_thresholdForOptimizeSoon=10000',
+    'BUN_JSC_thresholdForJITAfterWarmUp=1500',
+    'BUN_JSC_thresholdForJITSoon=300',
+    'BUN_JSC_thresholdForOptimizeAfterLongWarmUp=3000',
+    'BUN_JSC_thresholdForOptimizeAfterWarmUp=3000',
+    'BUN_JSC_thresholdForOptimizeSoon=3000',
   ]);
   const own = await lifecycle({ BUN_JSC_thresholdForJITAfterWarmUp: '700' });
   assert.ok(
