@@ -44,17 +44,24 @@ async function listenerChecks() {
   return { accepted, events: events.length, get, tooLarge, overBudget, stats: listener.stats };
 }
 
-async function receiverChecks() {
-  let items = 0;
+/** A receiver on a free loopback port whose sink counts the items it is handed. */
+function countingReceiver(grpc?: { port: number }) {
+  const counted = { items: 0 };
   const receiver = new OtlpReceiver({
     sink: {
       enqueue: (chunk: TelemetryChunk) => {
-        items += chunk.items;
+        counted.items += chunk.items;
       },
     },
     port: 0,
     hosts: ['127.0.0.1'],
+    ...(grpc && { grpc }),
   });
+  return { receiver, counted };
+}
+
+async function receiverChecks() {
+  const { receiver, counted } = countingReceiver();
   const { port } = await receiver.start();
   const base = `http://127.0.0.1:${port}`;
   const request = {
@@ -140,7 +147,7 @@ async function receiverChecks() {
     apiStatus: apiAnswer.status,
     apiAllow: apiAnswer.headers['allow'],
     apiClosedCode,
-    items,
+    items: counted.items,
     refused: receiver.stats().refused,
   };
 }
@@ -178,17 +185,7 @@ function grpcCall(port: number, message: Uint8Array, gzip = false): Promise<stri
 
 /** The OTLP/gRPC transport: its listener is the port's TCP listener (Bun.listen on Bun). */
 async function grpcChecks() {
-  let items = 0;
-  const receiver = new OtlpReceiver({
-    sink: {
-      enqueue: (chunk: TelemetryChunk) => {
-        items += chunk.items;
-      },
-    },
-    port: 0,
-    hosts: ['127.0.0.1'],
-    grpc: { port: 0 },
-  });
+  const { receiver, counted } = countingReceiver({ port: 0 });
   await receiver.start();
   const bound = await receiver.startGrpc();
   const port = bound?.port ?? 0;
@@ -226,7 +223,7 @@ async function grpcChecks() {
     });
     socket.on('error', (err: { code?: string }) => resolve(err.code ?? 'error'));
   });
-  return { listening: port > 0, one, gzipped, large, concurrent, afterStop, items };
+  return { listening: port > 0, one, gzipped, large, concurrent, afterStop, items: counted.items };
 }
 
 const result = {
