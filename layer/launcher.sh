@@ -33,18 +33,7 @@ if [ -x "$executable" ]; then
   $debug && echo "[otel-lambda-extension] DEBUG launcher: starting $executable"
   # Not exec: if the executable cannot start, this shell is still here to start the bundle on Node.
   # Signals sent to the extension's pid (SIGTERM when a runtime tears down) are passed on.
-  # JavaScriptCore compiles a function with its JITs once it has run 500 (baseline) and 1,000
-  # (optimizing) times. An extension runs the same code a few dozen times per invocation: at those
-  # thresholds its first invocations pay for compiling code that runs a handful of times more.
-  # Three times the thresholds cut the extension's CPU per invocation in its first twenty
-  # invocations by about a fifth, for a few per cent of peak throughput (ten times: a third less
-  # CPU, but a quarter less receiver throughput). A BUN_JSC_* variable already set wins.
-  BUN_JSC_thresholdForJITAfterWarmUp=${BUN_JSC_thresholdForJITAfterWarmUp:-1500} \
-    BUN_JSC_thresholdForJITSoon=${BUN_JSC_thresholdForJITSoon:-300} \
-    BUN_JSC_thresholdForOptimizeAfterWarmUp=${BUN_JSC_thresholdForOptimizeAfterWarmUp:-3000} \
-    BUN_JSC_thresholdForOptimizeAfterLongWarmUp=${BUN_JSC_thresholdForOptimizeAfterLongWarmUp:-3000} \
-    BUN_JSC_thresholdForOptimizeSoon=${BUN_JSC_thresholdForOptimizeSoon:-3000} \
-    "$executable" &
+  "$executable" &
   child=$!
   trap 'kill -TERM "$child" 2>/dev/null' TERM
   trap 'kill -INT "$child" 2>/dev/null' INT

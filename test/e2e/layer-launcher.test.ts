@@ -14,6 +14,8 @@ import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
+  existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -92,7 +94,6 @@ async function lifecycle(env: Record<string, string>) {
     const children = childrenOf(pid);
     const running = children.length === 1 ? (children[0] as number) : pid;
     const exe = readlinkSync(`/proc/${running}/exe`);
-    const environ = readFileSync(`/proc/${running}/environ`, 'utf8').split('\0');
     const registered = sim.timeline.of('register').filter((r) => r.name === EXTENSION_NAME);
     assert.deepEqual(
       registered.map((r) => [r.status, r.events]),
@@ -104,7 +105,7 @@ async function lifecycle(env: Record<string, string>) {
     const shutdown = await sim.shutdown();
     const ext = shutdown.extensions.find((e) => e.name === EXTENSION_NAME);
     assert.deepEqual([ext?.receivedShutdown, ext?.exitedBeforeDeadline, ext?.exitCode], [true, true, 0]);
-    return { exe, environ, logs: sim.extensionLogs.map((l) => l.line) };
+    return { exe, logs: sim.extensionLogs.map((l) => l.line) };
   } finally {
     await sim.close();
   }
@@ -149,21 +150,25 @@ test('the compiled executable runs the extension, even on a Node.js runtime', as
   assert.ok(!logs.some((l) => /could not start|no Node\.js found/.test(l)), logs.join('\n'));
 });
 
-test("the executable runs with three times JavaScriptCore's JIT thresholds; a BUN_JSC_* value set by the user wins", async () => {
-  const jitOptions = (environ: string[]) => environ.filter((e) => e.startsWith('BUN_JSC_threshold')).sort();
-  const { environ } = await lifecycle({});
-  assert.deepEqual(jitOptions(environ), [
-    'BUN_JSC_thresholdForJITAfterWarmUp=1500',
-    'BUN_JSC_thresholdForJITSoon=300',
-    'BUN_JSC_thresholdForOptimizeAfterLongWarmUp=3000',
-    'BUN_JSC_thresholdForOptimizeAfterWarmUp=3000',
-    'BUN_JSC_thresholdForOptimizeSoon=3000',
-  ]);
-  const own = await lifecycle({ BUN_JSC_thresholdForJITAfterWarmUp: '700' });
-  assert.ok(
-    jitOptions(own.environ).includes('BUN_JSC_thresholdForJITAfterWarmUp=700'),
-    own.environ.join(' '),
+test("the executable loads neither the working directory's .env nor its bunfig.toml", () => {
+  // A function's files must not set the extension's environment or preload code into it.
+  const cwd = join(work, 'function-dir');
+  const marker = join(work, 'preloaded');
+  mkdirSync(cwd, { recursive: true });
+  writeFileSync(join(cwd, '.env'), 'LAMBDA_OTEL_EXPORTER_ENDPOINT=http://127.0.0.1:1\n');
+  writeFileSync(
+    join(cwd, 'preload.js'),
+    `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x');\n`,
   );
+  writeFileSync(join(cwd, 'bunfig.toml'), 'preload = ["./preload.js"]\n');
+  // No Runtime API: the extension loads its configuration, says so and exits.
+  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
+  const run = spawnSync(executable, [], { cwd, env, encoding: 'utf8', timeout: 30_000 });
+  const output = run.stdout + run.stderr;
+  assert.equal(run.status, 1, output);
+  assert.match(output, /no export destination configured/, 'the .env endpoint was not read');
+  assert.match(output, /Extension\.RuntimeApiMissing/);
+  assert.equal(existsSync(marker), false, 'bunfig.toml preloaded code');
 });
 
 test('an executable of the other architecture: the launcher says so and the bundle runs on Node', async () => {
