@@ -7,6 +7,7 @@ import { systemClock, systemScheduler } from '../system-time.js';
 import type { BunApi } from './bun-api.js';
 import { FetchApiClient } from './api-client.js';
 import { FetchExportClient } from './export-client.js';
+import { bunFiles } from './files.js';
 import { serveBun } from './http-server.js';
 
 /** Discarded bytes, across every request, between two collection hints. */
@@ -37,5 +38,6 @@ export function bunPlatform(bun: BunApi): Platform {
       discarded = 0;
       bun.gc(false);
     },
+    files: bunFiles(bun),
   };
 }
