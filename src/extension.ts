@@ -2,9 +2,8 @@
 // validated before registering, the components are built (wiring.ts), Lambda's lifecycle drives
 // them, and the shutdown line says what happened.
 
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
+  environmentFacts,
   extensionsDirOf,
   formatConfigErrors,
   type LoadedConfig,
@@ -21,6 +20,7 @@ import { runLifecycle } from './lambda/lifecycle.js';
 import { intakeSummary } from './lambda/telemetry-intake.js';
 import { budgetBytes, MemoryBudget } from './pipeline/memory-budget.js';
 import { memorySummary } from './pipeline/memory-telemetry.js';
+import { dirnamePath, pathOfFileUrl } from './platform/paths.js';
 import { OtlpReceiver } from './receiver/otlp-receiver.js';
 import { receiverProblems } from './receiver/receiver-telemetry.js';
 import type { TraceCorrelator } from './receiver/trace-correlation.js';
@@ -36,7 +36,9 @@ export interface ExtensionOptions {
 
 export async function runExtension(options: ExtensionOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
-  const layerDir = options.layerDir ?? dirname(fileURLToPath(import.meta.url));
+  const layerDir = options.layerDir ?? dirnamePath(pathOfFileUrl(import.meta.url));
+  // Looked up while the configuration is read: never rejects.
+  const facts = environmentFacts(extensionsDirOf(layerDir));
   let loaded = await loadConfig({
     env,
     layerDir,
@@ -50,7 +52,7 @@ export async function runExtension(options: ExtensionOptions = {}): Promise<numb
 
   // A configuration problem never takes the function down unless strict_config asks for it: the
   // extension then follows the lifecycle and exports nothing.
-  const resolved = resolveSections(loaded, env, { extensionsDir: extensionsDirOf(layerDir) });
+  const resolved = resolveSections(loaded, env, await facts);
   const sections = resolved.ok ? resolved.sections : undefined;
   const invalid = resolved.ok ? undefined : formatConfigErrors(resolved.errors);
   for (const note of sections?.export.notes ?? []) log[note.level](note.message);

@@ -4,7 +4,8 @@
 // simple reader (simple-yaml.ts), JSON files take JSON.parse; the library (yaml-document.ts) reads everything else
 // and explains syntax errors.
 
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { platform } from '../platform/index.js';
+import type { FileAccess } from '../platform/port.js';
 import { CONFIG_LIMITS, findExcessNesting, type ParsedFile } from './config-limits.js';
 import type { InputNode } from './schema.js';
 import { NOT_SIMPLE, parseSimpleYaml } from './simple-yaml.js';
@@ -16,51 +17,36 @@ export type FileRead =
   | { readonly status: 'unreadable'; readonly reason: string }
   | { readonly status: 'read'; readonly text: string };
 
-/**
- * Reads at most CONFIG_LIMITS.maxBytes of a regular file. Opened non-blocking, so that a FIFO does not
- * wait for a writer; anything but a regular file (a FIFO, /dev/zero, a socket) is refused before
- * a byte is read, and a file that grows while read stops at the limit.
- */
-export function readConfigFile(path: string): FileRead {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    const stat = fstatSync(fd);
-    if (stat.isDirectory()) return { status: 'unreadable', reason: 'it is a directory' };
-    if (!stat.isFile())
-      return { status: 'unreadable', reason: `it is not a regular file (${fileKind(stat)})` };
-    const limit = CONFIG_LIMITS.maxBytes;
-    const tooLarge = () => ({
-      status: 'unreadable' as const,
-      reason: `it is larger than ${limit / 1024} KiB, the limit for a configuration file`,
-    });
-    if (stat.size > limit) return tooLarge();
-    const buffer = Buffer.allocUnsafe(limit + 1);
-    let length = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-      if (length > limit) return tooLarge();
-    }
-    return { status: 'read', text: buffer.toString('utf8', 0, length) };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { status: 'absent' };
-    if (code === 'EISDIR') return { status: 'unreadable', reason: 'it is a directory' };
-    if (code === 'EACCES' || code === 'EPERM') return { status: 'unreadable', reason: 'permission denied' };
-    return { status: 'unreadable', reason: code ?? String(error) };
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
+/** UTF-8 as Buffer#toString reads it: invalid sequences replaced, a byte order mark kept. */
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
-function fileKind(stat: import('node:fs').Stats): string {
-  if (stat.isFIFO()) return 'a FIFO';
-  if (stat.isCharacterDevice()) return 'a character device';
-  if (stat.isBlockDevice()) return 'a block device';
-  if (stat.isSocket()) return 'a socket';
-  return 'not a file';
+/**
+ * Reads at most CONFIG_LIMITS.maxBytes of a regular file. Anything but a regular file (a FIFO,
+ * /dev/zero, a socket) is refused before a byte is read, without waiting for a FIFO's writer, and a
+ * file that grows while read stops at the limit.
+ */
+export async function readConfigFile(path: string, files: FileAccess = platform().files): Promise<FileRead> {
+  const limit = CONFIG_LIMITS.maxBytes;
+  const read = await files.readRegularFile(path, limit);
+  switch (read.kind) {
+    case 'read':
+      return { status: 'read', text: UTF8.decode(read.bytes) };
+    case 'absent':
+      return { status: 'absent' };
+    case 'directory':
+      return { status: 'unreadable', reason: 'it is a directory' };
+    case 'not-regular':
+      return { status: 'unreadable', reason: `it is not a regular file (${read.what})` };
+    case 'too-large':
+      return {
+        status: 'unreadable',
+        reason: `it is larger than ${limit / 1024} KiB, the limit for a configuration file`,
+      };
+    case 'denied':
+      return { status: 'unreadable', reason: 'permission denied' };
+    case 'failed':
+      return { status: 'unreadable', reason: read.code };
+  }
 }
 
 /** Any line that is neither blank nor a comment. */

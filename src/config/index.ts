@@ -28,6 +28,7 @@ export {
 export type { ConfigSource } from './schema.js';
 export {
   type EnvironmentFacts,
+  environmentFacts,
   type ExtensionSections,
   exportConfigFromLoaded,
   exporterSettingsFromConfig,

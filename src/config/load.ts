@@ -2,8 +2,8 @@
 // the file LAMBDA_OTEL_CONFIG_FILE names), then environment variables; later sources win key by key.
 // Never throws on bad input: every problem is collected with its key, source and line.
 
-import { existsSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { platform } from '../platform/index.js';
+import { isAbsolutePath, joinPath } from '../platform/paths.js';
 import { parseConfigText, readConfigFile } from './config-file.js';
 import {
   CONFIG_SCHEMA,
@@ -146,7 +146,7 @@ class ConfigBuilder {
 
   /** Reads one file and applies it; `required` files (named by the user) must exist. */
   async applyFile(path: string, source: ConfigSource, required: boolean, requiredBy: string): Promise<void> {
-    const read = readConfigFile(path);
+    const read = await readConfigFile(path);
     if (read.status === 'absent') {
       if (required) this.error('', requiredBy, `the configuration file ${path} does not exist`);
       return;
@@ -293,19 +293,24 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * Loads and validates the configuration. Never rejects on bad input: problems are in `errors` (the
- * configuration is then invalid) and `warnings`. Asynchronous only because the YAML parser is
- * imported on demand.
+ * configuration is then invalid) and `warnings`. Asynchronous because files are read through the
+ * runtime port and the YAML parser is imported on demand.
  */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const env = options.env ?? process.env;
   const builder = new ConfigBuilder(env);
 
-  await builder.applyFile(join(options.layerDir ?? DEFAULT_LAYER_DIR, LAYER_CONFIG_FILE), 'layer', false, '');
+  await builder.applyFile(
+    joinPath(options.layerDir ?? DEFAULT_LAYER_DIR, LAYER_CONFIG_FILE),
+    'layer',
+    false,
+    '',
+  );
 
   const named = env[CONFIG_FILE_ENV];
   if (isSet(named)) {
     const path = named.trim();
-    if (isAbsolute(path)) {
+    if (isAbsolutePath(path)) {
       await builder.applyFile(path, 'function', true, `env ${CONFIG_FILE_ENV}`);
     } else {
       builder.error(
@@ -316,8 +321,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     }
   } else {
     const taskRoot = options.taskRoot ?? DEFAULT_TASK_ROOT;
-    const candidates = FUNCTION_CONFIG_FILES.map((name) => join(taskRoot, name));
-    const found = candidates.filter((path) => existsSync(path));
+    const candidates = FUNCTION_CONFIG_FILES.map((name) => joinPath(taskRoot, name));
+    const { files } = platform();
+    const present = await Promise.all(candidates.map((path) => files.exists(path)));
+    const found = candidates.filter((_, i) => present[i]);
     if (found[0] !== undefined) await builder.applyFile(found[0], 'function', false, '');
     if (found.length > 1) {
       builder.warnings.push(

@@ -4,7 +4,6 @@
 // tunables) is checked here, once, and reported as configuration errors like any other: the
 // components take their sections as they are and never validate them again.
 
-import { join } from 'node:path';
 import { datadogExtensionPresent } from '../export/datadog.js';
 import {
   type DestinationSettings,
@@ -15,6 +14,7 @@ import {
 } from '../export/endpoint-config.js';
 import { type FlushSettings, resolveFlushSettings } from '../flush/settings.js';
 import { FlushConfigError, type FlushStrategy } from '../flush/strategy.js';
+import { joinPath } from '../platform/paths.js';
 import type { ExtensionConfig } from './extension-config.js';
 import type { ConfigError, LoadedConfig } from './load.js';
 
@@ -22,13 +22,18 @@ type Loaded = Pick<LoadedConfig, 'config' | 'sources'>;
 type Env = Readonly<Record<string, string | undefined>>;
 
 export interface EnvironmentFacts {
-  /** The function's extensions directory (/opt/extensions): Datadog's own extension is looked for there. */
-  extensionsDir?: string;
+  /** Datadog's own extension is in the function (see datadogExtensionPresent). */
+  datadogExtension?: boolean;
 }
 
 /** The extensions directory next to the layer's own directory (/opt/<name>/ → /opt/extensions). */
 export function extensionsDirOf(layerDir: string): string {
-  return join(layerDir, '..', 'extensions');
+  return joinPath(layerDir, '..', 'extensions');
+}
+
+/** What the sections depend on in the function's environment, looked up in `extensionsDir` (/opt/extensions). */
+export async function environmentFacts(extensionsDir: string): Promise<EnvironmentFacts> {
+  return { datadogExtension: await datadogExtensionPresent(extensionsDir) };
 }
 
 export interface FlushSection {
@@ -149,7 +154,7 @@ export function exporterSettingsFromConfig(loaded: Loaded, facts: EnvironmentFac
     ),
     datadog: {
       ...datadogSettings(config.datadog),
-      datadogExtension: facts.extensionsDir !== undefined && datadogExtensionPresent(facts.extensionsDir),
+      datadogExtension: facts.datadogExtension === true,
     },
     aws: {
       signals: [...config.aws.signals],

@@ -6,8 +6,6 @@
 // (cloud.provider, faas.id / cloud.resource_id, cloud.platform, aws.log.group.names) are set by the
 // converters, not here.
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { SIGNALS, type Signal } from '../model/chunk.js';
 import {
   type BatchLimits,
@@ -16,6 +14,9 @@ import {
   type SignalTarget,
 } from './destination.js';
 import { isSelfExportLoop, parseEndpointUrl } from './endpoint-url.js';
+import { platform } from '../platform/index.js';
+import { joinPath } from '../platform/paths.js';
+import type { FileAccess } from '../platform/port.js';
 
 /** Sites Datadog lists today; any site matching DATADOG_SITE_PATTERN is accepted, not only these. */
 export const DATADOG_SITES = [
@@ -40,8 +41,11 @@ export const DATADOG_EXTENSION_FILE = 'datadog-agent';
  * Whether Datadog's own extension is in this function: `<extensions dir>/datadog-agent`, the
  * extensions directory being /opt/extensions (next to this extension's own directory under /opt).
  */
-export function datadogExtensionPresent(extensionsDir: string): boolean {
-  return existsSync(join(extensionsDir, DATADOG_EXTENSION_FILE));
+export function datadogExtensionPresent(
+  extensionsDir: string,
+  files: FileAccess = platform().files,
+): Promise<boolean> {
+  return files.exists(joinPath(extensionsDir, DATADOG_EXTENSION_FILE));
 }
 
 /** The metrics intake rejects cumulative sums and histograms. */

@@ -212,6 +212,31 @@ export interface ApiClientOptions {
   maxResponseBytes: number;
 }
 
+/** What reading a small regular file found (see FileAccess.readRegularFile). */
+export type RegularFileRead =
+  | { readonly kind: 'read'; readonly bytes: Uint8Array }
+  /** No such file (or a path component is not a directory). */
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'directory' }
+  /** A FIFO, a device, a socket: refused before a byte is read. `what` reads "a FIFO", "a character device", … */
+  | { readonly kind: 'not-regular'; readonly what: string }
+  /** More than the bytes asked for. */
+  | { readonly kind: 'too-large' }
+  | { readonly kind: 'denied' }
+  /** Any other failure, by error code. */
+  | { readonly kind: 'failed'; readonly code: string };
+
+/** Reading the few files start-up needs (configuration files, the function's extensions). */
+export interface FileAccess {
+  /**
+   * At most `maxBytes` of a regular file; anything else (a FIFO without a writer, /dev/zero) is
+   * refused without waiting or reading, and a file that grows while read stops past the limit.
+   */
+  readRegularFile(path: string, maxBytes: number): Promise<RegularFileRead>;
+  /** Whether anything (a file, a directory, …) is at `path`, following symbolic links. */
+  exists(path: string): Promise<boolean>;
+}
+
 export interface Platform {
   readonly name: 'node' | 'bun';
   readonly clock: Clock;
@@ -233,4 +258,5 @@ export interface Platform {
    * pushes would otherwise pile up as garbage far past the memory budget).
    */
   reclaimDiscarded(bytes: number): void;
+  readonly files: FileAccess;
 }

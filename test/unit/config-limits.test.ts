@@ -15,33 +15,33 @@ const dir = mkdtempSync(join(tmpdir(), 'config-limits-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('reading a file', () => {
-  test('a file at the limit is read; one byte more is refused without reading it all', () => {
+  test('a file at the limit is read; one byte more is refused without reading it all', async () => {
     const path = join(dir, 'big.yaml');
     writeFileSync(path, `log_level: info\n${'#'.repeat(CONFIG_LIMITS.maxBytes - 16)}`);
-    assert.equal(readConfigFile(path).status, 'read');
+    assert.equal((await readConfigFile(path)).status, 'read');
     writeFileSync(path, 'x'.repeat(CONFIG_LIMITS.maxBytes + 1));
-    assert.deepEqual(readConfigFile(path), {
+    assert.deepEqual(await readConfigFile(path), {
       status: 'unreadable',
       reason: 'it is larger than 256 KiB, the limit for a configuration file',
     });
   });
 
-  test('/dev/zero and a FIFO without a writer are refused at once', () => {
-    assert.deepEqual(readConfigFile('/dev/zero'), {
+  test('/dev/zero and a FIFO without a writer are refused at once', async () => {
+    assert.deepEqual(await readConfigFile('/dev/zero'), {
       status: 'unreadable',
       reason: 'it is not a regular file (a character device)',
     });
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
-    assert.deepEqual(readConfigFile(fifo), {
+    assert.deepEqual(await readConfigFile(fifo), {
       status: 'unreadable',
       reason: 'it is not a regular file (a FIFO)',
     });
   });
 
-  test('absent and directory keep their meaning', () => {
-    assert.deepEqual(readConfigFile(join(dir, 'nope.yaml')), { status: 'absent' });
-    assert.deepEqual(readConfigFile(dir), { status: 'unreadable', reason: 'it is a directory' });
+  test('absent and directory keep their meaning', async () => {
+    assert.deepEqual(await readConfigFile(join(dir, 'nope.yaml')), { status: 'absent' });
+    assert.deepEqual(await readConfigFile(dir), { status: 'unreadable', reason: 'it is a directory' });
   });
 });
 

@@ -6,14 +6,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { formatConfigErrors, loadConfig, resolveSections } from '../../src/config/index.js';
+import { environmentFacts, formatConfigErrors, loadConfig, resolveSections } from '../../src/config/index.js';
 import { DEFAULT_FLUSH_SETTINGS } from '../../src/flush/index.js';
 
 async function resolve(env: Record<string, string>) {
   const dir = await mkdtemp(join(tmpdir(), 'config-sections-'));
   try {
     const loaded = await loadConfig({ env, layerDir: dir, taskRoot: dir });
-    return { loaded, resolved: resolveSections(loaded, env, { extensionsDir: join(dir, 'extensions') }) };
+    const facts = await environmentFacts(join(dir, 'extensions'));
+    return { loaded, resolved: resolveSections(loaded, env, facts) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

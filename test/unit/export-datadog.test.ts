@@ -162,14 +162,14 @@ describe('Datadog preset configuration', () => {
 });
 
 describe('Datadog preset: environment', () => {
-  it("finds Datadog's extension as <extensions dir>/datadog-agent", () => {
+  it("finds Datadog's extension as <extensions dir>/datadog-agent", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dd-ext-'));
     try {
       const extensions = join(dir, 'extensions');
       mkdirSync(extensions);
-      assert.equal(datadogExtensionPresent(extensions), false);
+      assert.equal(await datadogExtensionPresent(extensions), false);
       writeFileSync(join(extensions, 'datadog-agent'), '#!/bin/sh\n');
-      assert.equal(datadogExtensionPresent(extensions), true);
+      assert.equal(await datadogExtensionPresent(extensions), true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

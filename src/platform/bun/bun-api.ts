@@ -46,6 +46,25 @@ export interface BunTcpListener {
   unref(): void;
 }
 
+/** Bun.file(path).stat(): like Node's fs.Stats (follows symbolic links). */
+export interface BunFileStat {
+  readonly size: number;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}
+
+/** A lazily opened file (Bun.file); errors reject with Node-style `code`s (ENOENT, EACCES, …). */
+export interface BunFile {
+  stat(): Promise<BunFileStat>;
+  /** Bytes [begin, end), read only when asked for. */
+  slice(begin: number, end: number): BunFile;
+  bytes(): Promise<Uint8Array>;
+}
+
 export interface BunApi {
   serve(options: BunServeOptions): BunServer;
   /** Throws when the address cannot be bound (EADDRINUSE...). */
@@ -59,6 +78,7 @@ export interface BunApi {
   gc(force: boolean): void;
   readonly dns: { lookup(host: string): Promise<{ address: string }[]> };
   readonly version: string;
+  file(path: string): BunFile;
 }
 
 export function bunApi(): BunApi | undefined {

@@ -7,6 +7,7 @@ import { systemClock, systemScheduler } from '../system-time.js';
 import type { BunApi } from './bun-api.js';
 import { FetchApiClient } from './api-client.js';
 import { FetchExportClient } from './export-client.js';
+import { bunFiles } from './files.js';
 import { serveBun } from './http-server.js';
 import { listenBunTcp } from './tcp-listener.js';
 
@@ -39,5 +40,6 @@ export function bunPlatform(bun: BunApi): Platform {
       discarded = 0;
       bun.gc(false);
     },
+    files: bunFiles(bun),
   };
 }

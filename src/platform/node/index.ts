@@ -6,6 +6,7 @@ import { systemClock, systemScheduler } from '../system-time.js';
 import { nodeCompression } from './compression.js';
 import { NodeApiClient } from './api-client.js';
 import { HttpConnectionPool } from './export-client.js';
+import { nodeFiles } from './files.js';
 import { reclaimDiscarded } from './reclaim.js';
 
 export function nodePlatform(): Platform {
@@ -27,5 +28,6 @@ export function nodePlatform(): Platform {
     lookup: (host) =>
       (createRequire(import.meta.url)('node:dns') as typeof import('node:dns')).promises.lookup(host),
     reclaimDiscarded,
+    files: nodeFiles,
   };
 }
