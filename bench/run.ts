@@ -10,6 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../test/support/e2e-harness.js';
 import { resolveExtension } from './harness/extension-under-test.js';
+import { dropFromPageCache } from './harness/page-cache.js';
 import { fullPlan, quickPlan } from './harness/plan.js';
 import {
   formatBilledSummary,
@@ -179,6 +180,13 @@ for (const [name, scoped] of envFor) {
   if (!subject) fail(`--env ${name}:…: no extension named ${name}`);
   subject.env = scoped;
 }
+
+const dropped = dropFromPageCache(subjects.flatMap((s) => [s.ext.path, s.ext.optDir]));
+process.stderr.write(
+  dropped > 0
+    ? `page cache: ${dropped} extension files written back and dropped (cold starts read them from disk)\n`
+    : 'page cache: extension files not dropped (no sync/dd); file-backed RSS depends on how they were cached\n',
+);
 
 try {
   const results = await runBench({ subjects, plan, sections, env, echo: values.echo });
