@@ -1,0 +1,151 @@
+// Whether the runtime has exited, read from the kernel's socket tables: the Runtime API's open
+// connections are counted as this process's or another's, IPv4 and IPv4-mapped IPv6, and anything
+// that cannot be read or does not show this process's own connection means "cannot tell".
+
+import assert from 'node:assert/strict';
+import { connect, createServer, type Socket } from 'node:net';
+import { describe, it } from 'node:test';
+import {
+  runtimeApiProbe,
+  runtimeExitWatch,
+  runtimeExited,
+  type SocketTables,
+} from '../../src/lambda/runtime-presence.js';
+
+const HEADER =
+  '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
+
+/** A /proc/net/tcp line: `remote` as the kernel writes it, state hex, inode. */
+function row(remote: string, state: string, inode: number, local = '0100007F:A000'): string {
+  return `   0: ${local} ${remote} ${state} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 20 4 30 10 -1`;
+}
+
+function tables(tcp: string[] | undefined, tcp6: string[] | undefined, own: number[]): SocketTables {
+  return {
+    table: (name) => {
+      const rows = name === 'tcp' ? tcp : tcp6;
+      return rows ? [HEADER, ...rows].join('\n') : undefined;
+    },
+    ownSocketInodes: () => new Set(own.map(String)),
+  };
+}
+
+// 127.0.0.1:9001 as /proc/net/tcp writes it.
+const API = '0100007F:2329';
+const API6 = '0000000000000000FFFF00000100007F:2329';
+
+describe('runtime presence', () => {
+  it("tells this process's open connections to the Runtime API from other processes'", () => {
+    const noise = [
+      row(API, '06', 0), // TIME_WAIT: closed
+      row(API, '08', 33), // CLOSE_WAIT: the peer has gone
+      row('0100007F:2328', '01', 44), // another port
+      row('0200007F:2329', '01', 55), // another address
+    ];
+    const ours = row(API, '01', 11);
+    assert.deepEqual(runtimeApiProbe('127.0.0.1:9001', tables([ours, ...noise], [], [11]))(), {
+      own: 1,
+      others: 0,
+    });
+    // The runtime's /next over IPv4, or IPv4-mapped on an IPv6 socket.
+    const runtime = row(API, '01', 22);
+    assert.deepEqual(runtimeApiProbe('127.0.0.1:9001', tables([ours, runtime, ...noise], [], [11]))(), {
+      own: 1,
+      others: 1,
+    });
+    assert.deepEqual(
+      runtimeApiProbe('127.0.0.1:9001', tables([ours, ...noise], [row(API6, '01', 66)], [11]))(),
+      { own: 1, others: 1 },
+    );
+  });
+
+  it('reads tcp6 only when tcp does not show another process already', () => {
+    const read: string[] = [];
+    const probe = runtimeApiProbe('127.0.0.1:9001', {
+      table: (name) => {
+        read.push(name);
+        return [HEADER, row(API, '01', 11), row(API, '01', 22)].join('\n');
+      },
+      ownSocketInodes: () => new Set(['11']),
+    });
+    assert.deepEqual(probe(), { own: 1, others: 1 });
+    assert.deepEqual(read, ['tcp']);
+  });
+
+  it('the runtime has exited when only this process holds a connection', () => {
+    const gone = runtimeApiProbe('127.0.0.1:9001', tables([row(API, '01', 11), row(API, '06', 0)], [], [11]));
+    assert.equal(runtimeExited(gone), true);
+    const alive = runtimeApiProbe(
+      '127.0.0.1:9001',
+      tables([row(API, '01', 11), row(API, '01', 12)], [], [11]),
+    );
+    assert.equal(runtimeExited(alive), false);
+  });
+
+  it('cannot tell without its own connection in the tables, without tables, or without an address', () => {
+    // A view of the tables that does not show this process's connection is not trusted.
+    assert.equal(runtimeExited(runtimeApiProbe('127.0.0.1:9001', tables([], [], [11]))), false);
+    assert.equal(runtimeApiProbe('127.0.0.1:9001', tables(undefined, undefined, [11]))(), undefined);
+    assert.equal(runtimeApiProbe(undefined, tables([row(API, '01', 11)], [], [11]))(), undefined);
+    const throwing: SocketTables = {
+      table: () => {
+        throw new Error('EACCES');
+      },
+      ownSocketInodes: () => new Set(),
+    };
+    assert.equal(runtimeApiProbe('127.0.0.1:9001', throwing)(), undefined);
+  });
+
+  it('a host name is matched by port alone', () => {
+    const probe = runtimeApiProbe(
+      'localhost:9001',
+      tables([row(API, '01', 11), row(API6, '01', 12)], [], [11]),
+    );
+    assert.deepEqual(probe(), { own: 1, others: 1 });
+  });
+
+  it('polled, a slow probe is not repeated before its cost is a fifth of the time since', () => {
+    let now = 0;
+    let probes = 0;
+    let others = 1;
+    const watch = runtimeExitWatch(
+      () => {
+        probes++;
+        now += 4; // each probe takes 4 ms
+        return { own: 1, others };
+      },
+      () => now,
+    );
+    assert.equal(watch(), false);
+    now += 10; // 14 ms: 10 ms after a 4 ms probe, 16 ms are due
+    assert.equal(watch(), false);
+    assert.equal(probes, 1);
+    now += 6;
+    others = 0;
+    assert.equal(watch(), true);
+    assert.equal(probes, 2);
+    others = 1; // a new connection after the exit (another process) does not bring the runtime back
+    assert.equal(watch(), true);
+    assert.equal(probes, 2);
+  });
+
+  it('reads the real tables on Linux: a connection of this process is its own', async (t) => {
+    if (process.platform !== 'linux') return t.skip('Linux only');
+    const peers: Socket[] = [];
+    const server = createServer((s) => peers.push(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const client = connect(port, '127.0.0.1');
+    try {
+      await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+      const probe = runtimeApiProbe(`127.0.0.1:${port}`);
+      // The accepted side's remote address is the client's port, not the server's: not counted.
+      assert.deepEqual(probe(), { own: 1, others: 0 });
+      assert.equal(runtimeExited(probe), true);
+    } finally {
+      client.destroy();
+      for (const p of peers) p.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
