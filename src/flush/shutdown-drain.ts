@@ -89,12 +89,14 @@ export class ShutdownDrain {
       if (!state.functionMayExport) receiver = 'no exports expected';
       else {
         const exportQuietSince = Math.max(state.lastFunctionExportMs() ?? start, start);
-        runtimeGone ||= state.runtimeExited();
+        // Looking for the runtime costs a read of the kernel's tables: not while the listener
+        // still waits anyway (the runtime usually exits meanwhile).
+        if (listener !== undefined) runtimeGone ||= state.runtimeExited();
         if (runtimeGone) receiver = 'runtime exited';
         else if (now - exportQuietSince >= timings.functionExportQuietMs) receiver = 'quiet';
         else {
           at(exportQuietSince + timings.functionExportQuietMs);
-          at(now + timings.pollMs);
+          if (listener !== undefined) at(now + timings.pollMs);
         }
       }
 

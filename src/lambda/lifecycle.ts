@@ -331,6 +331,8 @@ class Lifecycle {
   private async shutdown(event: ShutdownEvent): Promise<number> {
     if (this.shuttingDown) return 0;
     this.shuttingDown = true;
+    const startedMs = performance.now();
+    const startCpu = process.cpuUsage();
     const budget = event.deadlineMs - this.clock.now() - DEADLINE_MARGIN_MS;
     this.logger.debug(`shutdown (${event.shutdownReason}), ${Math.round(budget)} ms left`);
     // Safety net: whatever is still running at the deadline, leave before SIGKILL.
@@ -362,6 +364,13 @@ class Lifecycle {
     const left = event.deadlineMs - this.clock.now() - DEADLINE_MARGIN_MS;
     await this.listener?.close(Math.max(0, Math.min(200, left - 10)));
     hardExit.cancel();
+    if (this.logger.enabled('debug')) {
+      const cpu = process.cpuUsage(startCpu);
+      this.logger.debug(
+        `exiting ${(performance.now() - startedMs).toFixed(1)} ms after SHUTDOWN` +
+          ` (CPU ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms)`,
+      );
+    }
     return 0;
   }
 

@@ -153,8 +153,10 @@ describe('SHUTDOWN drain', () => {
     const d = setup({ functionMayExport: true, runtimeExited: true, reportsAwaited: 1 });
     await d.time.advance(12);
     assert.equal(d.outcome(), undefined);
+    assert.equal(d.probes(), 0, 'the runtime is not looked for while the report is awaited anyway');
     await d.push(0);
     assert.equal(d.outcome()?.atMs, 12);
     assert.equal(d.outcome()?.ended, 'listener: reports in; receiver: runtime exited');
+    assert.equal(d.probes(), 1);
   });
 });
