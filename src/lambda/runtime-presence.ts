@@ -138,11 +138,11 @@ export function runtimeExited(probe: RuntimeApiProbe): boolean {
 }
 
 /** A probe may take at most this share of the time while it is polled. */
-const PROBE_DUTY = 0.2;
+const PROBE_DUTY = 1 / 3;
 
 /**
  * runtimeExited for polling: a probe that takes long (a large host's tables) is not repeated before
- * its cost is a fifth of the time since, so polling never takes the CPU an exiting runtime needs
+ * its cost is a third of the time since, so polling never takes the CPU an exiting runtime needs
  * (the function and the extension share it). Once exited, always exited.
  */
 export function runtimeExitWatch(

@@ -104,7 +104,7 @@ describe('runtime presence', () => {
     assert.deepEqual(probe(), { own: 1, others: 1 });
   });
 
-  it('polled, a slow probe is not repeated before its cost is a fifth of the time since', () => {
+  it('polled, a slow probe is not repeated before its cost is a third of the time since', () => {
     let now = 0;
     let probes = 0;
     let others = 1;
@@ -117,10 +117,10 @@ describe('runtime presence', () => {
       () => now,
     );
     assert.equal(watch(), false);
-    now += 10; // 14 ms: 10 ms after a 4 ms probe, 16 ms are due
+    now += 6; // 6 ms after a 4 ms probe: 8 ms are due
     assert.equal(watch(), false);
     assert.equal(probes, 1);
-    now += 6;
+    now += 2;
     others = 0;
     assert.equal(watch(), true);
     assert.equal(probes, 2);
