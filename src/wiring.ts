@@ -17,7 +17,7 @@ import { log } from './extension-log.js';
 import { FlushManager, type FlushManagerOptions, type ShutdownSummary } from './flush/index.js';
 import { ShutdownDrain } from './flush/shutdown-drain.js';
 import type { RegisteredInfo } from './lambda/lifecycle.js';
-import { runtimeApiProbe, runtimeExitWatch } from './lambda/runtime-presence.js';
+import { runtimeExitWatch } from './lambda/runtime-presence.js';
 import { intakeCounters } from './lambda/telemetry-intake.js';
 import type { TelemetryEvent } from './lambda/telemetry-events.js';
 import type { ChunkSink, Signal, TelemetryChunk } from './model/chunk.js';
@@ -103,7 +103,7 @@ function realShutdownTime(env: NodeJS.ProcessEnv): ShutdownTime {
   return {
     clock: systemClock,
     scheduler: requestScheduler,
-    runtimeExited: runtimeExitWatch(runtimeApiProbe(env['AWS_LAMBDA_RUNTIME_API'])),
+    runtimeExited: runtimeExitWatch(env['AWS_LAMBDA_RUNTIME_API']),
   };
 }
 

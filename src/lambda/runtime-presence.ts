@@ -1,11 +1,16 @@
-// Whether the function's runtime process is still there, read from the kernel's socket tables. A live
-// runtime that is not invoking always holds a connection to the Runtime API (its /next waits on it),
-// so once SHUTDOWN has come and no process but this one holds an open connection to that address,
-// the runtime has exited and nothing it runs (its OpenTelemetry SDK) can export any more.
-// Linux only: elsewhere, or when the tables cannot be read or do not show this process's own
-// connection, the answer is "unknown" and callers keep their bounded waits.
+// Whether the function's runtime process is still there. At spindown the runtime gets SIGTERM with
+// SHUTDOWN; once it has exited, nothing it runs (its OpenTelemetry SDK) can export any more. Two
+// ways to tell, Linux only:
+// - the runtime's own process: among the processes started beside the extension (its parent's and
+//   grandparent's children), the one whose environment has the runtime-only `_HANDLER` and the same
+//   AWS_LAMBDA_RUNTIME_API; once found, watching it costs a read of its /proc/<pid>/stat;
+// - where it cannot be found (already gone, or /proc not readable that way): the kernel's socket
+//   tables. A live runtime that is not invoking always holds a connection to the Runtime API (its
+//   /next waits on it), so when no process but this one holds one, the runtime has exited.
+// When neither can tell, the answer is "not exited" and callers keep their bounded waits.
 
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { RUNTIME_API_ENV } from './runtime-http.js';
 import { parseRuntimeApi } from './runtime-http.js';
 
 /**
@@ -137,22 +142,124 @@ export function runtimeExited(probe: RuntimeApiProbe): boolean {
   return c !== undefined && c.own > 0 && c.others === 0;
 }
 
+/** The process table as far as the runtime's search needs it; injectable for tests. */
+export interface ProcessTable {
+  readonly self: number;
+  /** The parent's pid, from /proc/<pid>/stat. */
+  parentOf(pid: number): number | undefined;
+  /** Children of every thread of `pid` (/proc/<pid>/task/<tid>/children). */
+  childrenOf(pid: number): number[];
+  /** The NUL-separated environment, when readable. */
+  environ(pid: number): string | undefined;
+  /** State letter and start time (clock ticks since boot), or undefined when there is no such process. */
+  stat(pid: number): { state: string; startTime: string; parent: number } | undefined;
+}
+
+function readStat(pid: number): { state: string; startTime: string; parent: number } | undefined {
+  const text = readOptional(`/proc/${pid}/stat`);
+  if (text === undefined) return undefined;
+  // pid (comm) state ppid … starttime (the 22nd field); comm may hold spaces and parentheses.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  const startTime = fields[19];
+  const parent = Number(fields[1]);
+  if (state === undefined || startTime === undefined || !Number.isInteger(parent)) return undefined;
+  return { state, startTime, parent };
+}
+
+const procProcesses: ProcessTable = {
+  self: process.pid,
+  parentOf: (pid) => readStat(pid)?.parent,
+  childrenOf(pid) {
+    const children: number[] = [];
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const text = readOptional(`/proc/${pid}/task/${tid}/children`);
+      for (const child of text?.split(' ') ?? []) if (child !== '') children.push(Number(child));
+    }
+    return children;
+  },
+  environ: (pid) => readOptional(`/proc/${pid}/environ`),
+  stat: readStat,
+};
+
+interface WatchedProcess {
+  pid: number;
+  startTime: string;
+}
+
+/**
+ * The runtime's processes: those started beside the extension (children of its parent or of its
+ * parent's parent, which covers a launcher in between) whose environment has `_HANDLER` (Lambda
+ * gives it to the runtime only) and this AWS_LAMBDA_RUNTIME_API. Empty when none can be found.
+ */
+export function findRuntimeProcesses(
+  runtimeApi: string,
+  procs: ProcessTable = procProcesses,
+): WatchedProcess[] {
+  const found: WatchedProcess[] = [];
+  try {
+    const parent = procs.parentOf(procs.self);
+    if (parent === undefined) return found;
+    const grandparent = procs.parentOf(parent);
+    const ancestors = new Set([procs.self, parent, grandparent]);
+    const candidates = new Set<number>();
+    for (const pid of [parent, grandparent]) {
+      if (pid === undefined || pid <= 0) continue;
+      try {
+        for (const child of procs.childrenOf(pid)) if (!ancestors.has(child)) candidates.add(child);
+      } catch {
+        // not readable: the other one may be
+      }
+    }
+    const api = `\0${RUNTIME_API_ENV}=${runtimeApi}\0`;
+    for (const pid of candidates) {
+      const env = procs.environ(pid);
+      if (env === undefined) continue;
+      const padded = `\0${env}`;
+      if (!padded.includes('\0_HANDLER=') || !`${padded}\0`.includes(api)) continue;
+      const stat = procs.stat(pid);
+      if (stat && stat.state !== 'Z') found.push({ pid, startTime: stat.startTime });
+    }
+  } catch {
+    // no /proc as expected: nothing found
+  }
+  return found;
+}
+
+/** Every watched process has exited (gone, a zombie, or its pid taken by another process). */
+function processesExited(watched: WatchedProcess[], procs: ProcessTable): boolean {
+  return watched.every((w) => {
+    const stat = procs.stat(w.pid);
+    return stat === undefined || stat.state === 'Z' || stat.startTime !== w.startTime;
+  });
+}
+
 /** A probe may take at most this share of the time while it is polled. */
 const PROBE_DUTY = 1 / 3;
 
 /**
- * runtimeExited for polling: a probe that takes long (a large host's tables) is not repeated before
- * its cost is a third of the time since, so polling never takes the CPU an exiting runtime needs
- * (the function and the extension share it). Once exited, always exited.
+ * runtimeExited for polling. At the first call the runtime's processes are looked for; found, they
+ * are watched (cheap). Otherwise the socket tables are read, and a read that takes long (a large
+ * host's tables) is not repeated before its cost is a third of the time since, so polling never
+ * takes the CPU an exiting runtime needs (the function and the extension share it). Once exited,
+ * always exited.
  */
 export function runtimeExitWatch(
-  probe: RuntimeApiProbe,
+  runtimeApi: string | undefined,
+  probe: RuntimeApiProbe = runtimeApiProbe(runtimeApi),
+  procs: ProcessTable = procProcesses,
   nowMs: () => number = () => performance.now(),
 ): () => boolean {
   let exited = false;
+  let watched: WatchedProcess[] | undefined;
   let nextMs = Number.NEGATIVE_INFINITY;
   return () => {
     if (exited) return true;
+    watched ??= runtimeApi === undefined ? [] : findRuntimeProcesses(runtimeApi, procs);
+    if (watched.length > 0) {
+      exited = processesExited(watched, procs);
+      return exited;
+    }
     const start = nowMs();
     if (start < nextMs) return false;
     exited = runtimeExited(probe);

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import {
+  findRuntimeProcesses,
+  type ProcessTable,
   runtimeApiProbe,
   runtimeExitWatch,
   runtimeExited,
@@ -29,6 +31,73 @@ function tables(tcp: string[] | undefined, tcp6: string[] | undefined, own: numb
     ownSocketInodes: () => new Set(own.map(String)),
   };
 }
+
+interface FakeProcess {
+  parent: number;
+  env?: string;
+  state: string;
+  startTime: string;
+}
+
+/**
+ * 1 ← 10 (the launcher) ← 11 (this process); 1's other children: the runtime (20), another
+ * extension (30), a zombie runtime (40), another environment's runtime (50).
+ */
+function fakeProcesses(): ProcessTable & { processes: Map<number, FakeProcess> } {
+  const env = (...vars: string[]) => `${vars.join('\0')}\0`;
+  const processes = new Map<number, FakeProcess>([
+    [1, { parent: 0, state: 'S', startTime: '1' }],
+    [10, { parent: 1, state: 'S', startTime: '5', env: env('AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001') }],
+    [11, { parent: 10, state: 'S', startTime: '6', env: env('AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001') }],
+    [
+      20,
+      {
+        parent: 1,
+        state: 'S',
+        startTime: '7',
+        env: env('_HANDLER=index.handler', 'AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001'),
+      },
+    ],
+    [30, { parent: 1, state: 'S', startTime: '8', env: env('AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001') }],
+    [
+      40,
+      {
+        parent: 1,
+        state: 'Z',
+        startTime: '9',
+        env: env('_HANDLER=a.b', 'AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001'),
+      },
+    ],
+    [
+      50,
+      {
+        parent: 1,
+        state: 'S',
+        startTime: '9',
+        env: env('_HANDLER=a.b', 'AWS_LAMBDA_RUNTIME_API=127.0.0.1:9002'),
+      },
+    ],
+  ]);
+  return {
+    processes,
+    self: 11,
+    parentOf: (pid) => processes.get(pid)?.parent,
+    childrenOf: (pid) => [...processes].filter(([, p]) => p.parent === pid).map(([child]) => child),
+    environ: (pid) => processes.get(pid)?.env,
+    stat: (pid) => {
+      const p = processes.get(pid);
+      return p && { state: p.state, startTime: p.startTime, parent: p.parent };
+    },
+  };
+}
+
+const NO_PROCESSES: ProcessTable = {
+  self: 11,
+  parentOf: () => undefined,
+  childrenOf: () => [],
+  environ: () => undefined,
+  stat: () => undefined,
+};
 
 // 127.0.0.1:9001 as /proc/net/tcp writes it.
 const API = '0100007F:2329';
@@ -109,11 +178,13 @@ describe('runtime presence', () => {
     let probes = 0;
     let others = 1;
     const watch = runtimeExitWatch(
+      '127.0.0.1:9001',
       () => {
         probes++;
         now += 4; // each probe takes 4 ms
         return { own: 1, others };
       },
+      NO_PROCESSES,
       () => now,
     );
     assert.equal(watch(), false);
@@ -127,6 +198,53 @@ describe('runtime presence', () => {
     others = 1; // a new connection after the exit (another process) does not bring the runtime back
     assert.equal(watch(), true);
     assert.equal(probes, 2);
+  });
+
+  it('finds the runtime among the processes started beside the extension by its environment', () => {
+    const procs = fakeProcesses();
+    const found = findRuntimeProcesses('127.0.0.1:9001', procs);
+    assert.deepEqual(
+      found.map((p) => p.pid),
+      [20],
+      'the runtime only: not another extension, another environment’s runtime, a zombie, or an ancestor',
+    );
+  });
+
+  it('watches the runtime process once found, without reading the socket tables', () => {
+    const procs = fakeProcesses();
+    let probes = 0;
+    const watch = runtimeExitWatch(
+      '127.0.0.1:9001',
+      () => {
+        probes++;
+        return { own: 1, others: 0 };
+      },
+      procs,
+    );
+    assert.equal(watch(), false);
+    procs.processes.set(20, { ...(procs.processes.get(20) as FakeProcess), state: 'Z' });
+    assert.equal(watch(), true, 'a zombie has exited');
+    assert.equal(probes, 0);
+    // Gone entirely, or its pid taken by a new process: exited too.
+    const again = fakeProcesses();
+    const watch2 = runtimeExitWatch('127.0.0.1:9001', () => undefined, again);
+    assert.equal(watch2(), false);
+    again.processes.set(20, { ...(again.processes.get(20) as FakeProcess), startTime: '999' });
+    assert.equal(watch2(), true);
+  });
+
+  it('falls back to the socket tables when no runtime process can be found', () => {
+    let probes = 0;
+    const watch = runtimeExitWatch(
+      '127.0.0.1:9001',
+      () => {
+        probes++;
+        return { own: 1, others: 0 };
+      },
+      NO_PROCESSES,
+    );
+    assert.equal(watch(), true);
+    assert.equal(probes, 1);
   });
 
   it('reads the real tables on Linux: a connection of this process is its own', async (t) => {
