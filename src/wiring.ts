@@ -17,7 +17,7 @@ import { log } from './extension-log.js';
 import { FlushManager, type FlushManagerOptions, type ShutdownSummary } from './flush/index.js';
 import { ShutdownDrain } from './flush/shutdown-drain.js';
 import type { RegisteredInfo } from './lambda/lifecycle.js';
-import { runtimeExitWatch } from './lambda/runtime-presence.js';
+import { RuntimeExitWatch } from './lambda/runtime-presence.js';
 import { intakeCounters } from './lambda/telemetry-intake.js';
 import type { TelemetryEvent } from './lambda/telemetry-events.js';
 import type { ChunkSink, Signal, TelemetryChunk } from './model/chunk.js';
@@ -94,8 +94,8 @@ function processorFailureLog(): (message: string) => void {
 export interface ShutdownTime {
   clock: Clock;
   scheduler: Scheduler;
-  /** The function's runtime process has exited (false when that cannot be told). */
-  runtimeExited: () => boolean;
+  /** Whether the function's runtime process has exited (false when that cannot be told). */
+  runtime: Pick<RuntimeExitWatch, 'prepare' | 'exited'>;
 }
 
 function realShutdownTime(env: NodeJS.ProcessEnv): ShutdownTime {
@@ -103,7 +103,7 @@ function realShutdownTime(env: NodeJS.ProcessEnv): ShutdownTime {
   return {
     clock: systemClock,
     scheduler: requestScheduler,
-    runtimeExited: runtimeExitWatch(env['AWS_LAMBDA_RUNTIME_API']),
+    runtime: new RuntimeExitWatch(env['AWS_LAMBDA_RUNTIME_API']),
   };
 }
 
@@ -132,6 +132,7 @@ export class Wiring {
   private shutdownReason: string | undefined;
   private telemetrySubscribed = false;
   private drain: ShutdownDrain | undefined;
+  private runtimeLookedFor = false;
   private readonly config: LoadedConfig['config'];
   /** The configured processors, when any rule is set. */
   readonly processor: TelemetryProcessor | undefined;
@@ -326,6 +327,11 @@ export class Wiring {
   }
 
   async onInvoke(event: Parameters<FlushManager['onInvoke']>[0]): Promise<void> {
+    if (!this.runtimeLookedFor && this.receiver !== undefined) {
+      // While the runtime surely runs, so that at SHUTDOWN its exit is a cheap look at its process.
+      this.runtimeLookedFor = true;
+      setImmediate(() => this.shutdownTime.runtime.prepare());
+    }
     this.awaitReport(event.requestId);
     this.converter.onInvoke(event);
     this.checkConverter();
@@ -384,7 +390,7 @@ export class Wiring {
         lastPushFull: () => this.lastPushFull,
         reportsAwaited: () => this.reportsAwaited.size,
         lastFunctionExportMs: () => this.lastFunctionExportMs,
-        runtimeExited: this.shutdownTime.runtimeExited,
+        runtimeExited: () => this.shutdownTime.runtime.exited(),
       },
     );
     this.drain = drain;

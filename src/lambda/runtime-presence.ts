@@ -238,33 +238,42 @@ function processesExited(watched: WatchedProcess[], procs: ProcessTable): boolea
 const PROBE_DUTY = 1 / 3;
 
 /**
- * runtimeExited for polling. At the first call the runtime's processes are looked for; found, they
- * are watched (cheap). Otherwise the socket tables are read, and a read that takes long (a large
- * host's tables) is not repeated before its cost is a third of the time since, so polling never
- * takes the CPU an exiting runtime needs (the function and the extension share it). Once exited,
- * always exited.
+ * Whether the runtime has exited, for polling at SHUTDOWN. The runtime's processes are looked for
+ * once: at `prepare()` (called while the runtime surely lives, at the first INVOKE) or else at the
+ * first `exited()`; found, they are watched (cheap). Otherwise the socket tables are read, and a
+ * read that takes long (a large host's tables) is not repeated before its cost is a third of the
+ * time since, so polling never takes the CPU an exiting runtime needs (the function and the
+ * extension share it). Once exited, always exited.
  */
-export function runtimeExitWatch(
-  runtimeApi: string | undefined,
-  probe: RuntimeApiProbe = runtimeApiProbe(runtimeApi),
-  procs: ProcessTable = procProcesses,
-  nowMs: () => number = () => performance.now(),
-): () => boolean {
-  let exited = false;
-  let watched: WatchedProcess[] | undefined;
-  let nextMs = Number.NEGATIVE_INFINITY;
-  return () => {
-    if (exited) return true;
-    watched ??= runtimeApi === undefined ? [] : findRuntimeProcesses(runtimeApi, procs);
-    if (watched.length > 0) {
-      exited = processesExited(watched, procs);
-      return exited;
+export class RuntimeExitWatch {
+  private hasExited = false;
+  private watched: WatchedProcess[] | undefined;
+  private nextProbeMs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly runtimeApi: string | undefined,
+    private readonly probe: RuntimeApiProbe = runtimeApiProbe(runtimeApi),
+    private readonly procs: ProcessTable = procProcesses,
+    private readonly nowMs: () => number = () => performance.now(),
+  ) {}
+
+  /** Looks for the runtime's processes now, if not done yet. */
+  prepare(): void {
+    this.watched ??= this.runtimeApi === undefined ? [] : findRuntimeProcesses(this.runtimeApi, this.procs);
+  }
+
+  exited(): boolean {
+    if (this.hasExited) return true;
+    this.prepare();
+    if (this.watched !== undefined && this.watched.length > 0) {
+      this.hasExited = processesExited(this.watched, this.procs);
+      return this.hasExited;
     }
-    const start = nowMs();
-    if (start < nextMs) return false;
-    exited = runtimeExited(probe);
-    const end = nowMs();
-    nextMs = end + (end - start) * (1 / PROBE_DUTY - 1);
-    return exited;
-  };
+    const start = this.nowMs();
+    if (start < this.nextProbeMs) return false;
+    this.hasExited = runtimeExited(this.probe);
+    const end = this.nowMs();
+    this.nextProbeMs = end + (end - start) * (1 / PROBE_DUTY - 1);
+    return this.hasExited;
+  }
 }

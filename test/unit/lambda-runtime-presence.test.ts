@@ -9,7 +9,7 @@ import {
   findRuntimeProcesses,
   type ProcessTable,
   runtimeApiProbe,
-  runtimeExitWatch,
+  RuntimeExitWatch,
   runtimeExited,
   type SocketTables,
 } from '../../src/lambda/runtime-presence.js';
@@ -177,7 +177,7 @@ describe('runtime presence', () => {
     let now = 0;
     let probes = 0;
     let others = 1;
-    const watch = runtimeExitWatch(
+    const watch = new RuntimeExitWatch(
       '127.0.0.1:9001',
       () => {
         probes++;
@@ -187,16 +187,16 @@ describe('runtime presence', () => {
       NO_PROCESSES,
       () => now,
     );
-    assert.equal(watch(), false);
+    assert.equal(watch.exited(), false);
     now += 6; // 6 ms after a 4 ms probe: 8 ms are due
-    assert.equal(watch(), false);
+    assert.equal(watch.exited(), false);
     assert.equal(probes, 1);
     now += 2;
     others = 0;
-    assert.equal(watch(), true);
+    assert.equal(watch.exited(), true);
     assert.equal(probes, 2);
     others = 1; // a new connection after the exit (another process) does not bring the runtime back
-    assert.equal(watch(), true);
+    assert.equal(watch.exited(), true);
     assert.equal(probes, 2);
   });
 
@@ -213,7 +213,7 @@ describe('runtime presence', () => {
   it('watches the runtime process once found, without reading the socket tables', () => {
     const procs = fakeProcesses();
     let probes = 0;
-    const watch = runtimeExitWatch(
+    const watch = new RuntimeExitWatch(
       '127.0.0.1:9001',
       () => {
         probes++;
@@ -221,21 +221,38 @@ describe('runtime presence', () => {
       },
       procs,
     );
-    assert.equal(watch(), false);
+    assert.equal(watch.exited(), false);
     procs.processes.set(20, { ...(procs.processes.get(20) as FakeProcess), state: 'Z' });
-    assert.equal(watch(), true, 'a zombie has exited');
+    assert.equal(watch.exited(), true, 'a zombie has exited');
     assert.equal(probes, 0);
     // Gone entirely, or its pid taken by a new process: exited too.
     const again = fakeProcesses();
-    const watch2 = runtimeExitWatch('127.0.0.1:9001', () => undefined, again);
-    assert.equal(watch2(), false);
+    const watch2 = new RuntimeExitWatch('127.0.0.1:9001', () => undefined, again);
+    assert.equal(watch2.exited(), false);
     again.processes.set(20, { ...(again.processes.get(20) as FakeProcess), startTime: '999' });
-    assert.equal(watch2(), true);
+    assert.equal(watch2.exited(), true);
+  });
+
+  it('found at prepare() while the runtime runs, its exit is seen later without the tables', () => {
+    const procs = fakeProcesses();
+    let probes = 0;
+    const watch = new RuntimeExitWatch(
+      '127.0.0.1:9001',
+      () => {
+        probes++;
+        return undefined;
+      },
+      procs,
+    );
+    watch.prepare(); // the first INVOKE
+    procs.processes.delete(20); // SIGTERM at SHUTDOWN: gone and reaped before the first look
+    assert.equal(watch.exited(), true);
+    assert.equal(probes, 0);
   });
 
   it('falls back to the socket tables when no runtime process can be found', () => {
     let probes = 0;
-    const watch = runtimeExitWatch(
+    const watch = new RuntimeExitWatch(
       '127.0.0.1:9001',
       () => {
         probes++;
@@ -243,7 +260,7 @@ describe('runtime presence', () => {
       },
       NO_PROCESSES,
     );
-    assert.equal(watch(), true);
+    assert.equal(watch.exited(), true);
     assert.equal(probes, 1);
   });
 
