@@ -10,8 +10,7 @@
 // When neither can tell, the answer is "not exited" and callers keep their bounded waits.
 
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { RUNTIME_API_ENV } from './runtime-http.js';
-import { parseRuntimeApi } from './runtime-http.js';
+import { parseRuntimeApi, RUNTIME_API_ENV } from './runtime-http.js';
 
 /**
  * Open (ESTABLISHED) client connections to the Runtime API: this process's and other processes'.
