@@ -33,6 +33,12 @@ if [ -x "$executable" ]; then
   $debug && echo "[otel-lambda-extension] DEBUG launcher: starting $executable"
   # Not exec: if the executable cannot start, this shell is still here to start the bundle on Node.
   # Signals sent to the extension's pid (SIGTERM when a runtime tears down) are passed on.
+  # SIGUSR1 from the executable: its work is done and it exits with status 0; this shell exits at
+  # once rather than after the process has been torn down (a few ms of Lambda's SHUTDOWN phase).
+  released=false
+  trap 'released=true' USR1
+  LAMBDA_OTEL_LAUNCHER_PID=$$
+  export LAMBDA_OTEL_LAUNCHER_PID
   "$executable" &
   child=$!
   trap 'kill -TERM "$child" 2>/dev/null' TERM
@@ -40,10 +46,12 @@ if [ -x "$executable" ]; then
   while :; do
     wait "$child"
     status=$?
+    $released && exit 0
     # A trapped signal interrupts wait (status > 128) while the executable still runs: wait again.
     kill -0 "$child" 2>/dev/null || break
   done
-  trap - TERM INT
+  unset LAMBDA_OTEL_LAUNCHER_PID
+  trap - TERM INT USR1
   # Only statuses that mean "could not start" fall back: the shell could not run the file (126: wrong
   # architecture or format; 127: missing dynamic loader or C library, or symbols the C library lacks),
   # or the executable died on an instruction or memory access it does not support (SIGILL, SIGBUS,

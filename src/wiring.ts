@@ -15,12 +15,16 @@ import {
 import { platformSpanCounters } from './convert/span-counters.js';
 import { log } from './extension-log.js';
 import { FlushManager, type FlushManagerOptions, type ShutdownSummary } from './flush/index.js';
+import { ShutdownDrain } from './flush/shutdown-drain.js';
 import type { RegisteredInfo } from './lambda/lifecycle.js';
+import { RuntimeExitWatch } from './lambda/runtime-presence.js';
 import { intakeCounters } from './lambda/telemetry-intake.js';
 import type { TelemetryEvent } from './lambda/telemetry-events.js';
 import type { ChunkSink, Signal, TelemetryChunk } from './model/chunk.js';
 import { prefixedLog } from './model/log.js';
+import type { Clock, Scheduler } from './model/time.js';
 import { ExportPipeline } from './pipeline/export-pipeline.js';
+import { requestScheduler, systemClock } from './platform/system-time.js';
 import type { MemoryBudget } from './pipeline/memory-budget.js';
 import { memoryCounters, memoryGauges } from './pipeline/memory-telemetry.js';
 import { TelemetryProcessor } from './process/telemetry-processor.js';
@@ -53,16 +57,23 @@ export const DISCARD: ChunkSink = { enqueue() {} };
 const MIN_CORRELATION_WAIT_MS = 1000;
 
 /**
- * At SHUTDOWN, how long the receiver must have been quiet before the drain ends: the function's SDK
- * shuts down on SIGTERM, sent at the same time as SHUTDOWN, and exports what it still holds.
+ * At SHUTDOWN, how long the receiver must have been quiet before the drain ends when the runtime's
+ * exit cannot be seen: the function's SDK shuts down on SIGTERM, sent at the same time as SHUTDOWN,
+ * and exports what it still holds.
  */
 const FUNCTION_SHUTDOWN_EXPORT_QUIET_MS = 200;
 
 /** Invocations remembered while their platform.report is awaited (the rest are long over). */
 const REPORTS_AWAITED_MAX = 64;
 
-/** At SHUTDOWN, once every report is in: quiet after the last push before the drain ends. */
+/** At SHUTDOWN, every report in but the last push cut at max_items: quiet after it. */
 const REPORT_PUSH_QUIET_MS = 10;
+
+/** At SHUTDOWN, how often the runtime's exit is looked for while the function may export. */
+const RUNTIME_EXIT_POLL_MS = 2;
+
+/** The drain's own bound, inside what the final flush gives it. */
+const DRAIN_MAX_MS = 400;
 
 /** The flush manager's decisions and problems in the extension's log (decisions at debug only). */
 const FLUSH_LOG = prefixedLog(log, 'flush: ');
@@ -79,10 +90,23 @@ function processorFailureLog(): (message: string) => void {
   };
 }
 
-/**
- * Whether the function's environment (which extensions share) configures an OpenTelemetry SDK: any
- * OTEL_* setting, or a wrapper script such as the OpenTelemetry Lambda layers' one.
- */
+/** What the SHUTDOWN drain waits with. */
+export interface ShutdownTime {
+  clock: Clock;
+  scheduler: Scheduler;
+  /** Whether the function's runtime process has exited (false when that cannot be told). */
+  runtime: Pick<RuntimeExitWatch, 'prepare' | 'exited'>;
+}
+
+function realShutdownTime(env: NodeJS.ProcessEnv): ShutdownTime {
+  // Timers that keep the process alive: the drain is work in progress.
+  return {
+    clock: systemClock,
+    scheduler: requestScheduler,
+    runtime: new RuntimeExitWatch(env['AWS_LAMBDA_RUNTIME_API']),
+  };
+}
+
 /** The components of an exporting extension and the hooks between them. */
 export class Wiring {
   readonly converter: PlatformConverter;
@@ -95,9 +119,11 @@ export class Wiring {
   private flush: FlushManager | undefined;
   private readonly receiverSink: PendingSink;
   private intakeOpen = true;
-  private lastTelemetryMs = 0;
-  /** When the receiver last accepted an export from the function (performance.now()). */
-  private lastFunctionExportMs = 0;
+  /** When the listener last delivered a push (clock ms), and whether it carried max_items records. */
+  private lastPushMs: number | undefined;
+  private lastPushFull = false;
+  /** When the receiver last accepted an export from the function (clock ms). */
+  private lastFunctionExportMs: number | undefined;
   private functionEverExported = false;
   /** The function's environment configures an OpenTelemetry SDK (it may export at SIGTERM). */
   private readonly functionConfiguresOtel: boolean;
@@ -105,6 +131,8 @@ export class Wiring {
   private readonly reportsAwaited = new Set<string>();
   private shutdownReason: string | undefined;
   private telemetrySubscribed = false;
+  private drain: ShutdownDrain | undefined;
+  private runtimeLookedFor = false;
   private readonly config: LoadedConfig['config'];
   /** The configured processors, when any rule is set. */
   readonly processor: TelemetryProcessor | undefined;
@@ -116,6 +144,8 @@ export class Wiring {
     env: NodeJS.ProcessEnv,
     readonly budget: MemoryBudget,
     functionConfiguresOtel: boolean,
+    /** Time for the SHUTDOWN drain, and whether the runtime has exited; the real ones by default. */
+    private readonly shutdownTime: ShutdownTime = realShutdownTime(env),
   ) {
     const config = loaded.config;
     this.config = config;
@@ -188,9 +218,10 @@ export class Wiring {
       this.pipeline.stats.observe(() => logConverterCounters(logs.stats()));
     }
     this.receiverSink = new PendingSink((signal) => {
-      this.lastFunctionExportMs = performance.now();
+      this.lastFunctionExportMs = this.shutdownTime.clock.now();
       this.functionEverExported = true;
       this.flush?.onFunctionExport(signal);
+      this.drain?.nudge();
     });
     if (config.receiver.enabled) {
       const queueBytes = config.queue.max_bytes_per_signal;
@@ -281,7 +312,8 @@ export class Wiring {
   }
 
   onTelemetry(events: TelemetryEvent[]): void {
-    this.lastTelemetryMs = performance.now();
+    this.lastPushMs = this.shutdownTime.clock.now();
+    this.lastPushFull = events.length >= this.config.telemetry_api.buffering.max_items;
     for (const event of events) {
       if (event.type === 'platform.report') this.reportsAwaited.delete(event.requestId);
       else if (event.type === 'platform.start') this.awaitReport(event.requestId);
@@ -291,9 +323,15 @@ export class Wiring {
     this.correlator.retryHeld();
     this.logs?.ingest(events);
     this.flush?.onTelemetry(events);
+    this.drain?.nudge();
   }
 
   async onInvoke(event: Parameters<FlushManager['onInvoke']>[0]): Promise<void> {
+    if (!this.runtimeLookedFor && this.receiver !== undefined) {
+      // While the runtime surely runs, so that at SHUTDOWN its exit is a cheap look at its process.
+      this.runtimeLookedFor = true;
+      setImmediate(() => this.shutdownTime.runtime.prepare());
+    }
     this.awaitReport(event.requestId);
     this.converter.onInvoke(event);
     this.checkConverter();
@@ -323,42 +361,44 @@ export class Wiring {
   /**
    * At SHUTDOWN Lambda still delivers what its buffer holds (often the last platform.report), and a
    * function whose SDK exports on SIGTERM sends its last batches: wait for what can still come,
-   * bounded by the deadline. Then the receiver refuses further exports (503): they could no longer
-   * be sent. Nothing is waited for that cannot come, so an idle environment exits at once:
-   * - the listener: while an invocation's platform.report is awaited (then until the push that
-   *   carries it has been quiet for a moment: the function's last log lines ride with it);
+   * bounded by the deadline (see ShutdownDrain). Then the receiver refuses further exports (503):
+   * they could no longer be sent. Nothing is waited for that cannot come, so an idle environment
+   * exits at once:
+   * - the listener: while an invocation's platform.report is awaited;
    * - the receiver: only at spindown (Lambda sends SIGTERM to the runtime; after a timeout or a
-   *   failure the runtime is gone), and only for a function that has exported to the receiver or
-   *   whose environment configures an OpenTelemetry SDK (one that never exported yet may at SIGTERM).
+   *   failure the runtime is gone), only for a function that has exported to the receiver or whose
+   *   environment configures an OpenTelemetry SDK (one that never exported yet may at SIGTERM), and
+   *   only until the runtime process has exited.
    */
   private async drainTelemetry(deadlineMs: number): Promise<void> {
-    const quietMs = Math.max(50, 2 * this.config.telemetry_api.buffering.timeout_ms);
-    const maxWaitMs = Math.min(400, deadlineMs - Date.now());
-    const start = performance.now();
-    const functionMayExport =
-      this.receiver !== undefined &&
-      this.shutdownReason === 'spindown' &&
-      (this.functionEverExported || this.functionConfiguresOtel);
-    const pushesSeen = this.lastTelemetryMs;
+    const { clock } = this.shutdownTime;
+    const drain = new ShutdownDrain(
+      this.shutdownTime,
+      {
+        listenerQuietMs: Math.max(50, 2 * this.config.telemetry_api.buffering.timeout_ms),
+        reportPushQuietMs: REPORT_PUSH_QUIET_MS,
+        functionExportQuietMs: FUNCTION_SHUTDOWN_EXPORT_QUIET_MS,
+        pollMs: RUNTIME_EXIT_POLL_MS,
+      },
+      {
+        telemetrySubscribed: this.telemetrySubscribed,
+        functionMayExport:
+          this.receiver !== undefined &&
+          this.shutdownReason === 'spindown' &&
+          (this.functionEverExported || this.functionConfiguresOtel),
+        lastPushMs: () => this.lastPushMs,
+        lastPushFull: () => this.lastPushFull,
+        reportsAwaited: () => this.reportsAwaited.size,
+        lastFunctionExportMs: () => this.lastFunctionExportMs,
+        runtimeExited: () => this.shutdownTime.runtime.exited(),
+      },
+    );
+    this.drain = drain;
     try {
-      while (performance.now() - start < maxWaitMs) {
-        const now = performance.now();
-        const sinceLastPush = now - Math.max(this.lastTelemetryMs, start);
-        const listenerQuiet =
-          !this.telemetrySubscribed ||
-          sinceLastPush >= quietMs ||
-          // Every report is in: only a push already on its way can follow.
-          (this.reportsAwaited.size === 0 &&
-            (this.lastTelemetryMs === pushesSeen || sinceLastPush >= REPORT_PUSH_QUIET_MS));
-        // SIGTERM reaches the function as SHUTDOWN reaches us; its exporter needs a moment to connect.
-        // Even a function that has not exported lately may (batch processors wait seconds by default).
-        const receiverQuiet =
-          !functionMayExport ||
-          now - Math.max(this.lastFunctionExportMs, start) >= FUNCTION_SHUTDOWN_EXPORT_QUIET_MS;
-        if (listenerQuiet && receiverQuiet) return;
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      const outcome = await drain.run(Math.min(deadlineMs, clock.now() + DRAIN_MAX_MS));
+      FLUSH_LOG.debug(`drained in ${outcome.waitedMs} ms: ${outcome.ended}`);
     } finally {
+      this.drain = undefined;
       this.intakeOpen = false;
     }
   }

@@ -48,7 +48,9 @@ function fakeExecutable(path: string): string {
     `#!/bin/sh
 printf '%s\\n' executable "$@" "NODE_OPTIONS=\${NODE_OPTIONS-unset}" "NAME=$LAMBDA_OTEL_EXTENSION_NAME"
 ` +
-      `case \${FAKE_END:-0} in kill*) kill -\${FAKE_END#kill } $$ ;; *) exit "\${FAKE_END:-0}" ;; esac
+      `case \${FAKE_END:-0} in kill*) kill -\${FAKE_END#kill } $$ ;;
+  release) kill -USR1 "$LAMBDA_OTEL_LAUNCHER_PID"; exec >/dev/null 2>&1; /bin/sleep 3; exit 0 ;;
+  *) exit "\${FAKE_END:-0}" ;; esac
 `,
   );
   chmodSync(path, 0o755);
@@ -117,6 +119,21 @@ for (const shell of shells) {
         assert.deepEqual(r.lines[0], 'executable');
         assert.ok(!r.lines.includes('runtime'), r.lines.join());
       }
+    });
+
+    test('an executable that says it is done (SIGUSR1) is not waited for while it is torn down', () => {
+      const started = performance.now();
+      const r = launch(shell, full, {
+        LAMBDA_OTEL_RUNTIME_NODE: runtimeNode,
+        PATH: pathDir,
+        FAKE_END: 'release',
+      });
+      const ms = performance.now() - started;
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.lines[0], 'executable');
+      assert.ok(!r.lines.includes('runtime'), r.lines.join());
+      // The stand-in takes 3 s more to end after the signal.
+      assert.ok(ms < 2500, `the launcher waited ${ms.toFixed(0)} ms`);
     });
 
     for (const [end, status] of [
