@@ -132,7 +132,6 @@ export class Wiring {
   private shutdownReason: string | undefined;
   private telemetrySubscribed = false;
   private drain: ShutdownDrain | undefined;
-  private runtimeLookedFor = false;
   private readonly config: LoadedConfig['config'];
   /** The configured processors, when any rule is set. */
   readonly processor: TelemetryProcessor | undefined;
@@ -327,11 +326,6 @@ export class Wiring {
   }
 
   async onInvoke(event: Parameters<FlushManager['onInvoke']>[0]): Promise<void> {
-    if (!this.runtimeLookedFor && this.receiver !== undefined) {
-      // While the runtime surely runs, so that at SHUTDOWN its exit is a cheap look at its process.
-      this.runtimeLookedFor = true;
-      setImmediate(() => this.shutdownTime.runtime.prepare());
-    }
     this.awaitReport(event.requestId);
     this.converter.onInvoke(event);
     this.checkConverter();

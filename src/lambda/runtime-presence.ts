@@ -9,8 +9,16 @@
 //   /next waits on it), so when no process but this one holds one, the runtime has exited.
 // When neither can tell, the answer is "not exited" and callers keep their bounded waits.
 
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parseRuntimeApi, RUNTIME_API_ENV } from './runtime-http.js';
+
+type Fs = typeof import('node:fs');
+let fsModule: Fs | undefined;
+/** node:fs on first use: on Bun, loading it costs milliseconds of CPU and megabytes at start-up. */
+function fs(): Fs {
+  fsModule ??= createRequire(import.meta.url)('node:fs') as Fs;
+  return fsModule;
+}
 
 /**
  * Open (ESTABLISHED) client connections to the Runtime API: this process's and other processes'.
@@ -40,10 +48,10 @@ const procTables: SocketTables = {
   table: (name) => readOptional(`/proc/net/${name}`),
   ownSocketInodes() {
     const inodes = new Set<string>();
-    for (const fd of readdirSync('/proc/self/fd')) {
+    for (const fd of fs().readdirSync('/proc/self/fd')) {
       let target: string;
       try {
-        target = readlinkSync(`/proc/self/fd/${fd}`);
+        target = fs().readlinkSync(`/proc/self/fd/${fd}`);
       } catch {
         continue; // closed meanwhile (the directory's own descriptor, for one)
       }
@@ -56,7 +64,7 @@ const procTables: SocketTables = {
 
 function readOptional(path: string): string | undefined {
   try {
-    return readFileSync(path, 'latin1');
+    return fs().readFileSync(path, 'latin1');
   } catch {
     return undefined;
   }
@@ -171,7 +179,7 @@ const procProcesses: ProcessTable = {
   parentOf: (pid) => readStat(pid)?.parent,
   childrenOf(pid) {
     const children: number[] = [];
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    for (const tid of fs().readdirSync(`/proc/${pid}/task`)) {
       const text = readOptional(`/proc/${pid}/task/${tid}/children`);
       for (const child of text?.split(' ') ?? []) if (child !== '') children.push(Number(child));
     }
@@ -238,8 +246,9 @@ const PROBE_DUTY = 1 / 3;
 
 /**
  * Whether the runtime has exited, for polling at SHUTDOWN. The runtime's processes are looked for
- * once: at `prepare()` (called while the runtime surely lives, at the first INVOKE) or else at the
- * first `exited()`; found, they are watched (cheap). Otherwise the socket tables are read, and a
+ * once, at `prepare()` or else at the first `exited()` (SHUTDOWN: not during an invocation, where
+ * the look-up's CPU, node:fs loading included, would slow the function); found, they are watched
+ * (cheap). A runtime already gone by then is seen through the socket tables. Otherwise the socket tables are read, and a
  * read that takes long (a large host's tables) is not repeated before its cost is a third of the
  * time since, so polling never takes the CPU an exiting runtime needs (the function and the
  * extension share it). Once exited, always exited.
