@@ -101,8 +101,17 @@ function flatten(node: Section<Fields>, prefix: string, out: FlatLeaf[]): FlatLe
 /** Every setting, in schema order, with its resolved environment variable names. Computed once. */
 export const CONFIG_LEAVES: readonly FlatLeaf[] = flatten(CONFIG_SCHEMA, '', []);
 
-/** Set by the layer's launcher or meant for it, not settings: never warned about. */
-const LAUNCHER_ENV = ['LAMBDA_OTEL_EXTENSION_NAME', 'LAMBDA_OTEL_NODE_OPTIONS', 'LAMBDA_OTEL_RUNTIME_NODE'];
+/**
+ * Set by the layer's launcher or meant for it, or choosing the runtime port (troubleshooting), not
+ * settings: never warned about.
+ */
+const LAUNCHER_ENV = [
+  'LAMBDA_OTEL_EXTENSION_NAME',
+  'LAMBDA_OTEL_LAUNCHER_PID',
+  'LAMBDA_OTEL_NODE_OPTIONS',
+  'LAMBDA_OTEL_PLATFORM',
+  'LAMBDA_OTEL_RUNTIME_NODE',
+];
 const KNOWN_ENV = new Set<string>([CONFIG_FILE_ENV, ...LAUNCHER_ENV, ...CONFIG_LEAVES.flatMap((l) => l.env)]);
 const OWN_ENV_NAMES = [...KNOWN_ENV].filter((name) => name.startsWith(ENV_PREFIX));
 const ALL_PATHS = CONFIG_LEAVES.map((l) => l.path);
