@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import {
   findRuntimeProcesses,
   type ProcessTable,
+  type RuntimeApiConnections,
   runtimeApiProbe,
   RuntimeExitWatch,
   runtimeExited,
@@ -102,6 +103,20 @@ const NO_PROCESSES: ProcessTable = {
 // 127.0.0.1:9001 as /proc/net/tcp writes it.
 const API = '0100007F:2329';
 const API6 = '0000000000000000FFFF00000100007F:2329';
+
+/** A watch whose socket-table probe answers `answer` and counts its calls. */
+function countingWatch(answer: RuntimeApiConnections | undefined, procs: ProcessTable) {
+  const counted = { probes: 0 };
+  const watch = new RuntimeExitWatch(
+    '127.0.0.1:9001',
+    () => {
+      counted.probes++;
+      return answer;
+    },
+    procs,
+  );
+  return { watch, counted };
+}
 
 describe('runtime presence', () => {
   it("tells this process's open connections to the Runtime API from other processes'", () => {
@@ -212,19 +227,11 @@ describe('runtime presence', () => {
 
   it('watches the runtime process once found, without reading the socket tables', () => {
     const procs = fakeProcesses();
-    let probes = 0;
-    const watch = new RuntimeExitWatch(
-      '127.0.0.1:9001',
-      () => {
-        probes++;
-        return { own: 1, others: 0 };
-      },
-      procs,
-    );
+    const { watch, counted } = countingWatch({ own: 1, others: 0 }, procs);
     assert.equal(watch.exited(), false);
     procs.processes.set(20, { ...(procs.processes.get(20) as FakeProcess), state: 'Z' });
     assert.equal(watch.exited(), true, 'a zombie has exited');
-    assert.equal(probes, 0);
+    assert.equal(counted.probes, 0);
     // Gone entirely, or its pid taken by a new process: exited too.
     const again = fakeProcesses();
     const watch2 = new RuntimeExitWatch('127.0.0.1:9001', () => undefined, again);
@@ -235,33 +242,17 @@ describe('runtime presence', () => {
 
   it('found at prepare() while the runtime runs, its exit is seen later without the tables', () => {
     const procs = fakeProcesses();
-    let probes = 0;
-    const watch = new RuntimeExitWatch(
-      '127.0.0.1:9001',
-      () => {
-        probes++;
-        return undefined;
-      },
-      procs,
-    );
-    watch.prepare(); // the first INVOKE
-    procs.processes.delete(20); // SIGTERM at SHUTDOWN: gone and reaped before the first look
+    const { watch, counted } = countingWatch(undefined, procs);
+    watch.prepare(); // an early look, while the runtime runs
+    procs.processes.delete(20); // SIGTERM at SHUTDOWN: gone and reaped before the next look
     assert.equal(watch.exited(), true);
-    assert.equal(probes, 0);
+    assert.equal(counted.probes, 0);
   });
 
   it('falls back to the socket tables when no runtime process can be found', () => {
-    let probes = 0;
-    const watch = new RuntimeExitWatch(
-      '127.0.0.1:9001',
-      () => {
-        probes++;
-        return { own: 1, others: 0 };
-      },
-      NO_PROCESSES,
-    );
+    const { watch, counted } = countingWatch({ own: 1, others: 0 }, NO_PROCESSES);
     assert.equal(watch.exited(), true);
-    assert.equal(probes, 1);
+    assert.equal(counted.probes, 1);
   });
 
   it('reads the real tables on Linux: a connection of this process is its own', async (t) => {
