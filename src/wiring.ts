@@ -95,7 +95,7 @@ export interface ShutdownTime {
   clock: Clock;
   scheduler: Scheduler;
   /** Whether the function's runtime process has exited (false when that cannot be told). */
-  runtime: Pick<RuntimeExitWatch, 'prepare' | 'exited'>;
+  runtime: Pick<RuntimeExitWatch, 'exited'>;
 }
 
 function realShutdownTime(env: NodeJS.ProcessEnv): ShutdownTime {

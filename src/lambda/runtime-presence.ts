@@ -246,12 +246,12 @@ const PROBE_DUTY = 1 / 3;
 
 /**
  * Whether the runtime has exited, for polling at SHUTDOWN. The runtime's processes are looked for
- * once, at `prepare()` or else at the first `exited()` (SHUTDOWN: not during an invocation, where
- * the look-up's CPU, node:fs loading included, would slow the function); found, they are watched
- * (cheap). A runtime already gone by then is seen through the socket tables. Otherwise the socket tables are read, and a
- * read that takes long (a large host's tables) is not repeated before its cost is a third of the
- * time since, so polling never takes the CPU an exiting runtime needs (the function and the
- * extension share it). Once exited, always exited.
+ * once, at the first `exited()` (SHUTDOWN: not during an invocation, where the look-up's CPU,
+ * node:fs loading included, would slow the function); found, they are watched (cheap). Where none
+ * is found (already gone, or /proc not readable that way) the socket tables are read, and a read
+ * that takes long (a large host's tables) is not repeated before its cost is a third of the time
+ * since, so polling never takes the CPU an exiting runtime needs (the function and the extension
+ * share it). Once exited, always exited.
  */
 export class RuntimeExitWatch {
   private hasExited = false;
@@ -265,15 +265,10 @@ export class RuntimeExitWatch {
     private readonly nowMs: () => number = () => performance.now(),
   ) {}
 
-  /** Looks for the runtime's processes now, if not done yet. */
-  prepare(): void {
-    this.watched ??= this.runtimeApi === undefined ? [] : findRuntimeProcesses(this.runtimeApi, this.procs);
-  }
-
   exited(): boolean {
     if (this.hasExited) return true;
-    this.prepare();
-    if (this.watched !== undefined && this.watched.length > 0) {
+    this.watched ??= this.runtimeApi === undefined ? [] : findRuntimeProcesses(this.runtimeApi, this.procs);
+    if (this.watched.length > 0) {
       this.hasExited = processesExited(this.watched, this.procs);
       return this.hasExited;
     }

@@ -240,11 +240,11 @@ describe('runtime presence', () => {
     assert.equal(watch2.exited(), true);
   });
 
-  it('found at prepare() while the runtime runs, its exit is seen later without the tables', () => {
+  it('found at the first look while the runtime runs, its exit is seen later without the tables', () => {
     const procs = fakeProcesses();
     const { watch, counted } = countingWatch(undefined, procs);
-    watch.prepare(); // an early look, while the runtime runs
-    procs.processes.delete(20); // SIGTERM at SHUTDOWN: gone and reaped before the next look
+    assert.equal(watch.exited(), false, 'the first look, while the runtime runs');
+    procs.processes.delete(20); // gone and reaped before the next look
     assert.equal(watch.exited(), true);
     assert.equal(counted.probes, 0);
   });
