@@ -9,16 +9,11 @@
 //   /next waits on it), so when no process but this one holds one, the runtime has exited.
 // When neither can tell, the answer is "not exited" and callers keep their bounded waits.
 
-import { createRequire } from 'node:module';
+import { nodeBuiltin } from '../platform/node-builtin.js';
 import { parseRuntimeApi, RUNTIME_API_ENV } from './runtime-http.js';
 
-type Fs = typeof import('node:fs');
-let fsModule: Fs | undefined;
-/** node:fs on first use: on Bun, loading it costs milliseconds of CPU and megabytes at start-up. */
-function fs(): Fs {
-  fsModule ??= createRequire(import.meta.url)('node:fs') as Fs;
-  return fsModule;
-}
+/** node:fs when a look-up first needs it (SHUTDOWN), not at start-up. */
+const fs = () => nodeBuiltin('node:fs');
 
 /**
  * Open (ESTABLISHED) client connections to the Runtime API: this process's and other processes'.

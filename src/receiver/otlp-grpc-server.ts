@@ -11,7 +11,6 @@
 // node:net); node:http2, ~8 ms of CPU to load and set up on Node and more on Bun, is loaded by the
 // first connection, so a function that never speaks gRPC never pays for it.
 
-import { createRequire } from 'node:module';
 import type { Signal } from '../model/chunk.js';
 import {
   DEFAULT_RECEIVER_HOSTS,
@@ -25,6 +24,7 @@ import {
 import { loadOtlpSchema } from './otlp-schema.js';
 import { type Log, NO_LOG } from '../model/log.js';
 import { type Platform, platform } from '../platform/index.js';
+import { nodeBuiltin } from '../platform/node-builtin.js';
 import type { StreamSocket, TcpListener } from '../platform/port.js';
 import { encodeRpcStatus } from '../model/otlp-wire.js';
 
@@ -34,8 +34,6 @@ type Http2Server = import('node:http2').Http2Server;
 type Http2Session = import('node:http2').Http2Session;
 type ServerHttp2Stream = import('node:http2').ServerHttp2Stream;
 type IncomingHttpHeaders = import('node:http2').IncomingHttpHeaders;
-
-const require = createRequire(import.meta.url);
 
 export const DEFAULT_GRPC_PORT = 4317;
 
@@ -130,7 +128,7 @@ export class OtlpGrpcServer {
   /** A connection goes to the HTTP/2 server, made (and node:http2 loaded) by the first one. */
   private connection(socket: StreamSocket): void {
     if (!this.h2) {
-      this.http2 = require('node:http2') as Http2;
+      this.http2 = nodeBuiltin('node:http2');
       const h2 = this.http2.createServer({
         // A unary export is one request; a few concurrent exporters (traces, metrics, logs) at most.
         settings: { maxConcurrentStreams: 32 },
@@ -299,7 +297,7 @@ export class OtlpGrpcServer {
       );
     }
     const maxOutputLength = this.intake.receiverLimits.maxDecompressedBytes;
-    this.zlib ??= require('node:zlib') as Zlib;
+    this.zlib ??= nodeBuiltin('node:zlib');
     const zlib = this.zlib;
     return new Promise((resolve, reject) => {
       const done = (err: Error | null, out: Buffer) => {

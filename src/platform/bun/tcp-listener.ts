@@ -3,7 +3,7 @@
 // so each connection is bridged into a Node.js Duplex (what node:http2 takes), and node:stream is
 // loaded by the first connection only.
 
-import { createRequire } from 'node:module';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { StreamSocket, TcpListener, TcpListenOptions } from '../port.js';
 import type { BunApi, BunSocket } from './bun-api.js';
 
@@ -22,7 +22,7 @@ let Bridge: BridgeClass | undefined;
 
 function bridgeClass(): BridgeClass {
   if (Bridge) return Bridge;
-  const { Duplex } = createRequire(import.meta.url)('node:stream') as typeof import('node:stream');
+  const { Duplex } = nodeBuiltin('node:stream');
   Bridge = class extends Duplex implements SocketBridge {
     private pending: Uint8Array | undefined;
     private pendingDone: ((error?: Error | null) => void) | undefined;

@@ -1,14 +1,9 @@
 // Compression on node:zlib, loaded by the first compressed body (it takes a few ms to load).
 
-import { createRequire } from 'node:module';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { Compression, ContentCoding, Decompressor } from '../port.js';
 
-type Zlib = typeof import('node:zlib');
-let zlib: Zlib | undefined;
-export function loadZlib(): Zlib {
-  zlib ??= createRequire(import.meta.url)('node:zlib') as Zlib;
-  return zlib;
-}
+export const loadZlib = () => nodeBuiltin('node:zlib');
 
 /** A zlib Transform as the port's Decompressor (also used by the Bun implementation: Bun has node:zlib). */
 export function zlibDecompressor(coding: ContentCoding): Decompressor {

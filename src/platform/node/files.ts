@@ -2,17 +2,12 @@
 // a writer and anything but a regular file is refused before a byte is read. node:fs is loaded on
 // first use (this module is imported under Bun too, which never uses it).
 
-import { createRequire } from 'node:module';
 import { failedRead, nonRegularKind } from '../file-read.js';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { FileAccess, RegularFileRead } from '../port.js';
 
-type Fs = typeof import('node:fs');
-
-let fs: Fs | undefined;
-const loadFs = (): Fs => (fs ??= createRequire(import.meta.url)('node:fs') as Fs);
-
 function readRegularFile(path: string, maxBytes: number): RegularFileRead {
-  const { openSync, fstatSync, readSync, closeSync, constants } = loadFs();
+  const { openSync, fstatSync, readSync, closeSync, constants } = nodeBuiltin('node:fs');
   let fd: number | undefined;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -38,5 +33,5 @@ function readRegularFile(path: string, maxBytes: number): RegularFileRead {
 
 export const nodeFiles: FileAccess = {
   readRegularFile: async (path, maxBytes) => readRegularFile(path, maxBytes),
-  exists: async (path) => loadFs().existsSync(path),
+  exists: async (path) => nodeBuiltin('node:fs').existsSync(path),
 };

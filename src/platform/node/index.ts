@@ -1,6 +1,6 @@
 // The port on Node.js: node:http, node:zlib, the process's clock and unref'd timers.
 
-import { createRequire } from 'node:module';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { Platform } from '../port.js';
 import { systemClock, systemScheduler } from '../system-time.js';
 import { nodeCompression } from './compression.js';
@@ -25,8 +25,7 @@ export function nodePlatform(): Platform {
     exportClient: (options) => new HttpConnectionPool(options),
     apiClient: (options) => new NodeApiClient(options),
     compression: nodeCompression,
-    lookup: (host) =>
-      (createRequire(import.meta.url)('node:dns') as typeof import('node:dns')).promises.lookup(host),
+    lookup: (host) => nodeBuiltin('node:dns').promises.lookup(host),
     reclaimDiscarded,
     files: nodeFiles,
   };

@@ -1,14 +1,14 @@
 // TCP listening on node:net. Node loads node:net at start-up anyway, so nothing is saved by waiting.
 
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { StreamSocket, TcpListener, TcpListenOptions } from '../port.js';
 
 export async function listenNodeTcp(
   options: TcpListenOptions,
   onConnection: (socket: StreamSocket) => void,
 ): Promise<TcpListener> {
-  const net = createRequire(import.meta.url)('node:net') as typeof import('node:net');
+  const net = nodeBuiltin('node:net');
   const server = net.createServer(onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
