@@ -9,16 +9,12 @@ export const RUNTIME_API_ENV = 'AWS_LAMBDA_RUNTIME_API';
 export type RuntimeRequest = ApiRequest;
 export type RuntimeResponse = ApiResponse;
 
-/** The request never produced a complete answer: connection refused or reset, timeout, oversized. */
-export class RuntimeTransportError extends Error {
+/**
+ * A request to the Runtime API never produced a complete answer: connection refused or reset,
+ * timeout, oversized. The port's TransportError, named for the Lambda APIs in the extension's log.
+ */
+export class RuntimeTransportError extends TransportError {
   override name = 'RuntimeTransportError';
-  constructor(
-    message: string,
-    readonly code: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Parses AWS_LAMBDA_RUNTIME_API (`host:port`, IPv6 hosts in brackets). Throws a clear error. */
