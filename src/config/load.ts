@@ -106,6 +106,7 @@ export const CONFIG_LEAVES: readonly FlatLeaf[] = flatten(CONFIG_SCHEMA, '', [])
  * settings: never warned about.
  */
 const LAUNCHER_ENV = [
+  'LAMBDA_OTEL_BUN_OPTIONS',
   'LAMBDA_OTEL_EXTENSION_NAME',
   'LAMBDA_OTEL_LAUNCHER_PID',
   'LAMBDA_OTEL_NODE_OPTIONS',

@@ -94,6 +94,7 @@ async function lifecycle(env: Record<string, string>) {
     const children = childrenOf(pid);
     const running = children.length === 1 ? (children[0] as number) : pid;
     const exe = readlinkSync(`/proc/${running}/exe`);
+    const environ = readFileSync(`/proc/${running}/environ`, 'utf8').split('\0');
     const registered = sim.timeline.of('register').filter((r) => r.name === EXTENSION_NAME);
     assert.deepEqual(
       registered.map((r) => [r.status, r.events]),
@@ -105,7 +106,7 @@ async function lifecycle(env: Record<string, string>) {
     const shutdown = await sim.shutdown();
     const ext = shutdown.extensions.find((e) => e.name === EXTENSION_NAME);
     assert.deepEqual([ext?.receivedShutdown, ext?.exitedBeforeDeadline, ext?.exitCode], [true, true, 0]);
-    return { exe, logs: sim.extensionLogs.map((l) => l.line) };
+    return { exe, environ, logs: sim.extensionLogs.map((l) => l.line) };
   } finally {
     await sim.close();
   }
@@ -169,6 +170,29 @@ test("the executable loads neither the working directory's .env nor its bunfig.t
   assert.match(output, /no export destination configured/, 'the .env endpoint was not read');
   assert.match(output, /Extension\.RuntimeApiMissing/);
   assert.equal(existsSync(marker), false, 'bunfig.toml preloaded code');
+});
+
+test("the function's BUN_OPTIONS does not reach the executable; LAMBDA_OTEL_BUN_OPTIONS and the JIT threshold do", async () => {
+  // A function on a Bun runtime may preload its instrumentation with BUN_OPTIONS; Lambda gives
+  // extensions the function's environment, and the executable reads BUN_OPTIONS as bun does.
+  const preload = (name: string) => {
+    const marker = join(work, `${name}.ran`);
+    const script = join(work, `${name}.js`);
+    writeFileSync(script, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x');\n`);
+    return { marker, script };
+  };
+  const theirs = preload('function-preload');
+  const ours = preload('extension-preload');
+  const { exe, environ } = await lifecycle({
+    BUN_OPTIONS: `--preload ${theirs.script}`,
+    LAMBDA_OTEL_BUN_OPTIONS: `--preload ${ours.script}`,
+    BUN_JSC_thresholdForOptimizeAfterWarmUp: '1',
+  });
+  assert.equal(exe, executable);
+  assert.equal(existsSync(theirs.marker), false, "the function's BUN_OPTIONS preloaded code");
+  assert.equal(existsSync(ours.marker), true, 'LAMBDA_OTEL_BUN_OPTIONS was not applied');
+  assert.ok(environ.includes(`BUN_OPTIONS=--preload ${ours.script}`), environ.join('\n'));
+  assert.ok(environ.includes('BUN_JSC_thresholdForOptimizeAfterWarmUp=10000'), environ.join('\n'));
 });
 
 test('an executable of the other architecture: the launcher says so and the bundle runs on Node', async () => {
