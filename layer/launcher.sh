@@ -23,20 +23,35 @@ case ${LAMBDA_OTEL_LOG_LEVEL:-} in
   [Dd][Ee][Bb][Uu][Gg]) debug=true ;;
 esac
 
-# The function's NODE_OPTIONS and BUN_OPTIONS (e.g. --require or --preload of an auto-instrumentation)
-# must not load into the extension: it would instrument the extension and export to itself (the
-# compiled executable reads BUN_OPTIONS like bun does). LAMBDA_OTEL_NODE_OPTIONS and
-# LAMBDA_OTEL_BUN_OPTIONS are ours.
-unset NODE_OPTIONS BUN_OPTIONS
-if [ -n "${LAMBDA_OTEL_BUN_OPTIONS:-}" ]; then
-  BUN_OPTIONS=$LAMBDA_OTEL_BUN_OPTIONS
-  export BUN_OPTIONS
-fi
+# The function's NODE_OPTIONS (e.g. --require of an auto-instrumentation) must not load into the
+# extension: it would instrument the extension and export to itself. LAMBDA_OTEL_NODE_OPTIONS is ours.
+unset NODE_OPTIONS
 LAMBDA_OTEL_EXTENSION_NAME=$name
 export LAMBDA_OTEL_EXTENSION_NAME
 
 if [ -x "$executable" ]; then
   $debug && echo "[otel-lambda-extension] DEBUG launcher: starting $executable"
+  # The executable reads Bun's settings from the environment like bun does, and Lambda gives it the
+  # function's: a Bun runtime's BUN_OPTIONS=--preload would load the function's instrumentation into
+  # the extension, BUN_CONFIG_VERBOSE_FETCH would print every export request with its API key or
+  # authorization header. None of the function's BUN_* variables reach it; LAMBDA_OTEL_BUN_OPTIONS
+  # is passed as BUN_OPTIONS. Names come from the shell's own export list (no extra process but the
+  # substitution's subshell); only well-formed BUN_ names are unset.
+  set -f
+  for bun_word in $(export -p); do
+    case $bun_word in
+      BUN_*=*)
+        bun_name=${bun_word%%=*}
+        case $bun_name in *[!A-Za-z0-9_]*) ;; *) unset "$bun_name" ;; esac
+        ;;
+    esac
+  done
+  set +f
+  unset bun_word bun_name
+  if [ -n "${LAMBDA_OTEL_BUN_OPTIONS:-}" ]; then
+    BUN_OPTIONS=$LAMBDA_OTEL_BUN_OPTIONS
+    export BUN_OPTIONS
+  fi
   # Not exec: if the executable cannot start, this shell is still here to start the bundle on Node.
   # Signals sent to the extension's pid (SIGTERM when a runtime tears down) are passed on.
   # SIGUSR1 from the executable: its work is done and it exits with status 0; this shell exits at
@@ -50,7 +65,7 @@ if [ -x "$executable" ]; then
   # when invocations are rare that compiles code which will run a few times more. Ten times later:
   # first twenty invocations a second apart 11.4 -> 9.5 ms CPU each (JIT threads 2.8 -> 1.5 ms), the
   # receiver's and the converter's throughput within 10 % (hot code still gets there in well under a
-  # second). Set here, not inherited: the function's own value is for its runtime.
+  # second).
   BUN_JSC_thresholdForOptimizeAfterWarmUp=10000 "$executable" &
   child=$!
   trap 'kill -TERM "$child" 2>/dev/null' TERM

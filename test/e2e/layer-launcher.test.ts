@@ -172,9 +172,11 @@ test("the executable loads neither the working directory's .env nor its bunfig.t
   assert.equal(existsSync(marker), false, 'bunfig.toml preloaded code');
 });
 
-test("the function's BUN_OPTIONS does not reach the executable; LAMBDA_OTEL_BUN_OPTIONS and the JIT threshold do", async () => {
-  // A function on a Bun runtime may preload its instrumentation with BUN_OPTIONS; Lambda gives
-  // extensions the function's environment, and the executable reads BUN_OPTIONS as bun does.
+test("the function's Bun settings do not reach the executable; LAMBDA_OTEL_BUN_OPTIONS and the JIT threshold do", async () => {
+  // A function on a Bun runtime may preload its instrumentation with BUN_OPTIONS or trace its
+  // requests with BUN_CONFIG_VERBOSE_FETCH; Lambda gives extensions the function's environment, and
+  // the executable reads both as bun does (the second would print the extension's requests, headers
+  // included).
   const preload = (name: string) => {
     const marker = join(work, `${name}.ran`);
     const script = join(work, `${name}.js`);
@@ -183,8 +185,9 @@ test("the function's BUN_OPTIONS does not reach the executable; LAMBDA_OTEL_BUN_
   };
   const theirs = preload('function-preload');
   const ours = preload('extension-preload');
-  const { exe, environ } = await lifecycle({
+  const { exe, environ, logs } = await lifecycle({
     BUN_OPTIONS: `--preload ${theirs.script}`,
+    BUN_CONFIG_VERBOSE_FETCH: 'curl',
     LAMBDA_OTEL_BUN_OPTIONS: `--preload ${ours.script}`,
     BUN_JSC_thresholdForOptimizeAfterWarmUp: '1',
   });
@@ -193,6 +196,8 @@ test("the function's BUN_OPTIONS does not reach the executable; LAMBDA_OTEL_BUN_
   assert.equal(existsSync(ours.marker), true, 'LAMBDA_OTEL_BUN_OPTIONS was not applied');
   assert.ok(environ.includes(`BUN_OPTIONS=--preload ${ours.script}`), environ.join('\n'));
   assert.ok(environ.includes('BUN_JSC_thresholdForOptimizeAfterWarmUp=10000'), environ.join('\n'));
+  assert.ok(!environ.some((v) => v.startsWith('BUN_CONFIG_')), environ.join('\n'));
+  assert.ok(!logs.some((l) => /^curl |HTTP\/1\.1 (GET|POST|PUT) /.test(l.trim())), logs.join('\n'));
 });
 
 test('an executable of the other architecture: the launcher says so and the bundle runs on Node', async () => {

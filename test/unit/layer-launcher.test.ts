@@ -39,7 +39,8 @@ function fakeNode(path: string, label: string): string {
 
 /**
  * A stand-in compiled executable: prints who it is and the environment the launcher set, then ends as
- * FAKE_END says: an exit status (default 0) or `kill SIG` (dies on that signal, as on an unsupported CPU).
+ * FAKE_END says: an exit status (default 0), `kill SIG` (dies on that signal, as on an unsupported CPU),
+ * `release` (says it is done, then takes 3 s to end) or `environment` (prints its whole environment).
  */
 function fakeExecutable(path: string): string {
   mkdirSync(join(path, '..'), { recursive: true });
@@ -50,6 +51,7 @@ printf '%s\\n' executable "$@" "NODE_OPTIONS=\${NODE_OPTIONS-unset}" "NAME=$LAMB
 ` +
       `case \${FAKE_END:-0} in kill*) kill -\${FAKE_END#kill } $$ ;;
   release) kill -USR1 "$LAMBDA_OTEL_LAUNCHER_PID"; exec >/dev/null 2>&1; /bin/sleep 3; exit 0 ;;
+  environment) export -p; exit 0 ;;
   *) exit "\${FAKE_END:-0}" ;; esac
 `,
   );
@@ -106,6 +108,36 @@ for (const shell of shells) {
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.lines, ['executable', 'NODE_OPTIONS=unset', 'NAME=otel-lambda-extension']);
       assert.equal(r.stderr, '');
+    });
+
+    test("none of the function's BUN_* settings reach the executable; LAMBDA_OTEL_BUN_OPTIONS does", () => {
+      const names = (lines: string[]) =>
+        lines.map((l) => /^(?:export|declare -x) ([A-Za-z_][A-Za-z0-9_]*)/.exec(l)?.[1]).filter(Boolean);
+      const r = launch(shell, full, {
+        PATH: pathDir,
+        FAKE_END: 'environment',
+        BUN_OPTIONS: '--preload /var/task/instrument.ts',
+        BUN_CONFIG_VERBOSE_FETCH: 'curl',
+        BUN_JSC_thresholdForOptimizeAfterWarmUp: '1',
+        BUN_JSC_useJIT: '0',
+        BUN_2: 'x y  z',
+        // Not Bun's: kept, even where the value looks like a Bun setting or holds a glob.
+        FUNCTION_SETTING: 'BUN_FAKE=1 *',
+        NODE_EXTRA_CA_CERTS: '/var/task/ca.pem',
+        LAMBDA_OTEL_BUN_OPTIONS: '--smol',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const bun = names(r.lines).filter((n) => n?.startsWith('BUN_'));
+      assert.deepEqual(
+        bun.sort(),
+        ['BUN_JSC_thresholdForOptimizeAfterWarmUp', 'BUN_OPTIONS'],
+        r.lines.join('\n'),
+      );
+      const text = r.lines.join('\n');
+      assert.match(text, /BUN_OPTIONS=['"]--smol['"]/);
+      assert.match(text, /BUN_JSC_thresholdForOptimizeAfterWarmUp=['"]?10000['"]?/);
+      assert.match(text, /FUNCTION_SETTING=['"]BUN_FAKE=1 \*['"]/);
+      assert.match(text, /NODE_EXTRA_CA_CERTS=/);
     });
 
     test("the executable's own exit status is final: no Node runs after it", () => {
