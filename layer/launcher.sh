@@ -35,18 +35,22 @@ if [ -x "$executable" ]; then
   # function's: a Bun runtime's BUN_OPTIONS=--preload would load the function's instrumentation into
   # the extension, BUN_CONFIG_VERBOSE_FETCH would print every export request with its API key or
   # authorization header. None of the function's BUN_* variables reach it; LAMBDA_OTEL_BUN_OPTIONS
-  # is passed as BUN_OPTIONS. Names come from the shell's own export list (no extra process but the
-  # substitution's subshell); only well-formed BUN_ names are unset.
-  set -f
-  for bun_word in $(export -p); do
-    case $bun_word in
-      BUN_*=*)
-        bun_name=${bun_word%%=*}
-        case $bun_name in *[!A-Za-z0-9_]*) ;; *) unset "$bun_name" ;; esac
-        ;;
-    esac
-  done
-  set +f
+  # is passed as BUN_OPTIONS. bash (Lambda's /bin/sh) names them without a subshell (~1 ms of CPU
+  # less); other shells read their own export list, and only well-formed BUN_ names are unset.
+  if [ -n "${BASH_VERSION:-}" ]; then
+    eval 'for bun_name in ${!BUN_*}; do unset "$bun_name"; done'
+  else
+    set -f
+    for bun_word in $(export -p); do
+      case $bun_word in
+        BUN_*=*)
+          bun_name=${bun_word%%=*}
+          case $bun_name in *[!A-Za-z0-9_]*) ;; *) unset "$bun_name" ;; esac
+          ;;
+      esac
+    done
+    set +f
+  fi
   unset bun_word bun_name
   if [ -n "${LAMBDA_OTEL_BUN_OPTIONS:-}" ]; then
     BUN_OPTIONS=$LAMBDA_OTEL_BUN_OPTIONS
