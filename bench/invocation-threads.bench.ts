@@ -11,14 +11,13 @@
 // as BUN_JSC_<option>=<value>); without it one configuration runs: the layer as built. Unthrottled:
 // CPU time is what is measured, not how long it takes at a CPU share.
 
-import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureLayer, extensionEnvironment, REPO_ROOT } from '../test/support/e2e-harness.js';
 import { startOtlpSink } from '../tools/otlp/sink.js';
 import { dropFromPageCache } from './harness/page-cache.js';
-import { processTree } from './harness/process-tree.js';
+import { processTree, treeThreadsCpu } from './harness/process-tree.js';
 import { spread } from './harness/stats.js';
 
 const { values } = parseArgs({
@@ -67,26 +66,13 @@ function classOf(pid: number, tid: number, comm: string): ThreadClass {
 
 /** CPU ms so far per thread class, summed over the extension's process tree. */
 function threadCpu(rootPid: number): Record<ThreadClass, number> {
+  const threads = treeThreadsCpu(processTree(rootPid));
+  if (threads === undefined) throw new Error('no per-thread CPU here (/proc/<pid>/task/<tid>/schedstat)');
   const out = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<ThreadClass, number>;
-  for (const pid of processTree(rootPid)) {
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-        const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-        // The launcher shell's own thread is not the extension's main thread.
-        const cls =
-          comm === 'sh' || comm === 'bash' || comm === 'dash' ? 'other' : classOf(pid, Number(tid), comm);
-        out[cls] += ns / 1e6;
-      } catch {
-        // The thread ended between the listing and the read.
-      }
-    }
+  for (const t of threads) {
+    // The launcher shell's own thread is not the extension's main thread.
+    const shell = t.comm === 'sh' || t.comm === 'bash' || t.comm === 'dash';
+    out[shell ? 'other' : classOf(t.pid, t.tid, t.comm)] += t.ms;
   }
   return out;
 }

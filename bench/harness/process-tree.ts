@@ -3,7 +3,7 @@
 // process in the group the simulator started it in, plus any descendant that left the group.
 
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readMemoryKb } from '../../tools/simulator/processes.js';
 
 interface ProcStat {
@@ -100,13 +100,22 @@ export function treeCpuMs(pids: readonly number[]): number {
   return (ticks * 1000) / clockTicksPerSecond();
 }
 
+/** One live thread of a process tree and the CPU it has used. */
+export interface ThreadCpu {
+  pid: number;
+  tid: number;
+  /** The thread's name (/proc/<pid>/task/<tid>/comm), e.g. "JITWorker" or "HTTP Client" in Bun. */
+  comm: string;
+  ms: number;
+}
+
 /**
- * CPU time of the tree's live threads, ms with nanosecond resolution (the first field of
- * /proc/<pid>/task/<tid>/schedstat), for short windows such as init where clock ticks are too
- * coarse. Threads that already exited are not counted; without schedstat, utime+stime is used.
+ * CPU time of each live thread of the tree, ms with nanosecond resolution (the first field of
+ * /proc/<pid>/task/<tid>/schedstat); undefined where the kernel has no schedstat. A thread that ends
+ * while it is being read is left out.
  */
-export function treeCpuPreciseMs(pids: readonly number[]): number {
-  let ns = 0;
+export function treeThreadsCpu(pids: readonly number[]): ThreadCpu[] | undefined {
+  const threads: ThreadCpu[] = [];
   for (const pid of pids) {
     let tids: string[];
     try {
@@ -115,12 +124,26 @@ export function treeCpuPreciseMs(pids: readonly number[]): number {
       continue;
     }
     for (const tid of tids) {
+      const dir = `/proc/${pid}/task/${tid}`;
       try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        const ns = Number(readFileSync(`${dir}/schedstat`, 'utf8').split(' ')[0]);
+        const comm = readFileSync(`${dir}/comm`, 'utf8').trim();
+        threads.push({ pid, tid: Number(tid), comm, ms: ns / 1e6 });
       } catch {
-        return treeCpuMs(pids);
+        if (existsSync(dir)) return undefined;
       }
     }
   }
-  return ns / 1e6;
+  return threads;
+}
+
+/**
+ * CPU time of the tree's live threads, ms with nanosecond resolution, for short windows such as init
+ * where clock ticks are too coarse. Threads that already exited are not counted; without schedstat,
+ * utime+stime is used.
+ */
+export function treeCpuPreciseMs(pids: readonly number[]): number {
+  const threads = treeThreadsCpu(pids);
+  if (threads === undefined) return treeCpuMs(pids);
+  return threads.reduce((sum, t) => sum + t.ms, 0);
 }
