@@ -10,7 +10,7 @@
 // a change of credentials is picked up at the next request. The signer caches derived signing keys
 // per credentials and day, so re-reading costs a few property reads.
 
-import { createRequire } from 'node:module';
+import { nodeBuiltin } from '../platform/node-builtin.js';
 import type { AwsCredentialIdentity, HttpRequest } from '@smithy/types';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -97,7 +97,7 @@ function loadSigner(): Promise<SignerModule> {
   // and costs about half the CPU to load.
   loaded ??= import('@smithy/signature-v4/dist-es/index.js').then((m: SignatureModule) => ({
     SignatureV4: m.SignatureV4,
-    Sha256: nodeSha256(createRequire(import.meta.url)('node:crypto') as Crypto),
+    Sha256: nodeSha256(nodeBuiltin('node:crypto')),
   }));
   return loaded;
 }

@@ -6,12 +6,17 @@
 import { createRequire } from 'node:module';
 
 interface NodeBuiltins {
+  'node:crypto': typeof import('node:crypto');
   'node:dns': typeof import('node:dns');
   'node:events': typeof import('node:events');
   'node:fs': typeof import('node:fs');
+  'node:http': typeof import('node:http');
+  'node:https': typeof import('node:https');
   'node:http2': typeof import('node:http2');
   'node:net': typeof import('node:net');
   'node:stream': typeof import('node:stream');
+  'node:v8': typeof import('node:v8');
+  'node:vm': typeof import('node:vm');
   'node:zlib': typeof import('node:zlib');
 }
 

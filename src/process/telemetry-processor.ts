@@ -9,7 +9,7 @@
 // action applies to its signal, where passing it would let through what must not leave: it is then
 // dropped and counted as such.
 
-import { createRequire } from 'node:module';
+import { nodeBuiltin } from '../platform/node-builtin.js';
 import type { Message } from 'protobufjs';
 import type { ObservedCounter } from '../pipeline/self-telemetry.js';
 import type { ChunkProducer, ChunkSink, Signal, TelemetryChunk } from '../model/chunk.js';
@@ -378,7 +378,7 @@ export class TelemetryProcessor {
   private hashed(kv: WireKeyValue): WireKeyValue {
     if (!this.hashText) {
       // node:crypto is loaded by the first hash, not at start-up.
-      const { createHash } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+      const { createHash } = nodeBuiltin('node:crypto');
       this.hashText = (text) => createHash('sha256').update(text, 'utf8').digest('hex');
     }
     return { key: kv.key, value: { stringValue: this.hashText(valueText(kv.value)) } };

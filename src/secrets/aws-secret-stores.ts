@@ -6,7 +6,7 @@
 // then AWS_ENDPOINT_URL, then the regional endpoint. Errors carry the service's error code and HTTP
 // status, never a response body (it could echo a value).
 
-import { createRequire } from 'node:module';
+import { nodeBuiltin } from '../platform/node-builtin.js';
 import { SigV4Signer } from '../export/sigv4-signer.js';
 import type { SecretReference, SecretStore } from './references.js';
 
@@ -64,9 +64,9 @@ interface RawResponse {
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
 function post(url: URL, headers: Record<string, string>, body: Buffer, signal: AbortSignal) {
-  const req = createRequire(import.meta.url);
+  // One request signature for both: https.request takes what http.request takes, plus TLS options.
   const transport = (
-    url.protocol === 'https:' ? req('node:https') : req('node:http')
+    url.protocol === 'https:' ? nodeBuiltin('node:https') : nodeBuiltin('node:http')
   ) as typeof import('node:http');
   return new Promise<RawResponse>((resolve, reject) => {
     const request = transport.request(

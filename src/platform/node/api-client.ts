@@ -1,7 +1,7 @@
 // The local API client on node:http: one keep-alive agent serves every call (the API is local, and
 // reusing the socket saves a connect on each /event/next).
 
-import { createRequire } from 'node:module';
+import { nodeBuiltin } from '../node-builtin.js';
 import {
   type ApiClient,
   type ApiClientOptions,
@@ -19,7 +19,7 @@ export class NodeApiClient implements ApiClient {
   private readonly agent: import('node:http').Agent;
 
   constructor(private readonly options: ApiClientOptions) {
-    this.http = createRequire(import.meta.url)('node:http') as NodeHttp;
+    this.http = nodeBuiltin('node:http');
     this.agent = new this.http.Agent({ keepAlive: true, scheduling: 'lifo' });
   }
 

@@ -10,9 +10,9 @@
 //    connection, and reported as a stale-connection retry, not as a failure.
 
 import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Agent as HttpsAgent } from 'node:https';
 import type { Scheduler } from '../../model/time.js';
+import { nodeBuiltin } from '../node-builtin.js';
 import { requestScheduler } from '../system-time.js';
 import {
   type ExportClient,
@@ -23,13 +23,8 @@ import {
   type PostResult,
 } from '../port.js';
 
-type NodeHttp = typeof import('node:http');
-let nodeHttp: NodeHttp | undefined;
 /** node:http loads with the first export, not at start-up (nor at all under a runtime with its own client). */
-function loadHttp(): NodeHttp {
-  nodeHttp ??= createRequire(import.meta.url)('node:http') as NodeHttp;
-  return nodeHttp;
-}
+const loadHttp = () => nodeBuiltin('node:http');
 
 /** Errors that mean "the peer had already closed this connection". */
 function isStaleSocketError(error: NodeJS.ErrnoException): boolean {

@@ -1,8 +1,8 @@
 // The port's HTTP server on node:http (loaded on first use, so a runtime with its own server never
 // pays for it).
 
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { nodeBuiltin } from '../node-builtin.js';
 import type {
   Answer,
   HttpServer,
@@ -12,15 +12,8 @@ import type {
   ServeOptions,
 } from '../port.js';
 
-type NodeHttp = typeof import('node:http');
 type Req = import('node:http').IncomingMessage;
 type Res = import('node:http').ServerResponse;
-
-let nodeHttp: NodeHttp | undefined;
-function loadHttp(): NodeHttp {
-  nodeHttp ??= createRequire(import.meta.url)('node:http') as NodeHttp;
-  return nodeHttp;
-}
 
 /** Past this much unread body after an early answer, the connection is cut rather than drained. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -82,7 +75,7 @@ export async function serveNode(
   options: ServeOptions,
   reclaim: (bytes: number) => void,
 ): Promise<HttpServer> {
-  const http = loadHttp();
+  const http = nodeBuiltin('node:http');
   let inFlight = 0;
   let drained: (() => void) | undefined;
   const finished = (): void => {

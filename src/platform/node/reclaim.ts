@@ -5,7 +5,7 @@
 // (well under a millisecond on the extension's small heap) frees them; V8 exposes it only with
 // --expose-gc, which is set for this isolate on first use.
 
-import { createRequire } from 'node:module';
+import { nodeBuiltin } from '../node-builtin.js';
 
 type Collect = (options?: { type: 'minor' | 'major' }) => void;
 
@@ -20,11 +20,8 @@ export function reclaimDiscarded(bytes: number): void {
   discarded = 0;
   if (collect === undefined) {
     try {
-      const require = createRequire(import.meta.url);
-      const v8 = require('node:v8') as typeof import('node:v8');
-      const vm = require('node:vm') as typeof import('node:vm');
-      v8.setFlagsFromString('--expose-gc');
-      collect = vm.runInNewContext('gc') as Collect;
+      nodeBuiltin('node:v8').setFlagsFromString('--expose-gc');
+      collect = nodeBuiltin('node:vm').runInNewContext('gc') as Collect;
     } catch {
       collect = null;
     }
