@@ -97,6 +97,24 @@ async function receiverChecks() {
     'content-type': 'application/json',
     'content-encoding': 'gzip',
   });
+  // Bodies past Bun's whole-body read (256 KiB) and bodies without a Content-Length are streamed.
+  const [resourceSpans] = request.resourceSpans;
+  const [span] = resourceSpans?.scopeSpans[0]?.spans ?? [];
+  const spans = Array.from({ length: 2000 }, (_, i) => ({
+    ...span,
+    spanId: (0x1000 + i).toString(16).padStart(16, '0'),
+  }));
+  const large = JSON.stringify({ resourceSpans: [{ ...resourceSpans, scopeSpans: [{ spans }] }] });
+  const largeStatus = await post(`${base}/v1/traces`, large, { 'content-type': 'application/json' });
+  const chunkedStatus = await fetch(`${base}/v1/traces`, {
+    method: 'POST',
+    body: new Blob([json]).stream(),
+    headers: { 'content-type': 'application/json' },
+    duplex: 'half',
+  } as RequestInit).then(async (r) => {
+    await r.arrayBuffer();
+    return r.status;
+  });
   // The export client of the same port, sending to this receiver.
   const client = platform().exportClient({ userAgent: 'port-check', thawLateMs: 1000, thawGraceMs: 500 });
   const exported = await client.post({
@@ -141,6 +159,9 @@ async function receiverChecks() {
     notFound,
     badType,
     badGzip,
+    largeBytes: large.length,
+    largeStatus,
+    chunkedStatus,
     exportStatus,
     refusedBody,
     exportToClosedPort: closed.kind,

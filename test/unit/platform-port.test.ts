@@ -189,7 +189,9 @@ describe('Bun implementation', () => {
     assert.equal(onBun.receiver.exportStatus, 200, 'the export client delivered');
     assert.equal(onBun.receiver.refusedBody, true, 'an error answer comes with its body');
     assert.equal(onBun.receiver.exportToClosedPort, 'network-error');
-    assert.equal(onBun.receiver.items, 3);
+    assert.ok(onBun.receiver.largeBytes > 256 * 1024, 'the large export is past the whole-body read');
+    assert.deepEqual([onBun.receiver.largeStatus, onBun.receiver.chunkedStatus], [200, 200]);
+    assert.equal(onBun.receiver.items, 3 + 2000 + 1);
     assert.deepEqual(onBun.grpc, onNode.grpc);
     assert.deepEqual(onBun.grpc, {
       listening: true,

@@ -23,6 +23,14 @@ const DRAIN_IDLE_MS = 100;
 
 const IDLE = Symbol('idle');
 
+/**
+ * A body announced at most this long is read whole (Request.arrayBuffer) rather than through its
+ * stream: Telemetry API pushes and most OTLP exports are a few KB, and the stream's reader costs
+ * about 0.2 ms of CPU more per request. Longer or unannounced bodies are streamed, so the limits
+ * stop them early.
+ */
+const WHOLE_BODY_MAX_BYTES = 256 * 1024;
+
 type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
 
 class BunRequestBody implements RequestBody {
@@ -31,6 +39,8 @@ class BunRequestBody implements RequestBody {
   private reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   private sink: BodySink | undefined;
   private pending: Promise<ReadResult> | undefined;
+  /** The body being read whole, when it is. */
+  private whole: Promise<void> | undefined;
 
   constructor(private readonly request: Request) {
     const header = request.headers.get('content-length');
@@ -46,6 +56,26 @@ class BunRequestBody implements RequestBody {
       return () => {};
     }
     this.sink = sink;
+    if (
+      this.reader === undefined &&
+      this.declaredLength !== undefined &&
+      this.declaredLength <= WHOLE_BODY_MAX_BYTES
+    ) {
+      this.whole ??= this.request.arrayBuffer().then(
+        (buffer) => {
+          this.complete = true;
+          const to = this.sink;
+          if (buffer.byteLength > 0) to?.data(new Uint8Array(buffer));
+          to?.end();
+        },
+        (err: unknown) => {
+          this.sink?.abort(new Error(`request aborted: ${(err as Error)?.message ?? String(err)}`));
+        },
+      );
+      return () => {
+        this.sink = undefined;
+      };
+    }
     this.reader ??= stream.getReader();
     void this.pump();
     return () => {
@@ -87,6 +117,16 @@ class BunRequestBody implements RequestBody {
   async drain(): Promise<void> {
     if (this.complete) return;
     this.sink = undefined;
+    if (this.whole !== undefined) {
+      // Small: its end is waited for at most DRAIN_IDLE_MS, then the answer goes anyway.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.whole,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_IDLE_MS))),
+      ]);
+      clearTimeout(timer);
+      return;
+    }
     const stream = this.request.body;
     if (!stream) return;
     this.reader ??= stream.getReader();
