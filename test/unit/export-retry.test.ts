@@ -262,7 +262,10 @@ describe('Retry-After and deadlines', () => {
     proxy.script({ kind: 'status', status: 429, headers: { 'retry-after': when } });
     pipeline.enqueue(spanChunk(1));
     const flushed = pipeline.flush({ deadlineMs: start + 5000, reason: 'test' });
-    await advanceToWait(timers, Date.parse(when) - 5, Date.parse(when) + 100);
+    // Virtual time stands still until then, so the wait ends exactly at the date. A wider window
+    // could also hold the first attempt's own timeout (2 s after the start) and move time to it
+    // before the 429 is read.
+    await advanceToWait(timers, Date.parse(when), Date.parse(when));
     const report = await flushed;
     assert.equal(report.exportedItems, 1);
     const [first, second] = proxy.log;
