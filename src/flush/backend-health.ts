@@ -18,7 +18,7 @@ export type FlushKind = 'blocking' | 'background' | 'final';
 export class BackendHealth {
   /** Consecutive flushes that delivered nothing and left data to retry. */
   failureStreak = 0;
-  /** Moving mean of a healthy flush's duration. */
+  /** Moving mean of a healthy flush's duration (flushes that sent nothing do not count). */
   flushDurationMs: number | undefined;
   /** Moving mean of the post-runtime hold (grace + flush) while the backend was healthy. */
   healthyPostRuntimeMs: number | undefined;
@@ -105,8 +105,10 @@ export class BackendHealth {
           durationMs > 2 * this.flushDurationMs + this.settings.degradedPostRuntimeMaxMs;
         const degraded = (report.failedAttempts ?? 0) > 0 || slow;
         this.noteDegraded(degraded, { failedAttempts: report.failedAttempts ?? 0, durationMs, kind, reason });
+        // Only a flush that talked to the backend says how long one takes: an empty one (1 ms) taught
+        // a baseline that made the first real flush look "slow".
+        if (!this.degraded) this.flushDurationMs = ewma(this.flushDurationMs, durationMs, 0.3);
       }
-      if (!this.degraded) this.flushDurationMs = ewma(this.flushDurationMs, durationMs, 0.3);
       if (report.retryLaterItems > 0 && report.exportedItems === 0) this.failureStreak++;
       else if (report.exportedItems > 0 || report.retryLaterItems === 0) this.failureStreak = 0;
       if (report.exportedItems > 0 || report.retryLaterItems > 0) this.invocationsSinceHealthSignal = 0;

@@ -4,13 +4,16 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { BackendHealth } from '../../src/flush/backend-health.js';
 import { FlushManager, type FlushManagerOptions } from '../../src/flush/manager.js';
+import { DEFAULT_FLUSH_SETTINGS } from '../../src/flush/settings.js';
 import type {
   FlushReport,
   FlushRequest,
   FlushTarget,
   PendingSummary,
 } from '../../src/model/flush-contract.js';
+import { recordingLog } from '../support/fakes/destinations.js';
 import { VirtualTime } from '../support/virtual-time.js';
 import type { InvokeEvent } from '../../src/lambda/telemetry-events.js';
 
@@ -174,5 +177,35 @@ describe('degraded backend', () => {
     assert.equal(first.deadlineMs - first.atMs, 300);
     // This target ignores its deadline: the manager stops waiting 100 ms after it.
     assert.equal(held, 400);
+  });
+});
+
+describe('what flushes teach about the backend', () => {
+  const report = (requests: number, items: number): FlushReport => ({
+    exportedItems: items,
+    exportedBytes: items * 100,
+    requests,
+    retryLaterItems: 0,
+    droppedItems: 0,
+    durationMs: 0,
+    deadlineHit: false,
+    failedAttempts: 0,
+  });
+
+  it('a flush that sent nothing teaches no duration, so the first real one is not taken for slow', () => {
+    const log = recordingLog();
+    const health = new BackendHealth(DEFAULT_FLUSH_SETTINGS, log);
+    // An interval flush with nothing queued, then the first export: cold code, a new connection
+    // and, at a small memory size, a CPU quota period crossed (95 ms in `make demo` at 256 MB).
+    health.learn('background', 'interval', 1, report(0, 0), false, false);
+    assert.equal(health.flushDurationMs, undefined);
+    health.learn('background', 'interval', 95, report(3, 6), false, false);
+    assert.equal(health.degraded, false, log.text());
+    assert.equal(health.flushDurationMs, 95);
+    // Far slower than the flushes that did export still is slow.
+    const slowMs = 2 * 95 + DEFAULT_FLUSH_SETTINGS.degradedPostRuntimeMaxMs + 1;
+    health.learn('blocking', 'end-of-invocation', slowMs, report(3, 6), false, false);
+    assert.equal(health.degraded, true);
+    assert.match(log.text(), /^warn backend degraded/m);
   });
 });
