@@ -13,7 +13,7 @@ import { type Resource, resourceFromAttributes } from '@opentelemetry/resources'
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { OtlpJsonRequest, Signal, TelemetryChunk } from '../model/chunk.js';
-import { fieldTag, readField, WIRE_LENGTH, wireFields } from '../model/otlp-wire.js';
+import { fieldTag, lengthDelimited, readField, WIRE_LENGTH, wireFields } from '../model/otlp-wire.js';
 import type { FinishedSpan } from './spans.js';
 
 class EncodedChunk implements TelemetryChunk {
@@ -57,6 +57,9 @@ interface ResourceFields {
 
 let cachedResource: ResourceFields | undefined;
 
+/** Field 1 is length-delimited in the request (Resource*) and in Resource* (Resource) alike. */
+const RESOURCE_FIELD_TAG = fieldTag(1, WIRE_LENGTH);
+
 /** Field 1 (the Resource) of the first ResourceMetrics in a serialized request with no metrics. */
 function resourceField(resource: Resource): Uint8Array | undefined {
   const bytes = ProtobufMetricsSerializer.serializeRequest({ resource, scopeMetrics: [] });
@@ -68,9 +71,6 @@ function resourceField(resource: Resource): Uint8Array | undefined {
   }
   return undefined;
 }
-
-/** Field 1 is length-delimited in the request (Resource*) and in Resource* (Resource) alike. */
-const RESOURCE_FIELD_TAG = fieldTag(1, WIRE_LENGTH);
 
 function fieldsFor(resource: Resource): ResourceFields | undefined {
   if (cachedResource?.resource === resource) return cachedResource;
@@ -85,59 +85,30 @@ function fieldsFor(resource: Resource): ResourceFields | undefined {
   return cachedResource;
 }
 
-function sameBytes(a: Uint8Array, aStart: number, aEnd: number, b: Uint8Array): boolean {
-  if (aEnd - aStart !== b.length) return false;
-  for (let i = 0; i < b.length; i++) if (a[aStart + i] !== b[i]) return false;
-  return true;
-}
-
-function varintLength(value: number): number {
-  let n = 1;
-  for (let v = value; v > 0x7f; v = Math.floor(v / 128)) n++;
-  return n;
-}
-
-function writeVarint(out: Uint8Array, pos: number, value: number): number {
-  let v = value;
-  while (v > 0x7f) {
-    out[pos++] = (v & 0x7f) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[pos++] = v;
-  return pos;
-}
-
 /**
  * `request` (an Export*ServiceRequest serialized with `fields.standIn`) with every stand-in Resource
  * field replaced by the real one; undefined if the request is not laid out as expected.
  */
-export function spliceResource(request: Uint8Array, fields: ResourceFields): Uint8Array | undefined {
-  const grow = fields.real.length - fields.standInField.length;
-  // One pass to size the result: each Resource* of the request gets the resource once.
-  const outers: { start: number; valueStart: number; end: number; innerLength: number }[] = [];
-  let total = 0;
-  let pos = 0;
-  while (pos < request.length) {
-    const outer = readField(request, pos, request.length);
-    pos = outer.end;
+function spliceResource(request: Uint8Array, fields: ResourceFields): Uint8Array | undefined {
+  const { real, standInField } = fields;
+  const parts: Uint8Array[] = [];
+  for (const outer of wireFields(request, 0, request.length)) {
     if (outer.tag !== RESOURCE_FIELD_TAG) return undefined;
     const first = readField(request, outer.valueStart, outer.end);
-    if (first.tag !== RESOURCE_FIELD_TAG || !sameBytes(request, first.start, first.end, fields.standInField))
-      return undefined;
-    const innerLength = outer.end - outer.valueStart + grow;
-    outers.push({ start: outer.start, valueStart: outer.valueStart, end: outer.end, innerLength });
-    total += 1 + varintLength(innerLength) + innerLength;
+    const isStandIn =
+      first.tag === RESOURCE_FIELD_TAG &&
+      first.end - first.start === standInField.length &&
+      standInField.every((byte, i) => request[first.start + i] === byte);
+    if (!isStandIn) return undefined;
+    parts.push(...lengthDelimited(1, [real, request.subarray(first.end, outer.end)]));
   }
+  let total = 0;
+  for (const part of parts) total += part.byteLength;
   const out = new Uint8Array(total);
   let at = 0;
-  for (const o of outers) {
-    out[at++] = RESOURCE_FIELD_TAG;
-    at = writeVarint(out, at, o.innerLength);
-    out.set(fields.real, at);
-    at += fields.real.length;
-    const rest = o.valueStart + fields.standInField.length;
-    out.set(request.subarray(rest, o.end), at);
-    at += o.end - rest;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
   }
   return out;
 }
