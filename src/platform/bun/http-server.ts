@@ -33,6 +33,19 @@ const WHOLE_BODY_MAX_BYTES = 256 * 1024;
 
 type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
 
+/** What `promise` gives, or IDLE when it has not settled within DRAIN_IDLE_MS. */
+async function unlessIdle<T>(promise: Promise<T>): Promise<T | typeof IDLE> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idle = new Promise<typeof IDLE>((resolve) => {
+    timer = setTimeout(() => resolve(IDLE), DRAIN_IDLE_MS);
+  });
+  try {
+    return await Promise.race([promise, idle]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 class BunRequestBody implements RequestBody {
   readonly declaredLength: number | undefined;
   complete: boolean;
@@ -119,12 +132,7 @@ class BunRequestBody implements RequestBody {
     this.sink = undefined;
     if (this.whole !== undefined) {
       // Small: its end is waited for at most DRAIN_IDLE_MS, then the answer goes anyway.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.whole,
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_IDLE_MS))),
-      ]);
-      clearTimeout(timer);
+      await unlessIdle(this.whole);
       return;
     }
     const stream = this.request.body;
@@ -133,12 +141,7 @@ class BunRequestBody implements RequestBody {
     let dropped = 0;
     try {
       while (dropped <= MAX_DRAIN_BYTES) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const idle = new Promise<typeof IDLE>((resolve) => {
-          timer = setTimeout(() => resolve(IDLE), DRAIN_IDLE_MS);
-        });
-        const result = await Promise.race([this.next(), idle]);
-        clearTimeout(timer);
+        const result = await unlessIdle(this.next());
         if (result === IDLE) return;
         if (result.done) {
           this.complete = true;
